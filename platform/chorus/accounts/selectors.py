@@ -1,0 +1,27 @@
+"""Reads for participants and API tokens."""
+from __future__ import annotations
+
+from django.contrib.sessions.backends.base import SessionBase
+
+from .models import ApiToken, Participant
+from .services import session_key_for
+from .tokens import token_hash
+
+
+def participant_from_session(*, session: SessionBase, campaign_id: int) -> Participant | None:
+    public_id = session.get(session_key_for(campaign_id))
+    if not public_id:
+        return None
+    return Participant.objects.filter(public_id=public_id, campaign_id=campaign_id).first()
+
+
+def api_token_find(*, plaintext: str) -> ApiToken | None:
+    return (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=token_hash(plaintext), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+
+
+def api_tokens_for_user(*, user) -> list[ApiToken]:
+    return list(ApiToken.objects.filter(user=user))

@@ -1,0 +1,20 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from .campaigns import CampaignDetailApi, CampaignListApi
+
+app_name = "api"
+
+# The schema and its docs page are public on purpose; every other endpoint needs a scope.
+PUBLIC_VIEWS = (SpectacularAPIView, SpectacularSwaggerView)
+
+urlpatterns = [
+    path("v1/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
+    path(
+        "v1/docs/",
+        SpectacularSwaggerView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[]),
+        name="docs",
+    ),
+    path("v1/campaigns/", CampaignListApi.as_view(), name="campaign-list"),
+    path("v1/campaigns/<int:pk>/", CampaignDetailApi.as_view(), name="campaign-detail"),
+]

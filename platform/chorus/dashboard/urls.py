@@ -1,0 +1,16 @@
+from django.urls import path
+
+from . import views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("services/", views.services_status, name="services"),
+    path("workers/", views.workers, name="workers"),
+    path("probes/", views.probes, name="probes"),
+    path("playground/", views.playground, name="playground"),
+    path("playground/stream/<str:stream_id>/", views.playground_stream, name="playground_stream"),
+    path("tokens/", views.tokens, name="tokens"),
+    path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
+]

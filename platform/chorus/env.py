@@ -1,0 +1,78 @@
+"""Reading Chorus settings from the environment, with one clear line when something is off.
+
+No Django imports: settings modules, the Celery app and entry points all use this.
+"""
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+LLM_BACKENDS = ("local", "openai", "vllm")
+
+
+class StartupError(Exception):
+    """A configuration or service problem that should stop Chorus with one readable line."""
+
+
+def text(name: str, default: str) -> str:
+    return os.environ.get(name, default).strip() or default
+
+
+def flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise StartupError(f"{name} must be true or false, got {raw!r}")
+
+
+def integer(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise StartupError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise StartupError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def choice(name: str, default: str, options: tuple[str, ...]) -> str:
+    value = text(name, default)
+    if value not in options:
+        raise StartupError(f"{name} must be one of {', '.join(options)}; got {value!r}")
+    return value
+
+
+def url(name: str, default: str, *, schemes: tuple[str, ...]) -> str:
+    value = text(name, default)
+    parsed = urlparse(value)
+    if parsed.scheme not in schemes or not (parsed.hostname or parsed.path):
+        raise StartupError(f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}; got {value!r}")
+    return value
+
+
+def database(name: str, default: str) -> dict:
+    """Turn DATABASE_URL (postgres://user:pass@host:port/db) into Django's DATABASES entry."""
+    value = url(name, default, schemes=("postgres", "postgresql"))
+    parsed = urlparse(value)
+    db_name = parsed.path.lstrip("/")
+    if not db_name:
+        raise StartupError(f"{name} must name a database, e.g. postgres://127.0.0.1:5432/chorus; got {value!r}")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": db_name,
+        "USER": parsed.username or os.environ.get("USER", "postgres"),
+        "PASSWORD": parsed.password or "",
+        "HOST": parsed.hostname or "",
+        "PORT": str(parsed.port or 5432),
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {"connect_timeout": 5},
+    }

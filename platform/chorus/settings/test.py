@@ -1,0 +1,13 @@
+"""Settings for the test suite: the real PostgreSQL and Redis, a Redis database of its own."""
+import os
+
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/2")
+
+from .base import *  # noqa: E402,F403
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {  # noqa: F405
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
