@@ -8,4 +8,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chorus.settings.local")
 
 from django.core.asgi import get_asgi_application  # noqa: E402
 
-application = get_asgi_application()
+from chorus.env import StartupError  # noqa: E402
+
+try:
+    application = get_asgi_application()
+except StartupError as exc:
+    sys.exit(f"chorus: {exc}")

@@ -13,6 +13,15 @@ from celery.signals import worker_init
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chorus.settings.local")
 
+from chorus.env import StartupError  # noqa: E402
+
+try:  # read and validate settings now, so a bad value stops the worker with one line
+    from django.conf import settings
+
+    settings.INSTALLED_APPS
+except StartupError as exc:
+    sys.exit(f"chorus: {exc}")
+
 app = Celery("chorus")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -8,4 +8,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chorus.settings.local")
 
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
-application = get_wsgi_application()
+from chorus.env import StartupError  # noqa: E402
+
+try:
+    application = get_wsgi_application()
+except StartupError as exc:
+    sys.exit(f"chorus: {exc}")

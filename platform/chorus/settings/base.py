@@ -8,8 +8,10 @@ from chorus import env
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PLATFORM_DIR = REPO_ROOT / "platform"
-if str(PLATFORM_DIR) not in sys.path:
-    sys.path.insert(0, str(PLATFORM_DIR))
+# Both roots hold packages: platform/ (chorus) and the repo root (elicitation, training, gpu_workers).
+for _root in (PLATFORM_DIR, REPO_ROOT):
+    if str(_root) not in sys.path:
+        sys.path.insert(0, str(_root))
 
 VAR_DIR = Path(env.text("CHORUS_VAR_DIR", str(REPO_ROOT / "var")))
 

@@ -1,0 +1,107 @@
+"""Shared fixtures: real Celery workers on the test database, Playwright on Debian's Chromium,
+a staff user, and a tiny Llama model built offline."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls made by tests around it
+# are still plain synchronous calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def celery_workers(django_db_setup, django_db_blocker):
+    """Two real workers, as in production: prefork on `default`, solo on `gpu`, on the test database.
+
+    Tests that use them need `@pytest.mark.django_db(transaction=True)` so the workers see their rows.
+    """
+    from django.conf import settings
+
+    from chorus.celery import app
+
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "chorus.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "PYTHONPATH": str(REPO_ROOT / "platform"),
+    }
+    app.control.purge()
+    commands = {
+        "default": ["-Q", "default", "-c", "1", "-n", "default@chorus-test"],
+        "gpu": ["-Q", "gpu", "-P", "solo", "-c", "1", "-n", "gpu@chorus-test"],
+    }
+    (REPO_ROOT / "var").mkdir(exist_ok=True)
+    logs = {q: open(REPO_ROOT / "var" / f"test-worker-{q}.log", "w") for q in commands}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "chorus", "worker", "-l", "info", "--without-mingle",
+             "--without-gossip", *args],
+            cwd=REPO_ROOT / "platform", env=env, stdout=logs[q], stderr=subprocess.STDOUT,
+        )
+        for q, args in commands.items()
+    ]
+    try:
+        _wait_for_workers(app, {"default@chorus-test", "gpu@chorus-test"}, procs)
+        yield {"default": "default@chorus-test", "gpu": "gpu@chorus-test"}
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _wait_for_workers(app, names: set[str], procs, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dead = [p for p in procs if p.poll() is not None]
+        if dead:
+            raise RuntimeError("a Celery worker exited during start-up; see var/test-worker-*.log")
+        replies = app.control.ping(timeout=1) or []
+        if names <= {name for reply in replies for name in reply}:
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"Celery workers {sorted(names)} did not answer within {timeout:.0f}s")
+
+
+@pytest.fixture
+def staff_user(db):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(username="curator", password="pw-curator-123", is_staff=True)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
