@@ -1,0 +1,84 @@
+"""The staff dashboard: only staff get in; pages show services, workers, probes and tokens."""
+import pytest
+
+from chorus.accounts.models import ApiToken
+from chorus.dashboard.models import QueueProbe
+from tests.factories import CampaignFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("url", ["/dashboard/", "/dashboard/tokens/", "/dashboard/playground/", "/dashboard/workers/"])
+def test_anonymous_and_participants_are_sent_to_login(client, django_user_model, url):
+    assert client.get(url).status_code == 302
+    django_user_model.objects.create_user(username="p", password="pw-123456-x")
+    client.login(username="p", password="pw-123456-x")
+    assert client.get(url)["Location"].startswith("/admin/login/")
+
+
+def test_dashboard_lists_campaigns_with_join_links(client, staff_user, django_assert_max_num_queries):
+    for _ in range(3):
+        CampaignFactory()
+    client.force_login(staff_user)
+    with django_assert_max_num_queries(8):  # no query per campaign
+        page = client.get("/dashboard/").content.decode()
+    assert page.count("/join/") == 3
+
+
+def test_dashboard_empty_state(client, staff_user):
+    client.force_login(staff_user)
+    assert "No campaigns yet" in client.get("/dashboard/").content.decode()
+
+
+def test_services_panel_reports_all_reachable(client, staff_user):
+    client.force_login(staff_user)
+    assert "all reachable" in client.get("/dashboard/services/").content.decode()
+
+
+def test_workers_panel_has_an_empty_state(client, staff_user):
+    client.force_login(staff_user)
+    # The test broker has no worker unless a test started one: the panel says how to start them.
+    body = client.get("/dashboard/workers/").content.decode()
+    assert "celery -A chorus worker" in body or "@" in body
+
+
+def test_probe_form_refuses_unknown_queue(client, staff_user):
+    client.force_login(staff_user)
+    client.post("/dashboard/probes/", {"queue": "tpu"}, HTTP_HX_REQUEST="true")
+    assert not QueueProbe.objects.exists()
+
+
+def test_token_is_shown_once(client, staff_user):
+    client.force_login(staff_user)
+    created = client.post("/dashboard/tokens/", {"name": "export", "scopes": ["read:data", "read:models"]})
+    token = ApiToken.objects.get()
+    body = created.content.decode()
+    assert f"chorus_{token.prefix}_" in body and "shown only this once" in body
+    again = client.get("/dashboard/tokens/").content.decode()
+    assert f"chorus_{token.prefix}_…" in again
+    assert "shown only this once" not in again
+
+
+def test_token_form_errors_are_shown(client, staff_user):
+    client.force_login(staff_user)
+    response = client.post("/dashboard/tokens/", {"name": "x"})
+    assert response.status_code == 400
+    assert "Choose at least one scope" in response.content.decode()
+
+
+def test_playground_refuses_empty_prompt(client, staff_user):
+    client.force_login(staff_user)
+    response = client.post("/dashboard/playground/", {"prompt": "  "}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert "Write a prompt" in response.content.decode()
+
+
+def test_playground_stream_is_single_use(client, staff_user):
+    client.force_login(staff_user)
+    client.post("/dashboard/playground/", {"prompt": "hi"}, HTTP_HX_REQUEST="true")
+    stream_id = next(k for k in client.session.keys() if k.startswith("playground."))[len("playground."):]
+    session = client.session
+    session.pop(f"playground.{stream_id}")
+    session.save()
+    body = client.get(f"/dashboard/playground/stream/{stream_id}/").content.decode()
+    assert "event: failed" in body and "already streamed" in body
