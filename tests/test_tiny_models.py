@@ -1,4 +1,5 @@
 """The tiny offline Llama loads through the real from_pretrained paths and behaves like a checkpoint."""
+
 from __future__ import annotations
 
 import time
@@ -95,9 +96,7 @@ def test_generate_from_a_chat_prompt(tiny_path: Path) -> None:
 
 def test_loads_as_a_reward_model_that_ignores_padding(tiny_path: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(tiny_path)
-    model, info = AutoModelForSequenceClassification.from_pretrained(
-        tiny_path, num_labels=1, output_loading_info=True
-    )
+    model, info = AutoModelForSequenceClassification.from_pretrained(tiny_path, num_labels=1, output_loading_info=True)
     model.eval()
     # Only the new scalar head is fresh; the whole backbone came from the checkpoint.
     assert info["missing_keys"] == {"score.weight"}

@@ -8,6 +8,7 @@ so the same code works unchanged on SmolLM2 or any other Llama-family checkpoint
 
 The weights are random: the model produces gibberish, but deterministic gibberish for a seed.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -32,16 +33,32 @@ CHAT_TEMPLATE = (
 )
 
 _SUBJECTS = [
-    "A good friend", "The assistant", "My mother", "A careful doctor", "The teacher",
-    "Every participant", "A young girl", "The curator",
+    "A good friend",
+    "The assistant",
+    "My mother",
+    "A careful doctor",
+    "The teacher",
+    "Every participant",
+    "A young girl",
+    "The curator",
 ]
 _VERBS = [
-    "listens to", "asks about", "respects", "explains", "questions", "writes down", "cares about",
+    "listens to",
+    "asks about",
+    "respects",
+    "explains",
+    "questions",
+    "writes down",
+    "cares about",
     "thinks through",
 ]
 _OBJECTS = [
-    "what matters most", "the hard choice", "their own values", "the story behind it",
-    "a wiser answer", "the other person's feelings",
+    "what matters most",
+    "the hard choice",
+    "their own values",
+    "the story behind it",
+    "a wiser answer",
+    "the other person's feelings",
 ]
 _ENDINGS = [".", " before deciding.", ", one question at a time.", "?"]
 
@@ -89,7 +106,11 @@ def train_tiny_tokenizer(*, vocab_size: int) -> PreTrainedTokenizerFast:
 
 
 def tiny_llama(*, vocab_size: int = 512, seed: int = 0) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
-    """The model and tokenizer in memory; the same seed gives the same weights."""
+    """The model and tokenizer in memory; the same seed gives the same weights.
+
+    `vocab_size` is an upper bound: on the built-in corpus BPE runs out of merges a little short
+    of 512 (499 tokens), and the model's embedding matches the tokenizer's real size.
+    """
     tokenizer = train_tiny_tokenizer(vocab_size=vocab_size)
     config = LlamaConfig(
         vocab_size=len(tokenizer),  # the trainer may stop short of vocab_size on a small corpus
