@@ -1,12 +1,16 @@
 from django.urls import path
 
-from . import views
+from .views import interview, participant
 
 app_name = "elicitation"
 
 urlpatterns = [
-    path("join/<str:token>/", views.join, name="join"),
-    path("c/<slug:slug>/", views.home, name="home"),
-    path("c/<slug:slug>/finish/", views.finish, name="finish"),
-    path("c/<slug:slug>/withdraw/", views.withdraw, name="withdraw"),
+    path("join/<str:token>/", participant.join, name="join"),
+    path("c/<slug:slug>/", participant.home, name="home"),
+    path("c/<slug:slug>/finish/", participant.finish, name="finish"),
+    path("c/<slug:slug>/withdraw/", participant.withdraw, name="withdraw"),
+    path("c/<slug:slug>/q/<int:question_id>/interview/", interview.interview_page, name="interview"),
+    path("c/<slug:slug>/q/<int:question_id>/interview/message/", interview.message, name="interview_message"),
+    path("c/<slug:slug>/q/<int:question_id>/interview/reply/", interview.reply_stream, name="interview_reply"),
+    path("c/<slug:slug>/q/<int:question_id>/interview/card/", interview.card_action, name="interview_card"),
 ]

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
-from .models import Activity, Campaign, Question
+from ..models import Activity, Campaign, Question
 
 
 @transaction.atomic

@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -18,6 +17,7 @@ from chorus.accounts.join_links import join_token_make
 from chorus.accounts.models import ApiToken, Scope
 from chorus.accounts.selectors import api_tokens_for_user
 from chorus.health import problems
+from chorus.sse import sse_event, sse_response
 from elicitation.selectors import campaign_list
 
 from . import selectors, services
@@ -89,16 +89,7 @@ def playground_stream(request: HttpRequest, stream_id: str) -> HttpResponse:
     if prompt is None:
         return HttpResponse("event: failed\ndata: This reply was already streamed or has expired.\n\n",
                             content_type="text/event-stream")
-    response = StreamingHttpResponse(_sse_reply(prompt), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # let proxies pass tokens through as they come
-    return response
-
-
-def sse_event(event: str, text: str) -> str:
-    """One server-sent event; the text is HTML-escaped because htmx swaps it into the page."""
-    lines = escape(text).split("\n")
-    return f"event: {event}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
+    return sse_response(_sse_reply(prompt))
 
 
 def _sse_reply(prompt: str) -> Iterator[str]:

@@ -9,7 +9,7 @@ from chorus.accounts import services as account_services
 from chorus.accounts.join_links import InvalidJoinLink, join_token_read
 from chorus.accounts.selectors import participant_from_session
 
-from .models import Campaign
+from ..models import Campaign
 
 
 @require_http_methods(["GET", "POST"])

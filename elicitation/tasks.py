@@ -1,0 +1,16 @@
+"""Background LLM work after a card is confirmed. Thin: the services do the work."""
+from celery import shared_task
+
+
+@shared_task(name="elicitation.tasks.card_deduplicate", soft_time_limit=300, time_limit=330,
+             autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=3)
+def card_deduplicate(card_id: int) -> None:
+    from .models import ValuesCard
+    from .services.dedup import card_deduplicate as deduplicate, contexts_generate
+
+    card = ValuesCard.objects.select_related("question", "canonical").filter(pk=card_id).first()
+    if card is None or card.canonical_id:  # withdrawn meanwhile, or done by an earlier delivery
+        return
+    canonical = deduplicate(card=card)
+    if not canonical.contexts.exists():
+        contexts_generate(canonical=canonical)
