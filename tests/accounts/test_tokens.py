@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from chorus.accounts.models import ApiToken, Scope
 from chorus.accounts.services import api_token_create, api_token_revoke
-from elicitation.services import campaign_create
+from elicitation.services.campaigns import campaign_create
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from chorus.accounts.join_links import join_token_make
 from chorus.accounts.models import Participant
 from elicitation.models import Campaign
-from elicitation.services import campaign_create
+from elicitation.services.campaigns import campaign_create
 from tests.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db

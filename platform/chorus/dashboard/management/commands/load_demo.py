@@ -5,7 +5,7 @@ from django.db import transaction
 
 from chorus.accounts.join_links import join_token_make
 from elicitation.models import Activity, Campaign
-from elicitation.services import campaign_create
+from elicitation.services.campaigns import campaign_create
 
 DEMO_SLUG = "demo"
 DEMO_QUESTIONS = [
