@@ -183,6 +183,7 @@ class CardImpression(models.Model):
     card = models.ForeignKey(CanonicalCard, on_delete=models.CASCADE, related_name="impressions")
     picked = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True, help_text="when the participant submitted the draw")
 
     class Meta:
         constraints = [

@@ -14,3 +14,18 @@ def campaign_list() -> QuerySet[Campaign]:
 
 def campaign_get(*, campaign_id: int) -> Campaign | None:
     return Campaign.objects.prefetch_related("questions").filter(pk=campaign_id).first()
+
+
+def participant_progress(*, participant, campaign: Campaign) -> list[dict]:
+    """Per question: the interview's state and whether the participant has voted."""
+    from .models import CardImpression, Interview
+
+    interviews = {i.question_id: i.status for i in Interview.objects.filter(participant=participant)}
+    voted = set(
+        CardImpression.objects.filter(participant=participant, decided_at__isnull=False)
+        .values_list("question_id", flat=True)
+    )
+    return [
+        {"question": q, "interview": interviews.get(q.pk, ""), "voted": q.pk in voted}
+        for q in campaign.questions.all()
+    ]

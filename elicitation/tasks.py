@@ -14,3 +14,12 @@ def card_deduplicate(card_id: int) -> None:
     canonical = deduplicate(card=card)
     if not canonical.contexts.exists():
         contexts_generate(canonical=canonical)
+
+
+@shared_task(name="elicitation.tasks.upgrade_stories_propose", soft_time_limit=1800, time_limit=1860)
+def upgrade_stories_propose(campaign_id: int) -> int:
+    from .models import Campaign
+    from .services.upgrades import upgrade_stories_propose as propose
+
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    return propose(campaign=campaign) if campaign else 0

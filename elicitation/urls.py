@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import interview, participant
+from .views import interview, participant, voting
 
 app_name = "elicitation"
 
@@ -13,4 +13,9 @@ urlpatterns = [
     path("c/<slug:slug>/q/<int:question_id>/interview/message/", interview.message, name="interview_message"),
     path("c/<slug:slug>/q/<int:question_id>/interview/reply/", interview.reply_stream, name="interview_reply"),
     path("c/<slug:slug>/q/<int:question_id>/interview/card/", interview.card_action, name="interview_card"),
+]
+
+urlpatterns += [
+    path("c/<slug:slug>/q/<int:question_id>/vote/", voting.vote_page, name="vote"),
+    path("c/<slug:slug>/upgrades/", voting.upgrades_page, name="upgrades"),
 ]

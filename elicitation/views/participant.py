@@ -47,7 +47,16 @@ def home(request: HttpRequest, slug: str) -> HttpResponse:
     if participant is None:
         return render(request, "elicitation/closed.html", {"campaign": campaign,
                       "message": "Open your join link to take part in this study."}, status=403)
-    return render(request, "elicitation/home.html", {"campaign": campaign, "participant": participant})
+    from ..models import EdgeVote
+    from ..selectors import participant_progress
+    from ..services.votes import UPGRADES_PER_PARTICIPANT
+
+    return render(request, "elicitation/home.html", {
+        "campaign": campaign, "participant": participant,
+        "progress": participant_progress(participant=participant, campaign=campaign),
+        "upgrades_answered": EdgeVote.objects.filter(participant=participant).count(),
+        "upgrades_total": UPGRADES_PER_PARTICIPANT,
+    })
 
 
 @require_POST
