@@ -21,13 +21,14 @@ POLICY_PATTERN = re.compile(r"^[A-Z][A-Z'\-]+ \S.*$")
 CARD_SCHEMA = {
     "type": "object",
     "properties": {
-        "title": {"type": "string", "minLength": 3, "maxLength": TITLE_MAX_CHARS},
-        "description": {"type": "string", "minLength": 10, "maxLength": DESCRIPTION_MAX_CHARS},
+        "title": {"type": "string", "maxLength": TITLE_MAX_CHARS, "pattern": "^[A-Za-z'-]+( [A-Za-z'-]+){1,4}$"},
+        "description": {"type": "string", "minLength": 10, "maxLength": DESCRIPTION_MAX_CHARS,
+                        "pattern": "^[^.!?]+[.!?]$"},
         "policies": {
             "type": "array",
             "minItems": MIN_POLICIES,
             "maxItems": MAX_POLICIES,
-            "items": {"type": "string", "minLength": 8, "maxLength": POLICY_MAX_CHARS, "pattern": "^[A-Z][A-Z]+ "},
+            "items": {"type": "string", "minLength": 8, "maxLength": POLICY_MAX_CHARS, "pattern": "^[A-Z][A-Z'-]+ [^ ].*$"},
         },
     },
     "required": ["title", "description", "policies"],

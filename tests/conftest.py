@@ -105,3 +105,27 @@ def page(browser):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def scripted_llm(monkeypatch):
+    """Replaces the project's chat backend with a scripted one (in this process only)."""
+    import chorus.llm
+
+    from tests.support.scripted_llm import ScriptedBackend
+
+    backend = ScriptedBackend()
+    monkeypatch.setattr(chorus.llm, "chat_backend", lambda: backend)
+    return backend
+
+
+@pytest.fixture
+def participant(db):
+    """A consented participant in an open campaign with one question."""
+    from chorus.accounts.models import Participant
+    from django.utils import timezone
+
+    from tests.factories import CampaignFactory
+
+    campaign = CampaignFactory(questions=["I am considering an abortion. What should I do?"])
+    return Participant.objects.create(campaign=campaign, consented_at=timezone.now())
