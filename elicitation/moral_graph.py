@@ -27,9 +27,10 @@ How the original works, and where this port pins down what it leaves open:
 """
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -146,9 +147,7 @@ class Votes:
 def votes_as_of(votes: Votes, moment: datetime) -> Votes:
     """The votes cast strictly before `moment` (an aware datetime)."""
     keep = votes.created_at < _utc(moment)
-    return Votes(*(column[keep] for column in (
-        votes.user_id, votes.from_id, votes.to_id, votes.context_id, votes.relationship, votes.created_at
-    )))
+    return Votes(**{f.name: getattr(votes, f.name)[keep] for f in fields(Votes)})
 
 
 def keeps_edge(wiser: Any, wiser_likelihood: Any, entropy: Any) -> Any:
@@ -194,11 +193,13 @@ def weighted_page_rank(sources: np.ndarray, targets: np.ndarray, weights: np.nda
     src, dst = node[: len(sources)], node[len(sources):]
     n = len(node_ids)
     out_weight = np.bincount(src, weights=weights, minlength=n)  # summed in edge order, as MAI's reduce
+    weighted = out_weight[src] > 0  # MAI skips sources whose weights sum to 0; kept edges never do
     rank = np.full(n, 1 / n)
     for _ in range(ITERATIONS):
         new_rank = np.full(n, (1 - DAMPING) / n)
+        flow = np.divide(DAMPING * rank[src] * weights, out_weight[src], out=np.zeros(len(src)), where=weighted)
         # add.at adds edge by edge in order, so the float sums match MAI's loop step for step.
-        np.add.at(new_rank, dst, DAMPING * rank[src] * weights / out_weight[src])
+        np.add.at(new_rank, dst, flow)
         rank = new_rank
     return dict(zip(node_ids.tolist(), rank.tolist()))
 
@@ -209,7 +210,7 @@ def split_by_group(votes: Votes, graph: MoralGraph, group_of: Mapping[int, Hasha
 
     Users missing from `group_of` count for no group. Groups with no vote on an edge are absent.
     """
-    groups = sorted(set(group_of.values()), key=repr)
+    groups = list(dict.fromkeys(group_of.values()))
     if not graph.edges or not groups or not len(votes):
         return {}
     users, user = np.unique(votes.user_id, return_inverse=True)
@@ -286,7 +287,7 @@ def _kept_contexts(context_id: np.ndarray, pair: np.ndarray, kept: np.ndarray, n
         names = context_id.tolist()
         index = {c: i for i, c in enumerate(dict.fromkeys(names))}
         context = np.fromiter(map(index.__getitem__, names), np.int64, n)
-        labels = np.array(list(index), dtype=object)
+        labels = np.fromiter(index, dtype=object, count=len(index))
     else:
         labels, context = np.unique(context_id, return_inverse=True)
     edge_of_pair = np.full(pair.max() + 1, -1)
@@ -297,7 +298,7 @@ def _kept_contexts(context_id: np.ndarray, pair: np.ndarray, kept: np.ndarray, n
     order = np.lexsort((first, keys // len(labels)))  # by edge, then by first sight
     names = labels[keys[order] % len(labels)].tolist()
     bounds = np.searchsorted(keys[order] // len(labels), np.arange(len(kept) + 1)).tolist()
-    return [tuple(names[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [tuple(names[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
 def _ranked_values(values: Iterable[Mapping[str, Any]], ranks: Mapping[int, float]) -> tuple[GraphValue, ...]:

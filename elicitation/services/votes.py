@@ -26,7 +26,7 @@ def voting_draw(*, participant, question: Question) -> list[CanonicalCard]:
     shown = list(CanonicalCard.objects.filter(impressions__participant=participant, impressions__question=question))
     if shown:
         return shown
-    own = participant.cards.filter(question=question).values_list("canonical_id", flat=True)
+    own = participant.cards.filter(question=question, canonical__isnull=False).values_list("canonical_id", flat=True)
     pool = list(
         CanonicalCard.objects.filter(campaign_id=participant.campaign_id, question=question).exclude(pk__in=own)
     )

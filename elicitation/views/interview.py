@@ -117,11 +117,12 @@ def card_action(request: HttpRequest, slug: str, question_id: int) -> HttpRespon
         elif action == "confirm":
             svc.interview_confirm(interview=interview, draft_version=request.POST.get("draft_version", ""))
         else:
-            errors["__all__"] = ["Unknown action."]
+            errors["general"] = ["Unknown action."]
     except ValidationError as exc:
-        errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"general": exc.messages}
+        errors = {("general" if k == "__all__" else k): v for k, v in errors.items()}
     except svc.InterviewError as exc:
-        errors = {"__all__": [str(exc)]}
+        errors = {"general": [str(exc)]}
     if action == "confirm" and not errors:
         return _go_home(request, campaign)
     interview.refresh_from_db()
