@@ -6,7 +6,8 @@ A port of the Meaning Alignment Institute's `summarizeGraph` (dft repo,
 (DESIGN.md, Elicitation, item 6). Plain numpy, no Django: selectors load the votes, this module
 only counts.
 
-How the original works, and where this port pins down what it leaves open:
+DESIGN.md restates the original's rules and none of them differs. How the original works, and
+what this port settles where DESIGN.md is silent:
 - It walks every vote forward, then every vote reversed, creating one pair entry per ordered
   (from, to) on first sight. Edges are keyed by (from, to) only; `contexts` is the list of
   distinct context ids of the votes seen on that pair in either pass, in first-seen order.
@@ -284,9 +285,9 @@ def _first_seen_groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
 def _kept_contexts(context_id: np.ndarray, pair: np.ndarray, kept: np.ndarray, n: int) -> list[tuple]:
     """Each kept edge's distinct contexts, in the order MAI's two passes first meet them."""
     if context_id.dtype == object:  # np.unique sorts Python strings slowly; a dict is 50x faster
-        names = context_id.tolist()
-        index = {c: i for i, c in enumerate(dict.fromkeys(names))}
-        context = np.fromiter(map(index.__getitem__, names), np.int64, n)
+        ids = context_id.tolist()
+        index = {c: i for i, c in enumerate(dict.fromkeys(ids))}
+        context = np.fromiter(map(index.__getitem__, ids), np.int64, n)
         labels = np.fromiter(index, dtype=object, count=len(index))
     else:
         labels, context = np.unique(context_id, return_inverse=True)
