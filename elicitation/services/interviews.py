@@ -71,9 +71,20 @@ def interview_reply_stream(*, interview: Interview) -> Iterator[str]:
         {"role": m.role, "content": prompts.delimit(m.content) if m.role == "user" else m.content} for m in history
     ]
     pieces: list[str] = []
-    for piece in chat_backend().stream(messages, **REPLY_PARAMS):
-        pieces.append(piece)
-        yield piece
+    stream = chat_backend().stream(messages, **REPLY_PARAMS)
+    try:
+        for piece in stream:
+            # One question per turn: stop at the first question mark (small models ramble on).
+            if "?" in piece:
+                piece = piece[: piece.index("?") + 1]
+            pieces.append(piece)
+            yield piece
+            if "?" in piece:
+                break
+    finally:
+        close = getattr(stream, "close", None)
+        if close:
+            close()
     reply = "".join(pieces).strip() or "Could you tell me a little more about that?"
     with transaction.atomic():
         locked = Interview.objects.select_for_update().get(pk=interview.pk)

@@ -136,3 +136,10 @@ def test_nothing_is_added_to_a_closed_campaign(participant, scripted_llm):
     interview = Interview.objects.get(pk=interview.pk)
     with pytest.raises(svc.InterviewError, match="closed"):
         svc.interview_message_add(interview=interview, text="Hello")
+
+
+def test_a_reply_stops_after_its_first_question(participant, scripted_llm):
+    scripted_llm.replies = ["What mattered most to you? And who else was there? Tell me everything."]
+    interview = start(participant)
+    assert chat(interview, "A story.").strip() == "What mattered most to you?"
+    assert interview.messages.last().content == "What mattered most to you?"
