@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import interview, participant, voting
+from .views import graph, interview, participant, voting
 
 app_name = "elicitation"
 
@@ -18,4 +18,11 @@ urlpatterns = [
 urlpatterns += [
     path("c/<slug:slug>/q/<int:question_id>/vote/", voting.vote_page, name="vote"),
     path("c/<slug:slug>/upgrades/", voting.upgrades_page, name="upgrades"),
+]
+
+urlpatterns += [
+    path("c/<slug:slug>/graph/", graph.graph_page, name="graph"),
+    path("c/<slug:slug>/graph.json", graph.graph_json, name="graph_json"),
+    path("c/<slug:slug>/graph/snapshots/", graph.snapshot_create, name="snapshot_create"),
+    path("c/<slug:slug>/graph/snapshots/<int:snapshot_id>.json", graph.snapshot_json, name="snapshot_json"),
 ]
