@@ -96,3 +96,26 @@ def test_participant_text_is_shown_as_text(page, live_server, scripted_llm):
     page.reload()
     expect(page.locator(".bubble.user").last).to_contain_text("<img src=x onerror=alert('y')>")
     assert page.locator(".bubble img").count() == 0
+
+
+@pytest.mark.slow
+def test_whole_flow_with_the_real_bundled_model(page, live_server):
+    """SmolLM2-135M on CPU: weak, but real. One chat turn, a drafted card, then votes."""
+    campaign = study()
+    join(page, live_server, campaign)
+    page.get_by_role("link", name="Start").click()
+    send(page, "My sister faced this alone. What helped her was someone who listened and gave her honest facts.")
+    reply = page.locator(".bubble.assistant .reply-text").last.inner_text()
+    assert reply.strip(), "the model streamed no tokens"
+
+    page.get_by_role("button", name="Draft my values card").click()
+    expect(page.locator("#card-panel .values-card-title")).not_to_be_empty(timeout=240_000)
+    draft = Interview.objects.get().draft
+    assert 3 <= len(draft["policies"]) <= 6  # schema-valid output from the real model
+
+    page.get_by_role("button", name="This is right — save my card").click()
+    expect(page.get_by_text("Your values card is saved")).to_be_visible()
+    assert ValuesCard.objects.get().title == draft["title"]
+    interview = Interview.objects.get()
+    assert interview.model_name.startswith("local:") and interview.messages.filter(role="assistant").count() >= 2
+    vote_and_judge(page)
