@@ -34,3 +34,13 @@ def test_staff_see_the_dashboard_and_probes_run_on_their_queues(page, live_serve
     for queue in ("default", "gpu"):
         expect(page.locator(f'tr[data-queue="{queue}"]')).to_contain_text(celery_workers[queue], timeout=30_000)
         expect(page.locator(f'tr[data-queue="{queue}"]')).to_contain_text("cpu")
+
+
+@pytest.mark.slow
+def test_playground_streams_a_real_reply(page, live_server, staff_user):
+    log_in(page, live_server)
+    page.get_by_role("link", name="LLM playground").click()
+    page.get_by_label("Prompt").fill("Name one colour of the sky.")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#reply-text")).not_to_be_empty(timeout=60_000)
+    expect(page.locator("#reply-text")).to_have_text(re.compile(r"\w+ \w+"), timeout=60_000)  # several tokens

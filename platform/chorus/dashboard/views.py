@@ -97,7 +97,7 @@ def _sse_reply(prompt: str) -> Iterator[str]:
     from chorus.llm import chat_backend
 
     try:
-        for piece in chat_backend().stream([{"role": "user", "content": prompt}], max_tokens=200):
+        for piece in chat_backend().stream([{"role": "user", "content": prompt}], max_tokens=80):
             yield sse_event("token", piece)
     except InferenceError as exc:
         yield sse_event("failed", str(exc))
