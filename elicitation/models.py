@@ -268,3 +268,6 @@ class GraphSnapshot(models.Model):
 
     class Meta:
         ordering = ["-as_of"]
+
+
+from .models_principles import Constitution, ConstitutionEntry, ConstitutionVersion, Principle  # noqa: E402,F401
