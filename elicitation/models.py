@@ -272,3 +272,4 @@ class GraphSnapshot(models.Model):
 
 from .models_principles import Constitution, ConstitutionEntry, ConstitutionVersion, Principle  # noqa: E402,F401
 from .models_comparisons import Comparison, SystemMessage  # noqa: E402,F401
+from .models_statements import Statement, StatementVote  # noqa: E402,F401

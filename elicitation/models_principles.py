@@ -31,7 +31,11 @@ class Principle(models.Model):
                                  related_name="principles")
     source_value = models.ForeignKey("elicitation.CanonicalCard", null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="principles")
+    source_statement = models.ForeignKey("elicitation.Statement", null=True, blank=True, on_delete=models.SET_NULL,
+                                         related_name="principles")
     source_note = models.CharField(max_length=300, blank=True, help_text="e.g. the imported file, or the statement")
+    # SALMON's sampling weight for the principle, kept so its JSON round-trips; None where the file has none.
+    weight = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -56,7 +60,10 @@ class Constitution(models.Model):
 
 
 class ConstitutionVersion(models.Model):
-    """A numbered version. Drafts are editable; once published a version never changes."""
+    """A numbered version. Drafts are editable; once published a version never changes.
+
+    Services refuse such changes, and PostgreSQL triggers (migration 0006) refuse them for any code path.
+    """
 
     constitution = models.ForeignKey(Constitution, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
@@ -86,7 +93,12 @@ class ConstitutionEntry(models.Model):
     name = models.CharField(max_length=200)
     definition = models.TextField()
     negated_definition = models.TextField(blank=True)
+    weight = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["version", "position"]
-        constraints = [models.UniqueConstraint(fields=["version", "position"], name="constitution_entry_position")]
+        constraints = [
+            # Deferred, so a reorder can swap positions inside one transaction.
+            models.UniqueConstraint(fields=["version", "position"], name="constitution_entry_position",
+                                    deferrable=models.Deferrable.DEFERRED),
+        ]
