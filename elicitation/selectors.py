@@ -29,3 +29,16 @@ def participant_progress(*, participant, campaign: Campaign) -> list[dict]:
         {"question": q, "interview": interviews.get(q.pk, ""), "voted": q.pk in voted}
         for q in campaign.questions.all()
     ]
+
+
+def comparisons_decided(*, campaign: Campaign, since=None, until=None):
+    """Judged comparisons of a campaign in a stable order, for exports (stream with .iterator())."""
+    from .models import Comparison
+
+    qs = Comparison.objects.filter(campaign=campaign, decided_at__isnull=False).select_related(
+        "participant", "system_message").order_by("participant_id", "pk")
+    if since:
+        qs = qs.filter(decided_at__gte=since)
+    if until:
+        qs = qs.filter(decided_at__lt=until)
+    return qs

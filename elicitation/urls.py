@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import graph, interview, participant, voting
+from .views import comparisons, graph, interview, participant, voting
 
 app_name = "elicitation"
 
@@ -25,4 +25,12 @@ urlpatterns += [
     path("c/<slug:slug>/graph.json", graph.graph_json, name="graph_json"),
     path("c/<slug:slug>/graph/snapshots/", graph.snapshot_create, name="snapshot_create"),
     path("c/<slug:slug>/graph/snapshots/<int:snapshot_id>.json", graph.snapshot_json, name="snapshot_json"),
+]
+
+urlpatterns += [
+    path("c/<slug:slug>/compare/", comparisons.compare_home, name="compare"),
+    path("c/<slug:slug>/compare/<int:comparison_id>/", comparisons.comparison_page, name="comparison"),
+    path("c/<slug:slug>/compare/<int:comparison_id>/stream/<str:side>/", comparisons.comparison_stream,
+         name="comparison_stream"),
+    path("c/<slug:slug>/compare/<int:comparison_id>/ready/", comparisons.comparison_ready, name="comparison_ready"),
 ]

@@ -14,3 +14,10 @@ urlpatterns = [
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
 ]
+
+from . import comparisons  # noqa: E402
+
+urlpatterns += [
+    path("campaigns/<int:campaign_id>/leaderboard/", comparisons.leaderboard_page, name="leaderboard"),
+    path("campaigns/<int:campaign_id>/export/<str:fmt>.jsonl", comparisons.export_jsonl, name="export_comparisons"),
+]

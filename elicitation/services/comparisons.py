@@ -1,0 +1,134 @@
+"""System messages and live comparisons: two responses generated, streamed, shown in random order."""
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Comparison, SystemMessage
+from ..models_comparisons import DIMENSIONS
+
+SYSTEM_MESSAGE_MAX_CHARS = 2000
+DIMENSION_MAX_CHARS = 300
+PROMPT_MAX_CHARS = 1000
+REASON_MAX_CHARS = 1000
+# A participant cannot pour in unlimited judgements (ballot stuffing).
+COMPARISONS_PER_PARTICIPANT = 20
+RESPONSE_PARAMS = {"max_tokens": 96}
+
+
+class ComparisonError(Exception):
+    """A rule the participant should be told about in plain words."""
+
+
+def system_message_write(*, participant, text: str, dimensions: dict[str, str] | None = None,
+                         adopted_from: SystemMessage | None = None) -> SystemMessage:
+    _require_open(participant)
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": "Write how you want to be answered."})
+    if len(text) > SYSTEM_MESSAGE_MAX_CHARS:
+        raise ValidationError({"text": f"Keep the system message under {SYSTEM_MESSAGE_MAX_CHARS} characters."})
+    known = {key for key, _, _ in DIMENSIONS}
+    cleaned = {k: v.strip() for k, v in (dimensions or {}).items() if k in known and (v or "").strip()}
+    too_long = [k for k, v in cleaned.items() if len(v) > DIMENSION_MAX_CHARS]
+    if too_long:
+        raise ValidationError({too_long[0]: f"Keep each dimension under {DIMENSION_MAX_CHARS} characters."})
+    if adopted_from is not None and adopted_from.campaign_id != participant.campaign_id:
+        raise ValidationError({"adopted_from": "That system message belongs to another study."})
+    return SystemMessage.objects.create(campaign_id=participant.campaign_id, participant=participant, text=text,
+                                        dimensions=cleaned, adopted_from=adopted_from)
+
+
+def system_message_adopt(*, participant, source: SystemMessage) -> SystemMessage:
+    return system_message_write(participant=participant, text=source.text, dimensions=source.dimensions,
+                                adopted_from=source)
+
+
+@transaction.atomic
+def comparison_create(*, participant, prompt: str, mode: str = Comparison.Mode.WITH_WITHOUT) -> Comparison:
+    """Sets up a comparison for the participant's current system message; responses come by streaming."""
+    from chorus.accounts.models import Participant
+
+    _require_open(participant)
+    prompt = (prompt or "").strip()
+    if not prompt:
+        raise ValidationError({"prompt": "Choose or write a prompt."})
+    if len(prompt) > PROMPT_MAX_CHARS:
+        raise ValidationError({"prompt": f"Keep the prompt under {PROMPT_MAX_CHARS} characters."})
+    if mode not in Comparison.Mode.values:
+        raise ValidationError({"mode": "Unknown comparison mode."})
+    Participant.objects.select_for_update().get(pk=participant.pk)  # serialises the cap check
+    if Comparison.objects.filter(participant=participant).count() >= COMPARISONS_PER_PARTICIPANT:
+        raise ComparisonError(f"You have made {COMPARISONS_PER_PARTICIPANT} comparisons, the most one person can make.")
+    system_message = SystemMessage.objects.filter(participant=participant).first()
+    if system_message is None:
+        raise ComparisonError("Write your system message first.")
+    model = f"{settings.CHORUS_LLM_BACKEND}:{settings.CHORUS_LLM_MODEL}"
+    rng = random.Random()
+    if mode == Comparison.Mode.WITH_WITHOUT:
+        # Greedy decoding, so the only difference between the two is the system message.
+        params_a = {**RESPONSE_PARAMS, "temperature": 0.0, "system_message": True}
+        params_b = {**RESPONSE_PARAMS, "temperature": 0.0, "system_message": False}
+        model_a, model_b = f"{model} +system", f"{model} -system"
+    else:
+        params_a = {**RESPONSE_PARAMS, "temperature": 0.8, "seed": rng.randrange(2**31), "system_message": True}
+        params_b = {**RESPONSE_PARAMS, "temperature": 0.8, "seed": rng.randrange(2**31), "system_message": True}
+        model_a = model_b = model
+    return Comparison.objects.create(
+        campaign_id=participant.campaign_id, participant=participant, system_message=system_message,
+        system_message_text=system_message.text, prompt=prompt, mode=mode, model_a=model_a, model_b=model_b,
+        params_a=params_a, params_b=params_b, a_on_left=rng.random() < 0.5,
+    )
+
+
+def comparison_stream(*, comparison: Comparison, side: str) -> Iterator[str]:
+    """Generates one side's response as it streams, and stores it once complete."""
+    from chorus.llm import chat_backend
+
+    if side not in ("a", "b"):
+        raise ValueError(side)
+    stored = getattr(comparison, f"response_{side}")
+    if stored:  # already generated (a reload): replay it
+        yield stored
+        return
+    params = dict(getattr(comparison, f"params_{side}"))
+    use_system = params.pop("system_message")
+    messages = [{"role": "system", "content": comparison.system_message_text}] if use_system else []
+    messages.append({"role": "user", "content": comparison.prompt})
+    pieces = []
+    for piece in chat_backend().stream(messages, **params):
+        pieces.append(piece)
+        yield piece
+    text = "".join(pieces).strip() or "(no response)"
+    Comparison.objects.filter(pk=comparison.pk, **{f"response_{side}": ""}).update(**{f"response_{side}": text})
+
+
+def comparison_decide(*, comparison: Comparison, choice: str, reason: str = "") -> Comparison:
+    _require_open(comparison.participant)
+    if choice not in Comparison.Choice.values:
+        raise ValidationError({"choice": "Pick A, B, tie or both bad."})
+    reason = (reason or "").strip()
+    if len(reason) > REASON_MAX_CHARS:
+        raise ValidationError({"reason": f"Keep the reason under {REASON_MAX_CHARS} characters."})
+    comparison.refresh_from_db()
+    if not comparison.is_ready:
+        raise ComparisonError("Wait until both responses have finished.")
+    if comparison.choice:
+        raise ComparisonError("You have already judged this pair.")
+    updated = Comparison.objects.filter(pk=comparison.pk, choice="").update(
+        choice=choice, reason=reason, decided_at=timezone.now()
+    )
+    if not updated:
+        raise ComparisonError("You have already judged this pair.")
+    comparison.refresh_from_db()
+    return comparison
+
+
+def _require_open(participant) -> None:
+    if not participant.campaign.is_open:
+        raise ComparisonError("This study is closed.")
