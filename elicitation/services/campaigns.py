@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
-from ..models import Activity, Campaign, Question
+from ..models import Activity, Campaign, Question, Wave
 
 
 @transaction.atomic
@@ -25,6 +27,8 @@ def campaign_create(
     errors: dict[str, str] = {}
     if not title:
         errors["title"] = "A campaign needs a title."
+    elif len(title) > 200:
+        errors["title"] = "A campaign title has at most 200 characters."
     if not questions or any(not q for q in questions):
         errors["questions"] = "A campaign needs at least one question, and no question may be empty."
     unknown = [a for a in activities if a not in Activity.values]
@@ -33,7 +37,9 @@ def campaign_create(
     if status not in Campaign.Status.values:
         errors["status"] = f"Unknown status {status!r}."
     slug = slugify(slug or title)[:80]
-    if Campaign.objects.filter(slug=slug).exists():
+    if title and not slug:
+        errors["title"] = "The title needs at least one letter or digit from A to Z or 0 to 9 (it makes the address)."
+    elif Campaign.objects.filter(slug=slug).exists():
         errors["slug"] = f"A campaign with the address {slug!r} exists already."
     if errors:
         raise ValidationError(errors)
@@ -50,3 +56,24 @@ def campaign_set_status(*, campaign: Campaign, status: str) -> Campaign:
     campaign.status = status
     campaign.save(update_fields=["status"])
     return campaign
+
+
+@transaction.atomic
+def wave_create(*, campaign: Campaign, label: str, starts_at: datetime | None) -> Wave:
+    """The campaign's next wave, numbered after the last one; it must start after it too."""
+    label = label.strip()
+    errors: dict[str, str] = {}
+    if len(label) > 100:
+        errors["label"] = "A wave label has at most 100 characters."
+    if starts_at is None or timezone.is_naive(starts_at):
+        errors["starts_at"] = "A wave needs the date and time it starts."
+    # Lock the campaign so two curators adding a wave at once get consecutive numbers.
+    Campaign.objects.select_for_update().filter(pk=campaign.pk).values_list("pk").get()
+    last = Wave.objects.filter(campaign=campaign).order_by("-number").first()
+    if last and "starts_at" not in errors and starts_at <= last.starts_at:
+        errors["starts_at"] = (
+            f"Wave {last.number} starts {timezone.localtime(last.starts_at):%Y-%m-%d %H:%M}; a new wave must start after it."
+        )
+    if errors:
+        raise ValidationError(errors)
+    return Wave.objects.create(campaign=campaign, number=last.number + 1 if last else 1, label=label, starts_at=starts_at)

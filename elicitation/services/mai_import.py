@@ -23,10 +23,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -57,6 +57,7 @@ EDGE_COLUMNS = {
 OPTIONAL_EDGE_COLUMNS = {"story": ("story",), "comment": ("comment",)}
 
 _MISSING = object()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -108,13 +109,14 @@ def mai_study_import(
     description: str = "",
 ) -> MaiImportSummary:
     """Creates a closed campaign holding the study's values, contexts, stories and votes."""
-    errors: dict[str, list[str]] = {}
-    cards = _collect(values, _read_values, errors, "values")
-    known = {v.external_id for v in cards or ()}
-    votes = _collect(edges, lambda f: _read_votes(f, known, values.name), errors, "edges")
+    value_problems: list[str] = []
+    cards, ids = _guarded(value_problems, lambda: _read_values(values, value_problems)) or ([], None)
+    vote_problems: list[str] = []
+    # Without any value id to check against, every vote would be flagged: only the values file's fault shows.
+    votes = _guarded(vote_problems, lambda: _read_votes(edges, vote_problems, ids or None, values.name)) or []
+    errors = {key: found for key, found in (("values", value_problems), ("edges", vote_problems)) if found}
     if errors:
         raise ValidationError(errors)
-    assert cards is not None and votes is not None
     with transaction.atomic():
         campaign = campaign_create(
             title=title, description=description, questions=list(questions) or [IMPORTED_QUESTION],
@@ -123,91 +125,86 @@ def mai_study_import(
         return _write(campaign, cards, votes)
 
 
-def _collect(file: StudyFile, read, errors: dict[str, list[str]], key: str):
-    """Runs a reader that yields per-row problems and finally returns its rows."""
-    problems: list[str] = []
+def _guarded(problems: list[str], read: Callable[[], T]) -> T | None:
+    """A reader's result, or None when the file as a whole was refused (the reason joins `problems`)."""
     try:
-        rows = read(file)
-        while True:
-            try:
-                problems.append(next(rows))
-            except StopIteration as done:
-                result = done.value
-                break
-            if len(problems) == MAX_ERRORS:
-                problems.append(f"{file.name}: stopped after {MAX_ERRORS} problems.")
-                result = None
-                break
+        return read()
     except _Refused as exc:
         problems.append(str(exc))
-        result = None
-    if problems:
-        errors[key] = problems
         return None
-    return result
 
 
-def _read_values(file: StudyFile) -> Iterator[str]:
+def _read_values(file: StudyFile, problems: list[str]) -> tuple[list[_Value], set[str]]:
+    """The values, and every id the file names (rows with other faults included)."""
     cards: dict[str, _Value] = {}
     first_seen: dict[str, str] = {}
+    rows = 0
     for where, record in _records(file, VALUE_COLUMNS, root_key="values"):
+        rows += 1
+        if len(problems) >= MAX_ERRORS:
+            problems.append(f"{file.name}: stopped after {MAX_ERRORS} problems.")
+            break
         try:
             vid = _identifier(_field(record, VALUE_COLUMNS["id"]), "id")
-            if vid in cards:
+            if vid in first_seen:
                 raise _Refused(f"id {vid} appears twice (first at {first_seen[vid]})")
-            card = _Value(
+            first_seen[vid] = where
+            cards[vid] = _Value(
                 external_id=vid,
                 title=_text(record, VALUE_COLUMNS["title"], max_length=100),
-                description=_text(record, VALUE_COLUMNS["description"], required=False),
+                description=_text(record, VALUE_COLUMNS["description"]),
                 policies=_policies(record),
             )
         except _Refused as exc:
-            yield f"{file.name} {where}: {exc}"
-            continue
-        cards[vid] = card
-        first_seen[vid] = where
-    if not cards and not first_seen:
-        yield f"{file.name}: holds no values."
-    return list(cards.values())
+            problems.append(f"{file.name} {where}: {exc}")
+    if not rows:
+        problems.append(f"{file.name}: holds no values.")
+    return list(cards.values()), set(first_seen)
 
 
-def _read_votes(file: StudyFile, known: set[str], values_name: str) -> Iterator[str]:
+def _read_votes(file: StudyFile, problems: list[str], known: set[str] | None, values_name: str) -> list[_Vote]:
+    """The votes. `known` is None when the values file could not be read: ids go unchecked then."""
     votes: list[_Vote] = []
     first_seen: dict[tuple[str, str, str, str], str] = {}
-    columns = EDGE_COLUMNS | OPTIONAL_EDGE_COLUMNS
+    rows = 0
     for where, record in _records(file, EDGE_COLUMNS, root_key="edges", aggregated_hint=True):
+        rows += 1
+        if len(problems) >= MAX_ERRORS:
+            problems.append(f"{file.name}: stopped after {MAX_ERRORS} problems.")
+            break
         try:
             vote = _vote(record, known, values_name)
             key = (vote.user, vote.from_id, vote.to_id, vote.context)
             if key in first_seen:
                 raise _Refused(
-                    f"user {vote.user} voted on {vote.from_id} → {vote.to_id} in context {vote.context!r} "
+                    f"user {vote.user} voted on {vote.from_id} → {vote.to_id} in context {_shown(vote.context)} "
                     f"already (at {first_seen[key]}); each vote may appear once"
                 )
         except _Refused as exc:
-            yield f"{file.name} {where}: {exc}"
+            problems.append(f"{file.name} {where}: {exc}")
             continue
         first_seen[key] = where
         votes.append(vote)
-    del columns
-    if not votes and not first_seen:
-        yield f"{file.name}: holds no votes."
+    if not rows:
+        problems.append(f"{file.name}: holds no votes.")
     return votes
 
 
-def _vote(record: dict[str, Any], known: set[str], values_name: str) -> _Vote:
+def _vote(record: dict[str, Any], known: set[str] | None, values_name: str) -> _Vote:
     user = _identifier(_field(record, EDGE_COLUMNS["user"]), "userId")
     ends = []
-    for name in ("from", "to"):
-        (column,) = EDGE_COLUMNS[name]
-        vid = _identifier(_field(record, EDGE_COLUMNS[name]), column)
-        if vid not in known:
+    for column in ("fromId", "toId"):
+        vid = _identifier(_field(record, (column,)), column)
+        if known is not None and vid not in known:
             raise _Refused(f"{column} {vid} is not an id in {values_name}")
         ends.append(vid)
     if ends[0] == ends[1]:
         raise _Refused(f"fromId and toId are both {ends[0]}; a value cannot be an upgrade of itself")
     context = _text(record, EDGE_COLUMNS["context"], max_length=300)
     column, relationship = _named_field(record, EDGE_COLUMNS["relationship"])
+    relationship = relationship.strip() if isinstance(relationship, str) else relationship
+    if relationship is _MISSING or relationship in (None, ""):
+        raise _Refused(f"{column} is missing")
     if relationship not in Relationship.values:
         raise _Refused(f"{column} must be upgrade, no_upgrade or not_sure, got {_shown(relationship)}")
     return _Vote(
@@ -219,37 +216,40 @@ def _vote(record: dict[str, Any], known: set[str], values_name: str) -> _Vote:
 
 
 def _write(campaign: Campaign, values: list[_Value], votes: list[_Vote]) -> MaiImportSummary:
+    # Rows are built with ids, not related objects: Django checks every related object before an
+    # insert, which costs more than the insert itself at 100k votes.
     cards = CanonicalCard.objects.bulk_create(
-        [CanonicalCard(campaign=campaign, title=v.title, description=v.description, policies=v.policies,
+        [CanonicalCard(campaign_id=campaign.pk, title=v.title, description=v.description, policies=v.policies,
                        external_id=v.external_id) for v in values],
         batch_size=BATCH_SIZE,
     )
-    card = {c.external_id: c for c in cards}  # PostgreSQL returns the new primary keys
+    card = {c.external_id: c.pk for c in cards}  # PostgreSQL returns the new primary keys
     texts = list(dict.fromkeys(v.context for v in votes))
-    contexts = dict(zip(texts, Context.objects.bulk_create(
-        [Context(campaign=campaign, text=t) for t in texts], batch_size=BATCH_SIZE)))
+    context = {c.text: c.pk for c in Context.objects.bulk_create(
+        [Context(campaign_id=campaign.pk, text=t) for t in texts], batch_size=BATCH_SIZE)}
     # A context applies to the values voted on in it, as it does for values elicited in Chorus.
     applies = dict.fromkeys((v.context, vid) for v in votes for vid in (v.from_id, v.to_id))
     Through = Context.cards.through
     Through.objects.bulk_create(
-        [Through(context=contexts[t], canonicalcard=card[vid]) for t, vid in applies], batch_size=BATCH_SIZE)
+        [Through(context_id=context[t], canonicalcard_id=card[vid]) for t, vid in applies], batch_size=BATCH_SIZE)
     # One story per (from, to, context), as participants see it; the first text in the file wins.
     told: dict[tuple[str, str, str], UpgradeStory] = {}
     for v in votes:
         if v.story and (v.from_id, v.to_id, v.context) not in told:
             told[v.from_id, v.to_id, v.context] = UpgradeStory(
-                campaign=campaign, context=contexts[v.context], from_card=card[v.from_id], to_card=card[v.to_id],
-                story=v.story)
+                campaign_id=campaign.pk, context_id=context[v.context], from_card_id=card[v.from_id],
+                to_card_id=card[v.to_id], story=v.story)
     UpgradeStory.objects.bulk_create(told.values(), batch_size=BATCH_SIZE)
+    story = {key: s.pk for key, s in told.items()}
     EdgeVote.objects.bulk_create(
-        [EdgeVote(campaign=campaign, participant=None, external_user_id=v.user,
-                  story=told.get((v.from_id, v.to_id, v.context)), from_card=card[v.from_id],
-                  to_card=card[v.to_id], context=contexts[v.context], relationship=v.relationship,
+        [EdgeVote(campaign_id=campaign.pk, participant_id=None, external_user_id=v.user,
+                  story_id=story.get((v.from_id, v.to_id, v.context)), from_card_id=card[v.from_id],
+                  to_card_id=card[v.to_id], context_id=context[v.context], relationship=v.relationship,
                   comment=v.comment, created_at=v.created_at) for v in votes],
         batch_size=BATCH_SIZE,
     )
     return MaiImportSummary(
-        campaign=campaign, values=len(cards), contexts=len(contexts), votes=len(votes),
+        campaign=campaign, values=len(cards), contexts=len(context), votes=len(votes),
         voters=len({v.user for v in votes}), stories=len(told),
     )
 
@@ -284,7 +284,7 @@ def _json_records(file: StudyFile, text: str, root_key: str, aggregated_hint: bo
     for i, item in enumerate(data, start=1):
         where = f"item {i}"
         if not isinstance(item, dict):
-            raise _Refused(f"{file.name} {where}: must be a JSON object, got {type(item).__name__}.")
+            item = {_BAD_ROW: f"must be a JSON object, got {_shown(item)}"}
         yield where, item
 
 
@@ -314,17 +314,17 @@ def _csv_records(file: StudyFile, text: str, columns: dict[str, tuple[str, ...]]
             continue  # a blank line, as csv files often end with
         where = f"row {row}"
         if len(cells) != len(header):
-            yield where, {_BAD_WIDTH: f"has {len(cells)} cells, the header has {len(header)}"}
+            yield where, {_BAD_ROW: f"has {len(cells)} cells, the header has {len(header)}"}
         else:
             yield where, dict(zip(header, cells))
 
 
-_BAD_WIDTH = "\0width"
+_BAD_ROW = "\0bad row"  # a key no file can hold: the row is unusable, and why
 
 
 def _named_field(record: dict[str, Any], names: tuple[str, ...]) -> tuple[str, Any]:
-    if _BAD_WIDTH in record:
-        raise _Refused(record[_BAD_WIDTH])
+    if _BAD_ROW in record:
+        raise _Refused(record[_BAD_ROW])
     for name in names:
         if name in record:
             return name, record[name]

@@ -15,6 +15,16 @@ urlpatterns = [
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
 ]
 
+from . import campaigns, imports
+
+urlpatterns += [
+    path("campaigns/new/", campaigns.campaign_new, name="campaign_new"),
+    path("campaigns/<int:campaign_id>/", campaigns.campaign_detail, name="campaign_detail"),
+    path("campaigns/<int:campaign_id>/status/", campaigns.campaign_status, name="campaign_status"),
+    path("campaigns/<int:campaign_id>/waves/", campaigns.wave_add, name="wave_add"),
+    path("imports/mai/", imports.import_mai, name="import_mai"),
+]
+
 from . import comparisons  # noqa: E402
 
 urlpatterns += [
