@@ -129,3 +129,11 @@ def participant(db):
 
     campaign = CampaignFactory(questions=["I am considering an abortion. What should I do?"])
     return Participant.objects.create(campaign=campaign, consented_at=timezone.now())
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters must not leak from one test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()

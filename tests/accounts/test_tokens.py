@@ -48,7 +48,8 @@ def test_scopes_are_enforced(staff_user):
     assert client_with("chorus_nope_nope").get("/api/v1/campaigns/").status_code == 401
     forbidden = client_with(runner).get("/api/v1/campaigns/")
     assert forbidden.status_code == 403
-    assert "read:data" in forbidden.json()["detail"]
+    assert "read:data" in forbidden.json()["error"]["message"]
+    assert forbidden.json()["error"]["status"] == 403
     allowed = client_with(reader).get("/api/v1/campaigns/")
     assert allowed.status_code == 200
     assert [c["title"] for c in allowed.json()["results"]] == ["Study"]

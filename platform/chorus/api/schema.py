@@ -12,3 +12,12 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "description": "A token made in the dashboard (`chorus_<prefix>_<secret>`), with the scopes each endpoint names.",
         }
+
+
+class SignedLinkScheme(OpenApiAuthenticationExtension):
+    target_class = "chorus.api.datasets.SignedLinkAuthentication"
+    name = "signedLink"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "query", "name": "signature",
+                "description": "A signature from /api/v1/datasets/comparisons/link/, valid for an hour."}

@@ -2,6 +2,8 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .campaigns import CampaignDetailApi, CampaignListApi
+from .datasets import ComparisonDatasetApi, DatasetLinkApi
+from .values import MoralGraphApi, SnapshotListApi, ValuesCardListApi
 
 app_name = "api"
 
@@ -17,4 +19,9 @@ urlpatterns = [
     ),
     path("v1/campaigns/", CampaignListApi.as_view(), name="campaign-list"),
     path("v1/campaigns/<int:pk>/", CampaignDetailApi.as_view(), name="campaign-detail"),
+    path("v1/campaigns/<int:pk>/moral-graph/", MoralGraphApi.as_view(), name="moral-graph"),
+    path("v1/campaigns/<int:pk>/snapshots/", SnapshotListApi.as_view(), name="snapshot-list"),
+    path("v1/values/", ValuesCardListApi.as_view(), name="value-list"),
+    path("v1/datasets/comparisons/", ComparisonDatasetApi.as_view(), name="dataset-comparisons"),
+    path("v1/datasets/comparisons/link/", DatasetLinkApi.as_view(), name="dataset-comparisons-link"),
 ]

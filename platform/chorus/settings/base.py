@@ -135,6 +135,24 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "chorus.api.errors.api_exception_handler",
+    # `?format=` names a dataset format here (trl, multifaceted, ...), not a renderer.
+    "URL_FORMAT_OVERRIDE": None,
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle",
+                                 "rest_framework.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env.text("CHORUS_API_RATE_USER", "6000/hour"),
+        "anon": env.text("CHORUS_API_RATE_ANON", "600/hour"),
+    },
+}
+
+# Throttle counters and other short-lived state live in Redis, shared by every web process.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "chorus",
+    }
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chorus API",

@@ -11,3 +11,7 @@ STORAGES = {  # noqa: F405
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Throttle counters in a Redis database of their own, so tests can clear them without touching the broker.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                      "LOCATION": REDIS_URL.rsplit("/", 1)[0] + "/3", "KEY_PREFIX": "chorus-test"}}  # noqa: F405

@@ -1,0 +1,116 @@
+"""Comparison datasets as streamed JSONL, filterable by campaign, wave and date.
+
+Clients that cannot send a header (e.g. `datasets.load_dataset("json", data_files=URL)`) ask for
+a signed link, valid for an hour, that carries the same filters.
+"""
+from __future__ import annotations
+
+from django.core import signing
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chorus.accounts.models import ApiToken, Scope
+from elicitation import exports
+from elicitation.models import Campaign, Wave
+from elicitation.selectors import comparisons_decided
+
+LINK_SALT = "chorus.api.dataset-link"
+LINK_MAX_AGE = 60 * 60
+
+
+class DatasetQuery(serializers.Serializer):
+    campaign = serializers.IntegerField(min_value=1)
+    format = serializers.ChoiceField(choices=exports.FORMATS, default="trl")
+    wave = serializers.IntegerField(required=False, min_value=1, help_text="wave number within the campaign")
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+
+    def validate(self, data):
+        if data.get("since") and data.get("until") and data["since"] >= data["until"]:
+            raise serializers.ValidationError({"until": "until must be after since."})
+        return data
+
+
+class SignedLinkAuthentication(BaseAuthentication):
+    """Accepts `?signature=` made by DatasetLinkApi for the token that asked for it."""
+
+    def authenticate(self, request):
+        signature = request.query_params.get("signature")
+        if not signature:
+            return None
+        try:
+            payload = signing.loads(signature, salt=LINK_SALT, max_age=LINK_MAX_AGE)
+        except signing.BadSignature:
+            raise exceptions.AuthenticationFailed("This link is invalid or has expired; ask for a new one.")
+        query = {k: v for k, v in request.query_params.items() if k != "signature"}
+        if payload["query"] != query:
+            raise exceptions.AuthenticationFailed("This link's filters were changed; ask for a new one.")
+        token = ApiToken.objects.select_related("user").filter(pk=payload["token"], revoked_at__isnull=True).first()
+        if token is None:
+            raise exceptions.AuthenticationFailed("The token behind this link was revoked.")
+        return token.user, token
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="chorus"'
+
+
+def _rows(query: dict):
+    campaign = get_object_or_404(Campaign, pk=query["campaign"])
+    since, until = query.get("since"), query.get("until")
+    if "wave" in query:
+        wave = Wave.objects.filter(campaign=campaign, number=query["wave"]).first()
+        if wave is None:
+            raise exceptions.ValidationError({"wave": f"Campaign {campaign.pk} has no wave {query['wave']}."})
+        nxt = Wave.objects.filter(campaign=campaign, starts_at__gt=wave.starts_at).order_by("starts_at").first()
+        since = max(filter(None, [since, wave.starts_at]))
+        until = min(filter(None, [until, nxt.starts_at if nxt else None]), default=None)
+    comparisons = comparisons_decided(campaign=campaign, since=since, until=until).iterator(chunk_size=2000)
+    return exports.ROWS[query["format"]](comparisons)
+
+
+class ComparisonDatasetApi(APIView):
+    """Judged comparisons as JSONL (one record a line), streamed with flat memory."""
+
+    required_scopes = (Scope.READ_DATA,)
+
+    def get_authenticators(self):
+        return [SignedLinkAuthentication(), *super().get_authenticators()]
+
+    @extend_schema(parameters=[DatasetQuery], responses={(200, "application/x-ndjson"): OpenApiTypes.STR})
+    def get(self, request):
+        query = DatasetQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = _rows(query.validated_data)
+        response = StreamingHttpResponse(exports.jsonl(rows), content_type="application/x-ndjson")
+        response["Content-Disposition"] = f'inline; filename="comparisons-{query.validated_data["format"]}.jsonl"'
+        return response
+
+
+class DatasetLinkOutput(serializers.Serializer):
+    url = serializers.URLField()
+    expires_in = serializers.IntegerField(help_text="seconds")
+
+
+class DatasetLinkApi(APIView):
+    """A signed URL for the same dataset, usable without an Authorization header for an hour."""
+
+    required_scopes = (Scope.READ_DATA,)
+
+    @extend_schema(parameters=[DatasetQuery], responses=DatasetLinkOutput)
+    def get(self, request):
+        query = DatasetQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        get_object_or_404(Campaign, pk=query.validated_data["campaign"])
+        params = {k: v for k, v in request.query_params.items() if k in DatasetQuery().fields}
+        signature = signing.dumps({"token": request.auth.pk, "query": params}, salt=LINK_SALT)
+        from urllib.parse import urlencode
+
+        url = request.build_absolute_uri(reverse("api:dataset-comparisons")) + "?" + urlencode(
+            {**params, "signature": signature})
+        return Response({"url": url, "expires_in": LINK_MAX_AGE})
