@@ -46,3 +46,12 @@ def upgrade_stories_propose(*, campaign: Campaign, limit: int = 50) -> int:
 
 def _card(card) -> dict:
     return {"title": card.title, "description": card.description, "policies": card.policies}
+
+
+def upgrade_stories_request(*, campaign: Campaign) -> None:
+    """Queues story writing on a CPU worker (it calls the LLM once per pair)."""
+    from django.db import transaction
+
+    from ..tasks import upgrade_stories_propose
+
+    transaction.on_commit(lambda: upgrade_stories_propose.delay(campaign.pk))

@@ -244,3 +244,17 @@ def test_non_staff_are_refused(client, django_user_model, method, url):
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.DRAFT
     assert Campaign.objects.count() == 1 and not Wave.objects.exists()
+
+
+def test_staff_can_queue_upgrade_story_writing(client, staff_user, django_capture_on_commit_callbacks):
+    from unittest import mock
+
+    from tests.factories import CampaignFactory
+
+    campaign = CampaignFactory()
+    client.force_login(staff_user)
+    with mock.patch("elicitation.tasks.upgrade_stories_propose.delay") as delay:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(f"/dashboard/campaigns/{campaign.pk}/upgrade-stories/", follow=True)
+    delay.assert_called_once_with(campaign.pk)
+    assert "being written by a worker" in response.content.decode()

@@ -122,3 +122,14 @@ def _detail(request: HttpRequest, campaign: Campaign) -> dict:
         "wave_form": {"label": "", "starts_at": ""},
         "wave_errors": {},
     }
+
+
+@staff_member_required
+@require_POST
+def upgrade_stories(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    from elicitation.services.upgrades import upgrade_stories_request
+
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    upgrade_stories_request(campaign=campaign)
+    messages.success(request, "Upgrade stories are being written by a worker; participants see them as they arrive.")
+    return redirect("dashboard:campaign_detail", campaign_id=campaign.pk)

@@ -22,6 +22,7 @@ urlpatterns += [
     path("campaigns/<int:campaign_id>/", campaigns.campaign_detail, name="campaign_detail"),
     path("campaigns/<int:campaign_id>/status/", campaigns.campaign_status, name="campaign_status"),
     path("campaigns/<int:campaign_id>/waves/", campaigns.wave_add, name="wave_add"),
+    path("campaigns/<int:campaign_id>/upgrade-stories/", campaigns.upgrade_stories, name="upgrade_stories"),
     path("imports/mai/", imports.import_mai, name="import_mai"),
 ]
 
