@@ -6,8 +6,6 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 
-from .models import Comparison
-
 FORMATS = ("trl", "trl_conversational", "multifaceted", "context_sets")
 
 
@@ -16,47 +14,52 @@ def pseudonym(participant_public_id) -> str:
     return hashlib.sha256(f"chorus:{participant_public_id}".encode()).hexdigest()[:16]
 
 
-def _chosen_rejected(c: Comparison) -> tuple[str, str] | None:
-    if c.choice == "a":
-        return c.response_a, c.response_b
-    if c.choice == "b":
-        return c.response_b, c.response_a
+# Each row is a dict from elicitation.selectors.comparisons_decided.
+Row = dict
+
+
+def _chosen_rejected(c: Row) -> tuple[str, str] | None:
+    if c["choice"] == "a":
+        return c["response_a"], c["response_b"]
+    if c["choice"] == "b":
+        return c["response_b"], c["response_a"]
     return None  # ties and "both bad" carry no preference direction
 
 
-def trl_rows(comparisons: Iterable[Comparison]) -> Iterator[dict]:
+def trl_rows(comparisons: Iterable[Row]) -> Iterator[dict]:
     for c in comparisons:
         pair = _chosen_rejected(c)
         if pair:
-            yield {"prompt": c.prompt, "chosen": pair[0], "rejected": pair[1]}
+            yield {"prompt": c["prompt"], "chosen": pair[0], "rejected": pair[1]}
 
 
-def trl_conversational_rows(comparisons: Iterable[Comparison]) -> Iterator[dict]:
+def trl_conversational_rows(comparisons: Iterable[Row]) -> Iterator[dict]:
     for c in comparisons:
         pair = _chosen_rejected(c)
         if pair:
             yield {
-                "prompt": [{"role": "system", "content": c.system_message_text}, {"role": "user", "content": c.prompt}],
+                "prompt": [{"role": "system", "content": c["system_message_text"]},
+                           {"role": "user", "content": c["prompt"]}],
                 "chosen": [{"role": "assistant", "content": pair[0]}],
                 "rejected": [{"role": "assistant", "content": pair[1]}],
             }
 
 
-def multifaceted_rows(comparisons: Iterable[Comparison]) -> Iterator[dict]:
+def multifaceted_rows(comparisons: Iterable[Row]) -> Iterator[dict]:
     """Janus' Multifaceted Collection shape: the preferred output for a system message."""
     for c in comparisons:
         pair = _chosen_rejected(c)
         if pair:
-            dims = (c.system_message.dimensions if c.system_message else {}) or {}
+            dims = c["dimensions"] or {}
             yield {
-                "system": c.system_message_text,
-                "prompt": c.prompt,
+                "system": c["system_message_text"],
+                "prompt": c["prompt"],
                 "output": pair[0],
                 "preference_set": [{"dimension": k, "preference": v} for k, v in sorted(dims.items())],
             }
 
 
-def context_set_rows(comparisons: Iterable[Comparison]) -> Iterator[dict]:
+def context_set_rows(comparisons: Iterable[Row]) -> Iterator[dict]:
     """One record per participant: their system message and labelled pairs (VPL/PAL context sets).
     Expects comparisons ordered by participant."""
     current, record = None, None
@@ -64,12 +67,13 @@ def context_set_rows(comparisons: Iterable[Comparison]) -> Iterator[dict]:
         pair = _chosen_rejected(c)
         if pair is None:
             continue
-        if c.participant_id != current:
+        if c["participant_id"] != current:
             if record:
                 yield record
-            current = c.participant_id
-            record = {"user": pseudonym(c.participant.public_id), "system_message": c.system_message_text, "pairs": []}
-        record["pairs"].append({"prompt": c.prompt, "chosen": pair[0], "rejected": pair[1]})
+            current = c["participant_id"]
+            record = {"user": pseudonym(c["participant_public_id"]), "system_message": c["system_message_text"],
+                      "pairs": []}
+        record["pairs"].append({"prompt": c["prompt"], "chosen": pair[0], "rejected": pair[1]})
     if record:
         yield record
 

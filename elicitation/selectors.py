@@ -1,6 +1,7 @@
 """Reads for campaigns."""
 from __future__ import annotations
 
+from django.db import models
 from django.db.models import Count, QuerySet
 
 from .models import Campaign
@@ -32,13 +33,17 @@ def participant_progress(*, participant, campaign: Campaign) -> list[dict]:
 
 
 def comparisons_decided(*, campaign: Campaign, since=None, until=None):
-    """Judged comparisons of a campaign in a stable order, for exports (stream with .iterator())."""
+    """Judged comparisons of a campaign as plain dicts in a stable order, for exports.
+
+    Dicts, not model instances: exports stream millions of rows (use .iterator()).
+    """
     from .models import Comparison
 
-    qs = Comparison.objects.filter(campaign=campaign, decided_at__isnull=False).select_related(
-        "participant", "system_message").order_by("participant_id", "pk")
+    qs = Comparison.objects.filter(campaign=campaign, decided_at__isnull=False).order_by("participant_id", "pk")
     if since:
         qs = qs.filter(decided_at__gte=since)
     if until:
         qs = qs.filter(decided_at__lt=until)
-    return qs
+    return qs.values("participant_id", "prompt", "response_a", "response_b", "choice", "system_message_text",
+                     dimensions=models.F("system_message__dimensions"),
+                     participant_public_id=models.F("participant__public_id"))

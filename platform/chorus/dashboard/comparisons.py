@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 
 from elicitation import exports
 from elicitation.leaderboard import Battle, leaderboard
-from elicitation.models import Campaign
+from elicitation.models import Campaign, Comparison
 from elicitation.models_comparisons import DIMENSIONS
 from elicitation.selectors import comparisons_decided
 
@@ -18,11 +18,10 @@ from elicitation.selectors import comparisons_decided
 def leaderboard_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=campaign_id)
     dimension = request.GET.get("dimension", "")
-    rows = comparisons_decided(campaign=campaign).only(
-        "model_a", "model_b", "choice", "system_message__dimensions", "participant_id")
+    rows = Comparison.objects.filter(campaign=campaign, decided_at__isnull=False)
     if dimension:
-        rows = rows.filter(**{f"system_message__dimensions__has_key": dimension})
-    battles = [Battle(c.model_a, c.model_b, c.choice) for c in rows]
+        rows = rows.filter(system_message__dimensions__has_key=dimension)
+    battles = [Battle(a, b, choice) for a, b, choice in rows.values_list("model_a", "model_b", "choice")]
     ratings = leaderboard(battles)
     low = min((r.lower for r in ratings), default=0.0)
     high = max((r.upper for r in ratings), default=1.0)
