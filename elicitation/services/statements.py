@@ -1,0 +1,96 @@
+"""Statement voting: participants write short statements and vote agree / disagree / pass on others'.
+
+As in Polis, a new statement counts as its author's agree vote, statements are voted on until a
+moderator rejects them, and a participant may change a vote (the latest one counts).
+"""
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ..models import Activity, Principle, Statement, StatementVote
+from .principles import principle_create
+
+STATEMENT_MAX_CHARS = 400
+CHOICES = {"agree": StatementVote.Choice.AGREE, "disagree": StatementVote.Choice.DISAGREE,
+           "pass": StatementVote.Choice.PASS}
+
+
+class CampaignClosed(Exception):
+    pass
+
+
+def statement_submit(*, participant, text: str) -> Statement:
+    campaign = participant.campaign
+    _require_open(campaign)
+    text = " ".join(text.split())
+    if not text:
+        raise ValidationError({"text": "Write a statement before sending it."})
+    if len(text) > STATEMENT_MAX_CHARS:
+        raise ValidationError({"text": f"A statement has at most {STATEMENT_MAX_CHARS} characters; "
+                                       f"this one has {len(text)}. Please shorten it."})
+    if Statement.objects.filter(campaign=campaign, text__iexact=text).exists():
+        raise ValidationError({"text": "Someone has written this statement already: vote on it instead."})
+    with transaction.atomic():
+        statement = Statement.objects.create(campaign=campaign, author=participant, text=text)
+        StatementVote.objects.create(statement=statement, participant=participant, choice=StatementVote.Choice.AGREE)
+    return statement
+
+
+def statement_vote_cast(*, participant, statement: Statement, choice: str) -> StatementVote:
+    """Records or changes the participant's vote; the database holds one per participant and statement."""
+    _require_open(participant.campaign)
+    if statement.campaign_id != participant.campaign_id:
+        raise ValidationError({"statement": "This statement belongs to another study."})
+    if statement.status == Statement.Status.REJECTED:
+        raise ValidationError({"statement": "This statement was removed by a moderator."})
+    if choice not in CHOICES:
+        raise ValidationError({"choice": "Choose agree, disagree or pass."})
+    now = timezone.now()
+    for _ in range(2):  # a concurrent first vote by the same participant wins the insert; update it then
+        updated = StatementVote.objects.filter(statement=statement, participant=participant).update(
+            choice=CHOICES[choice], updated_at=now
+        )
+        if updated:
+            return StatementVote.objects.get(statement=statement, participant=participant)
+        try:
+            with transaction.atomic():
+                return StatementVote.objects.create(statement=statement, participant=participant,
+                                                    choice=CHOICES[choice], created_at=now, updated_at=now)
+        except IntegrityError:
+            continue
+    raise RuntimeError("the vote could neither be inserted nor updated")
+
+
+def statement_moderate(*, statement: Statement, status: str) -> Statement:
+    if status not in Statement.Status.values:
+        raise ValidationError({"status": f"Unknown moderation status {status!r}."})
+    statement.status = status
+    statement.moderated_at = timezone.now()
+    statement.save(update_fields=["status", "moderated_at"])
+    return statement
+
+
+@transaction.atomic
+def statement_promote(*, statement: Statement, name: str, consensus: float | None = None) -> Principle:
+    """A curator turns a statement into an approved principle (and accepts the statement)."""
+    if statement.status == Statement.Status.REJECTED:
+        raise ValidationError("A rejected statement cannot become a principle.")
+    if statement.principles.exists():
+        raise ValidationError("This statement is a principle already.")
+    note = f"statement {statement.pk}" + (f", group-aware consensus {consensus:.3f}" if consensus is not None else "")
+    principle = principle_create(
+        name=name, definition=statement.text, provenance=Principle.Provenance.FROM_STATEMENT,
+        campaign=statement.campaign, source_statement=statement, source_note=note,
+    )
+    if statement.status != Statement.Status.ACCEPTED:
+        statement_moderate(statement=statement, status=Statement.Status.ACCEPTED)
+    return principle
+
+
+def _require_open(campaign) -> None:
+    if not campaign.is_open:
+        raise CampaignClosed("This study is closed: statements and votes are no longer taken.")
+    if Activity.PRINCIPLES not in campaign.activities:
+        raise CampaignClosed("This study does not ask for statements.")
