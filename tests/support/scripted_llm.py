@@ -22,8 +22,16 @@ CARD = {
 }
 
 
+PRINCIPLE = {
+    "name": "Support Informed Choice",
+    "definition": "The AI should help the person weigh each option with the facts they need.",
+    "negated_definition": "The AI should avoid helping the person weigh each option with the facts they need.",
+}
+
+
 class ScriptedBackend(ChatBackend):
     name = "scripted"
+    principle = PRINCIPLE  # drafted principles; a test may set its own on the instance
 
     def __init__(self, replies=None, cards=None, same_value=False, contexts=None, story=None):
         self.replies = list(replies or ["What did you pay attention to then?"])
@@ -51,6 +59,8 @@ class ScriptedBackend(ChatBackend):
             return json.dumps({"contexts": self.contexts})
         if "story" in props:
             return json.dumps({"story": self.story})
+        if "negated_definition" in props:
+            return json.dumps(self.principle)
         raise InferenceError(f"the scripted backend has no answer for schema {sorted(props)}")
 
     def stream(self, messages, **params) -> Iterator[str]:
