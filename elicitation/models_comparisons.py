@@ -61,7 +61,12 @@ class Comparison(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["campaign", "decided_at"])]
+        indexes = [
+            models.Index(fields=["campaign", "decided_at"]),
+            # Exports walk a campaign's judged comparisons participant by participant.
+            models.Index(fields=["campaign", "participant", "id"], condition=models.Q(decided_at__isnull=False),
+                         name="comparison_export_order"),
+        ]
 
     @property
     def is_ready(self) -> bool:

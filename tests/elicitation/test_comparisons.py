@@ -110,8 +110,8 @@ def test_exports_in_each_format(writer, scripted_llm):
     scripted_llm.replies = ["Good.", "Bad.", "Fine.", "Also fine."]
     judged(writer, scripted_llm, choice="a", prompt="P1")
     judged(writer, scripted_llm, choice="tie", prompt="P2")
-    rows = {fmt: [json.loads(line) for line in exports.jsonl(exports.ROWS[fmt](
-        comparisons_decided(campaign=writer.campaign)))] for fmt in exports.FORMATS}
+    rows = {fmt: [json.loads(line) for line in b"".join(exports.jsonl(exports.ROWS[fmt](
+        comparisons_decided(campaign=writer.campaign)))).splitlines()] for fmt in exports.FORMATS}
     assert rows["trl"] == [{"prompt": "P1", "chosen": "Good.", "rejected": "Bad."}]  # ties carry no direction
     conv = rows["trl_conversational"][0]
     assert conv["prompt"][0] == {"role": "system", "content": "Answer briefly. Respect my faith."}

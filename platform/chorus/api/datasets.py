@@ -70,7 +70,7 @@ def _rows(query: dict):
         nxt = Wave.objects.filter(campaign=campaign, starts_at__gt=wave.starts_at).order_by("starts_at").first()
         since = max(filter(None, [since, wave.starts_at]))
         until = min(filter(None, [until, nxt.starts_at if nxt else None]), default=None)
-    comparisons = comparisons_decided(campaign=campaign, since=since, until=until).iterator(chunk_size=2000)
+    comparisons = comparisons_decided(campaign=campaign, since=since, until=until)
     return exports.ROWS[query["format"]](comparisons)
 
 

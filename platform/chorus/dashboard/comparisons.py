@@ -44,7 +44,7 @@ def export_jsonl(request: HttpRequest, campaign_id: int, fmt: str) -> HttpRespon
     campaign = get_object_or_404(Campaign, pk=campaign_id)
     if fmt not in exports.ROWS:
         raise Http404("Unknown export format.")
-    rows = exports.ROWS[fmt](comparisons_decided(campaign=campaign).iterator(chunk_size=2000))
+    rows = exports.ROWS[fmt](comparisons_decided(campaign=campaign))
     response = StreamingHttpResponse(exports.jsonl(rows), content_type="application/jsonl")
     response["Content-Disposition"] = f'attachment; filename="{campaign.slug}-{fmt}.jsonl"'
     return response
