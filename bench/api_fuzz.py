@@ -1,0 +1,119 @@
+"""Fuzzes the REST API from its own OpenAPI schema with schemathesis, against a real gunicorn
+process on a database of its own. Prints requests sent, server errors and schema violations.
+
+    .venv/bin/python bench/api_fuzz.py [--examples 60]
+
+Targets: >= 1,000 requests, 0 server errors, 0 schema violations.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
+DB = "chorus_bench_fuzz"
+PORT = 8766
+
+
+def seed() -> str:
+    """A campaign with values, votes, a snapshot and comparisons, and a token with every scope."""
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from chorus.accounts.models import Participant, Scope
+    from chorus.accounts.services import api_token_create
+    from elicitation.models import CanonicalCard, Comparison, Context, EdgeVote, SystemMessage
+    from elicitation.services.campaigns import campaign_create
+    from elicitation.services.graphs import graph_snapshot_create
+
+    call_command("migrate", verbosity=0)
+    user = get_user_model().objects.create_user("fuzz", is_staff=True)
+    _, token = api_token_create(user=user, name="fuzz", scopes=Scope.values)
+    campaign = campaign_create(title="Fuzz study", questions=["What should I do?"], status="open")
+    question = campaign.questions.get()
+    cards = [CanonicalCard.objects.create(campaign=campaign, question=question, title=f"Value {i}",
+                                          description="A value.", policies=["THINGS that matter"]) for i in range(4)]
+    context = Context.objects.create(campaign=campaign, text="When it matters")
+    start = timezone.now() - timedelta(days=1)
+    for i in range(6):
+        voter = Participant.objects.create(campaign=campaign, consented_at=start)
+        EdgeVote.objects.create(campaign=campaign, participant=voter, from_card=cards[i % 2], to_card=cards[2],
+                                context=context, relationship="upgrade", created_at=start + timedelta(minutes=i))
+        sm = SystemMessage.objects.create(campaign=campaign, participant=voter, text="Be brief.")
+        Comparison.objects.create(campaign=campaign, participant=voter, system_message=sm, system_message_text=sm.text,
+                                  prompt="Hi", mode="with_without", model_a="m+", model_b="m-", params_a={},
+                                  params_b={}, response_a="a", response_b="b", a_on_left=True, choice="a",
+                                  decided_at=start)
+    graph_snapshot_create(campaign=campaign)
+    return token
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--examples", type=int, default=100, help="examples per operation and phase")
+    args = parser.parse_args()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "chorus.settings.local", "DJANGO_DEBUG": "false",
+           "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}", "PYTHONPATH": f"{ROOT / 'platform'}:{ROOT}",
+           "CHORUS_API_RATE_USER": "1000000/hour"}
+    os.environ.update(env)
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB], check=True)
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB], check=True)
+    web = None
+    try:
+        token = seed()
+        web = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "chorus.wsgi", "--chdir", str(ROOT / "platform"),
+                                "-w", "2", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{PORT}"],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        schema_url = f"http://127.0.0.1:{PORT}/api/v1/schema/"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(schema_url, timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        with tempfile.TemporaryDirectory() as reports:
+            started = time.perf_counter()
+            result = subprocess.run(
+                [str(ROOT / ".venv/bin/schemathesis"), "run", schema_url, "-H", f"Authorization: Bearer {token}",
+                 "--checks", "not_a_server_error,response_schema_conformance", "-n", str(args.examples),
+                 "--seed", "1", "--phases", "examples,coverage,fuzzing", "--report", "har,junit",
+                 "--report-dir", reports, "--workers", "2"],
+                capture_output=True, text=True)
+            seconds = time.perf_counter() - started
+            har = json.loads(next(Path(reports).glob("har-*.json")).read_text())
+            entries = har["log"]["entries"]
+            server_errors = sum(1 for e in entries if e["response"]["status"] >= 500)
+            junit = next(Path(reports).glob("junit-*.xml")).read_text()
+        violations = junit.count("Response violates schema")
+        print(f"{'requests sent':<26}{len(entries):>8,}  (target >= 1,000)")
+        print(f"{'server errors (5xx)':<26}{server_errors:>8}  (target 0)")
+        print(f"{'schema violations':<26}{violations:>8}  (target 0)")
+        print(f"{'seconds':<26}{seconds:>8.1f}")
+        if result.returncode != 0 or server_errors or violations or len(entries) < 1000:
+            print(result.stdout[-6000:])
+            sys.exit(1)
+    finally:
+        if web:
+            web.terminate()
+            web.wait()
+        from django.db import connections
+
+        connections.close_all()
+        subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB])
+
+
+if __name__ == "__main__":
+    main()
