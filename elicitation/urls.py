@@ -34,3 +34,11 @@ urlpatterns += [
          name="comparison_stream"),
     path("c/<slug:slug>/compare/<int:comparison_id>/ready/", comparisons.comparison_ready, name="comparison_ready"),
 ]
+
+from .views import statements  # noqa: E402
+
+urlpatterns += [
+    path("c/<slug:slug>/statements/", statements.statements_page, name="statements"),
+    path("c/<slug:slug>/statements/vote/", statements.statement_vote, name="statement_vote"),
+    path("c/<slug:slug>/statements/groups/", statements.groups_page, name="statement_groups"),
+]

@@ -32,3 +32,23 @@ urlpatterns += [
     path("campaigns/<int:campaign_id>/leaderboard/", comparisons.leaderboard_page, name="leaderboard"),
     path("campaigns/<int:campaign_id>/export/<str:fmt>.jsonl", comparisons.export_jsonl, name="export_comparisons"),
 ]
+
+from . import principles  # noqa: E402
+
+urlpatterns += [
+    path("principles/", principles.principles_list, name="principles"),
+    path("principles/draft/", principles.principles_draft, name="principles_draft"),
+    path("principles/salmon/", principles.salmon_import, name="salmon_import"),
+    path("principles/<int:principle_id>/", principles.principle_edit, name="principle_edit"),
+    path("principles/<int:principle_id>/review/", principles.principle_review, name="principle_review"),
+    path("constitutions/", principles.constitutions_list, name="constitutions"),
+    path("constitutions/<int:constitution_id>/", principles.constitution_detail, name="constitution_detail"),
+    path("constitutions/<int:constitution_id>/change/", principles.constitution_change, name="constitution_change"),
+    path("constitutions/versions/<int:version_id>/salmon.json", principles.constitution_version_salmon,
+         name="constitution_version_salmon"),
+    path("statements/", principles.statements_campaigns, name="statements_campaigns"),
+    path("statements/import/polis/", principles.statements_import_polis, name="statements_import_polis"),
+    path("statements/campaigns/<int:campaign_id>/", principles.statements_campaign, name="statements_campaign"),
+    path("statements/<int:statement_id>/moderate/", principles.statement_moderate, name="statement_moderate"),
+    path("statements/<int:statement_id>/promote/", principles.statement_promote, name="statement_promote"),
+]

@@ -1,0 +1,283 @@
+"""Staff pages for principles, constitutions and statement voting (moderation, groups, Polis import)."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from elicitation.models import (
+    Activity,
+    Campaign,
+    Constitution,
+    ConstitutionEntry,
+    ConstitutionVersion,
+    Principle,
+    Statement,
+)
+from elicitation.selectors_principles import constitution_version_salmon_json
+from elicitation.selectors_statements import statement_groups
+from elicitation.services import principles as svc
+from elicitation.services import statements as statement_svc
+from elicitation.services.polis_import import ExportFile, polis_import, polis_summary_read
+
+PRINCIPLE_FIELDS = ("name", "definition", "negated_definition", "kind")
+
+
+# Principles ----------------------------------------------------------------------------------------
+
+
+@staff_member_required
+def principles_list(request: HttpRequest) -> HttpResponse:
+    form = {"name": "", "definition": "", "negated_definition": "", "kind": Principle.Kind.RULE}
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        form = {key: request.POST.get(key, "") for key in PRINCIPLE_FIELDS}
+        try:
+            principle = svc.principle_create(**form)
+        except ValidationError as exc:
+            errors = exc.message_dict
+        else:
+            messages.success(request, f"Principle “{principle.name}” added.")
+            return redirect("dashboard:principles")
+    principles = Principle.objects.select_related("campaign", "source_value")
+    return render(request, "dashboard/principles_list.html", {
+        "form": form, "errors": errors, "kinds": Principle.Kind.choices,
+        "proposed": [p for p in principles if p.status == Principle.Status.PROPOSED],
+        "approved": [p for p in principles if p.status == Principle.Status.APPROVED],
+        "campaigns": Campaign.objects.filter(canonical_cards__isnull=False).distinct(),
+    }, status=400 if errors else 200)
+
+
+@staff_member_required
+def principle_edit(request: HttpRequest, principle_id: int) -> HttpResponse:
+    principle = get_object_or_404(Principle, pk=principle_id)
+    form = {key: getattr(principle, key) for key in PRINCIPLE_FIELDS}
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        form = {key: request.POST.get(key, "") for key in PRINCIPLE_FIELDS}
+        try:
+            svc.principle_update(principle=principle, **form)
+        except ValidationError as exc:
+            errors = exc.message_dict
+        else:
+            messages.success(request, f"Principle “{principle.name}” saved. Published constitutions keep their wording.")
+            return redirect("dashboard:principles")
+    return render(request, "dashboard/principles_edit.html", {
+        "principle": principle, "form": form, "errors": errors, "kinds": Principle.Kind.choices,
+    }, status=400 if errors else 200)
+
+
+@staff_member_required
+@require_POST
+def principle_review(request: HttpRequest, principle_id: int) -> HttpResponse:
+    principle = get_object_or_404(Principle, pk=principle_id)
+    if request.POST.get("action") == "approve":
+        svc.principle_approve(principle=principle)
+        messages.success(request, f"“{principle.name}” approved: it can join constitutions now.")
+    else:
+        try:
+            svc.principle_discard(principle=principle)
+            messages.success(request, f"“{principle.name}” discarded.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    return redirect("dashboard:principles")
+
+
+@staff_member_required
+@require_POST
+def principles_draft(request: HttpRequest) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=request.POST.get("campaign") or 0)
+    result = svc.principles_draft_from_graph(campaign=campaign)
+    if result.drafted:
+        messages.success(request, f"The LLM drafted {len(result.drafted)} principle(s) from “{campaign.title}”'s "
+                                  "wisest values: review them below.")
+    elif not result.failed:
+        messages.info(request, "Every wisest value of that campaign has a drafted principle already.")
+    for failure in result.failed:
+        messages.error(request, f"No draft for {failure}")
+    if result.remaining:
+        messages.info(request, f"{result.remaining} more value(s) are waiting: draft again for the next ones.")
+    return redirect("dashboard:principles")
+
+
+@staff_member_required
+@require_POST
+def salmon_import(request: HttpRequest) -> HttpResponse:
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, "Choose a SALMON principle file (.json).")
+        return redirect("dashboard:principles")
+    try:
+        version = svc.salmon_import(name=upload.name, data=upload.read())
+    except ValidationError as exc:
+        messages.error(request, "Nothing was imported: " + "; ".join(exc.messages))
+        return redirect("dashboard:principles")
+    messages.success(request, f"Imported {version.entries.count()} principles into a draft of “{version.constitution}”.")
+    return redirect("dashboard:constitution_detail", constitution_id=version.constitution_id)
+
+
+# Constitutions -------------------------------------------------------------------------------------
+
+
+@staff_member_required
+def constitutions_list(request: HttpRequest) -> HttpResponse:
+    errors: dict[str, list[str]] = {}
+    form = {"title": "", "description": ""}
+    if request.method == "POST":
+        form = {key: request.POST.get(key, "") for key in form}
+        try:
+            constitution = svc.constitution_create(**form)
+        except ValidationError as exc:
+            errors = exc.message_dict
+        else:
+            return redirect("dashboard:constitution_detail", constitution_id=constitution.pk)
+    constitutions = Constitution.objects.annotate(n_versions=Count("versions")).prefetch_related(
+        Prefetch("versions", queryset=ConstitutionVersion.objects.order_by("-number"))
+    )
+    return render(request, "dashboard/constitution_list.html",
+                  {"constitutions": constitutions, "form": form, "errors": errors}, status=400 if errors else 200)
+
+
+@staff_member_required
+def constitution_detail(request: HttpRequest, constitution_id: int) -> HttpResponse:
+    constitution = get_object_or_404(Constitution, pk=constitution_id)
+    versions = list(constitution.versions.order_by("-number").prefetch_related(
+        Prefetch("entries", queryset=ConstitutionEntry.objects.order_by("position"))
+    ))
+    draft = next((v for v in versions if not v.is_published), None)
+    in_draft = {e.principle_id for e in draft.entries.all()} if draft else set()
+    return render(request, "dashboard/constitution_detail.html", {
+        "constitution": constitution, "draft": draft,
+        "published": [v for v in versions if v.is_published],
+        "addable": Principle.objects.filter(status=Principle.Status.APPROVED).exclude(pk__in=in_draft),
+    })
+
+
+@staff_member_required
+@require_POST
+def constitution_change(request: HttpRequest, constitution_id: int) -> HttpResponse:
+    """One edit of the draft: add, remove, move, publish; or start a new draft from the latest version."""
+    constitution = get_object_or_404(Constitution, pk=constitution_id)
+    action = request.POST.get("action", "")
+    try:
+        if action == "new_draft":
+            svc.constitution_draft(constitution=constitution)
+        elif action == "add":
+            draft = svc.constitution_draft(constitution=constitution)
+            principle = get_object_or_404(Principle, pk=request.POST.get("principle") or 0)
+            svc.constitution_entry_add(version=draft, principle=principle)
+        elif action in ("remove", "up", "down"):
+            entry = get_object_or_404(ConstitutionEntry, pk=request.POST.get("entry") or 0,
+                                      version__constitution=constitution)
+            if action == "remove":
+                svc.constitution_entry_remove(entry=entry)
+            else:
+                svc.constitution_entry_move(entry=entry, offset=-1 if action == "up" else 1)
+        elif action == "publish":
+            version = get_object_or_404(ConstitutionVersion, pk=request.POST.get("version") or 0,
+                                        constitution=constitution)
+            svc.constitution_version_publish(version=version, notes=request.POST.get("notes", ""))
+            messages.success(request, f"Version {version.number} is published; it can no longer change.")
+        else:
+            messages.error(request, "Unknown change.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("dashboard:constitution_detail", constitution_id=constitution.pk)
+
+
+@staff_member_required
+@require_GET
+def constitution_version_salmon(request: HttpRequest, version_id: int) -> HttpResponse:
+    version = get_object_or_404(ConstitutionVersion.objects.select_related("constitution"), pk=version_id)
+    response = HttpResponse(constitution_version_salmon_json(version=version), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="constitution-{version.constitution_id}-v{version.number}.json"'
+    return response
+
+
+# Statements ----------------------------------------------------------------------------------------
+
+
+@staff_member_required
+@require_GET
+def statements_campaigns(request: HttpRequest) -> HttpResponse:
+    campaigns = Campaign.objects.filter(activities__contains=[Activity.PRINCIPLES]).annotate(
+        n_statements=Count("statements", distinct=True)
+    )
+    return render(request, "dashboard/statements_campaigns.html", {"campaigns": campaigns})
+
+
+@staff_member_required
+@require_GET
+@vary_on_headers("HX-Request")
+def statements_campaign(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    context = {
+        "campaign": campaign, "view": statement_groups(campaign=campaign), "promote": True,
+        "poll_url": reverse("dashboard:statements_campaign", args=[campaign.pk]),
+    }
+    if request.htmx:
+        return render(request, "elicitation/_statement_groups.html", context)
+    context["statements"] = Statement.objects.filter(campaign=campaign).annotate(n_votes=Count("votes")).order_by("-pk")
+    context["statuses"] = Statement.Status.choices
+    return render(request, "dashboard/statements_campaign.html", context)
+
+
+@staff_member_required
+@require_POST
+def statement_moderate(request: HttpRequest, statement_id: int) -> HttpResponse:
+    statement = get_object_or_404(Statement, pk=statement_id)
+    try:
+        statement_svc.statement_moderate(statement=statement, status=request.POST.get("status", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("dashboard:statements_campaign", campaign_id=statement.campaign_id)
+
+
+@staff_member_required
+@require_POST
+def statement_promote(request: HttpRequest, statement_id: int) -> HttpResponse:
+    statement = get_object_or_404(Statement, pk=statement_id)
+    consensus = next((r.consensus for r in statement_groups(campaign=statement.campaign).ranked
+                      if r.statement.pk == statement.pk), None)
+    try:
+        principle = statement_svc.statement_promote(statement=statement, name=request.POST.get("name", ""),
+                                                    consensus=consensus)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"“{principle.name}” is now a principle; add it to a constitution.")
+    return redirect("dashboard:statements_campaign", campaign_id=statement.campaign_id)
+
+
+@staff_member_required
+def statements_import_polis(request: HttpRequest) -> HttpResponse:
+    errors: list[str] = []
+    title = ""
+    if request.method == "POST":
+        title = request.POST.get("title", "")
+        uploads = {key: request.FILES.get(key) for key in ("comments", "votes", "summary")}
+        errors = [f"Choose the {key}.csv file." for key in ("comments", "votes") if uploads[key] is None]
+        if not errors:
+            files = {key: ExportFile(name=u.name, data=u.read()) for key, u in uploads.items() if u is not None}
+            summary = polis_summary_read(files["summary"]) if "summary" in files else {}
+            try:
+                result = polis_import(
+                    comments=files["comments"], votes=files["votes"], title=title or summary.get("topic", ""),
+                    topic=summary.get("conversation-description", ""),
+                    description=f"Imported from the Polis export {summary.get('url', '')}".strip() + ".",
+                )
+            except ValidationError as exc:
+                errors = exc.messages
+            else:
+                messages.success(request, f"Imported {result.statements} statements and {result.votes} votes by "
+                                          f"{result.voters} voters ({result.superseded} earlier votes were replaced "
+                                          "by the same voter's later one).")
+                return redirect("dashboard:statements_campaign", campaign_id=result.campaign.pk)
+    return render(request, "dashboard/statements_import_polis.html", {"errors": errors, "title": title},
+                  status=400 if errors else 200)
