@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from .. import prompts
@@ -54,11 +55,15 @@ def card_deduplicate(*, card: ValuesCard) -> CanonicalCard:
         return card.canonical
     vector = embed_policies([card.policies])[0]
     canonicals = list(CanonicalCard.objects.filter(campaign_id=card.question.campaign_id, question=card.question))
-    for candidate, distance in nearest_candidates(vector, canonicals)[:MAX_JUDGED]:
-        if judge_same_value(_card_dict(card), _card_dict(candidate)):
-            _link(card, candidate, method="judge", distance=distance)
-            return candidate
+    match = _judged_same(card, vector, canonicals)
     with transaction.atomic():
+        # The judge takes seconds: a curator (or an earlier delivery) may have placed the card meanwhile.
+        if ValuesCard.objects.select_for_update().get(pk=card.pk).canonical_id:
+            card.refresh_from_db(fields=["canonical", "dedup_method", "dedup_distance"])
+            return card.canonical
+        if match:
+            _link(card, match[0], method="judge", distance=match[1])
+            return match[0]
         canonical = CanonicalCard.objects.create(
             campaign_id=card.question.campaign_id, question=card.question, title=card.title,
             description=card.description, policies=card.policies, embedding=[float(x) for x in vector],
@@ -67,17 +72,39 @@ def card_deduplicate(*, card: ValuesCard) -> CanonicalCard:
     return canonical
 
 
+def _judged_same(
+    card: ValuesCard, vector: np.ndarray, canonicals: list[CanonicalCard]
+) -> tuple[CanonicalCard, float] | None:
+    """The nearest candidate the judge calls the same value, with its distance; None if there is none."""
+    for candidate, distance in nearest_candidates(vector, canonicals)[:MAX_JUDGED]:
+        if judge_same_value(_card_dict(card), _card_dict(candidate)):
+            return candidate, distance
+    return None
+
+
 def card_move(*, card: ValuesCard, canonical: CanonicalCard | None) -> CanonicalCard:
-    """Curator decision: merge the card into `canonical`, or split it off as a new value (None)."""
+    """Curator decision: merge the card into `canonical`, or split it off as a new value (None).
+
+    Raises ValidationError, changing nothing, for a move that would not change anything or would
+    cross a campaign or question.
+    """
+    if canonical is not None:
+        if canonical.campaign_id != card.question.campaign_id:
+            raise ValidationError("A card can only join a value of its own campaign.")
+        if canonical.question_id != card.question_id:
+            raise ValidationError("A card can only join a value of the same question.")
+    vector = embed_policies([card.policies])[0] if canonical is None else None  # outside the lock: slow
     with transaction.atomic():
+        current = ValuesCard.objects.select_for_update().get(pk=card.pk).canonical_id
         if canonical is None:
-            vector = embed_policies([card.policies])[0]
+            if current and not ValuesCard.objects.filter(canonical_id=current).exclude(pk=card.pk).exists():
+                raise ValidationError("This card is already a value of its own.")
             canonical = CanonicalCard.objects.create(
                 campaign_id=card.question.campaign_id, question=card.question, title=card.title,
                 description=card.description, policies=card.policies, embedding=[float(x) for x in vector],
             )
-        elif canonical.campaign_id != card.question.campaign_id:
-            raise ValueError("A card can only join a value of its own campaign.")
+        elif current == canonical.pk:
+            raise ValidationError("The card is already part of that value.")
         _link(card, canonical, method="curator", distance=None)
     return canonical
 
@@ -98,9 +125,10 @@ def contexts_generate(*, canonical: CanonicalCard) -> list[Context]:
     with transaction.atomic():
         existing = list(Context.objects.select_for_update().filter(campaign_id=canonical.campaign_id))
         for text, vector in zip(texts, embedder_texts(texts)):
-            context = _same_context(vector, existing) or Context.objects.create(
-                campaign_id=canonical.campaign_id, text=text, embedding=[float(x) for x in vector]
-            )
+            # get_or_create: an imported context has the same text but may have no embedding.
+            context = _same_context(vector, existing) or Context.objects.get_or_create(
+                campaign_id=canonical.campaign_id, text=text, defaults={"embedding": [float(x) for x in vector]}
+            )[0]
             if context not in existing:
                 existing.append(context)
             context.cards.add(canonical)

@@ -33,6 +33,14 @@ urlpatterns += [
     path("campaigns/<int:campaign_id>/export/<str:fmt>.jsonl", comparisons.export_jsonl, name="export_comparisons"),
 ]
 
+from . import curation
+
+urlpatterns += [
+    path("campaigns/<int:campaign_id>/values/", curation.campaign_values, name="campaign_values"),
+    path("campaigns/<int:campaign_id>/values/cards/<int:card_id>/split/", curation.card_split, name="card_split"),
+    path("campaigns/<int:campaign_id>/values/cards/<int:card_id>/merge/", curation.card_merge, name="card_merge"),
+]
+
 from . import principles  # noqa: E402
 
 urlpatterns += [
