@@ -123,7 +123,7 @@ def _compute(campaign: Campaign):
 def _present(matrix: VoteMatrix, groups, consensus: np.ndarray, you: str | None) -> StatementGroups:
     labels = groups.labels
     k = groups.k
-    agree, disagree, total = group_vote_counts(matrix.votes, labels)
+    agree, _, total = group_vote_counts(matrix.votes, labels)
     all_votes = ~np.isnan(matrix.votes)
     ranked = []
     for i in sorted(range(len(matrix.statements)), key=lambda i: (-consensus[i], matrix.statements[i].pk)):

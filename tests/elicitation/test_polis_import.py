@@ -52,7 +52,8 @@ def test_every_vote_is_imported_as_polis_counts_it():
                 expected[(pid, comment)] = int(row[comment])
     assert stored == expected
 
-    moderated = {r["comment-id"]: r["moderated"] for r in csv.DictReader(open(EXPORT / "comments.csv", newline=""))}
+    with open(EXPORT / "comments.csv", newline="") as f:
+        moderated = {r["comment-id"]: r["moderated"] for r in csv.DictReader(f)}
     status = dict(Statement.objects.values_list("external_id", "status"))
     assert all(status[c] == {"-1": "rejected", "0": "pending", "1": "accepted"}[m] for c, m in moderated.items())
     campaign = summary.campaign
@@ -124,7 +125,7 @@ def test_management_command_imports_the_folder(capsys):
 
 
 def bad_votes(lines: list[str]) -> ExportFile:
-    return ExportFile(name="votes.csv", data=("timestamp,datetime,comment-id,voter-id,vote\n" + "\n".join(lines)).encode())
+    return ExportFile(name="votes.csv", data=b"timestamp,datetime,comment-id,voter-id,vote\n" + "\n".join(lines).encode())
 
 
 @pytest.mark.parametrize("lines, problem", [
@@ -143,12 +144,12 @@ def test_a_bad_vote_row_refuses_the_whole_import(lines, problem):
 
 def test_bad_comments_are_refused_with_line_and_field():
     comments = ExportFile(name="comments.csv", data=(
-        "timestamp,datetime,comment-id,author-id,agrees,disagrees,moderated,comment-body\n"
-        "1,x,0,1,0,0,1,Fine\n"
-        "2,x,0,1,0,0,1,Same id again\n"
-        "3,x,1,1,0,0,7,Odd moderation\n"
-        "4,x,2,1,0,0,1,\n"
-    ).encode())
+        b"timestamp,datetime,comment-id,author-id,agrees,disagrees,moderated,comment-body\n"
+        b"1,x,0,1,0,0,1,Fine\n"
+        b"2,x,0,1,0,0,1,Same id again\n"
+        b"3,x,1,1,0,0,7,Odd moderation\n"
+        b"4,x,2,1,0,0,1,\n"
+    ))
     with pytest.raises(ValidationError) as refused:
         polis_import(comments=comments, votes=bad_votes(["1,x,0,1,1"]), title="Bad")
     assert refused.value.messages == [
@@ -165,6 +166,6 @@ def test_files_that_are_not_polis_exports_are_refused():
                      votes=ExportFile("votes.csv", b"a,b\n1,2\n"), title="Bad")
     assert refused.value.messages == [
         "comments.csv: is not UTF-8 text (byte 0)",
-        "votes.csv line 1: the header lacks timestamp, comment-id, voter-id, vote "
-        "(a Polis export's votes.csv has timestamp, comment-id, voter-id, vote)",
+        ("votes.csv line 1: the header lacks timestamp, comment-id, voter-id, vote "
+         "(a Polis export's votes.csv has timestamp, comment-id, voter-id, vote)"),
     ]

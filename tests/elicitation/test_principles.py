@@ -72,9 +72,8 @@ def test_services_refuse_to_change_a_published_version():
 
 
 def refused_by_postgres(change) -> None:
-    with pytest.raises(IntegrityError, match="is published"):
-        with transaction.atomic():
-            change()
+    with pytest.raises(IntegrityError, match="is published"), transaction.atomic():
+        change()
 
 
 def test_the_database_refuses_to_change_a_published_version_by_any_path():
