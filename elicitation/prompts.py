@@ -67,7 +67,7 @@ CONTEXTS_SCHEMA = {
             "type": "array",
             "minItems": 1,
             "maxItems": 3,
-            "items": {"type": "string", "minLength": 10, "maxLength": 200, "pattern": "^When "},
+            "items": {"type": "string", "minLength": 10, "maxLength": 200, "pattern": "^When .+$"},
         }
     },
     "required": ["contexts"],
