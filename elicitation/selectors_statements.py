@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,8 @@ SVG_SIZE = 400
 SVG_MARGIN = 16
 GROUP_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]  # Polis' palette order
 OUTSIDE_COLOUR = "#b8bec9"
+CACHE_SECONDS = 600
+STALENESS = 10
 
 
 def statement_next(*, participant) -> Statement | None:
@@ -94,7 +97,10 @@ class StatementGroups:
 def statement_groups(*, campaign: Campaign, participant=None) -> StatementGroups:
     """Opinion groups and statements ranked by group-aware consensus (ties by age), for the groups pages.
 
-    Computed once per state of the votes and moderation, then served from the cache to every poller.
+    Computed once per state of the votes and moderation and served from the cache to every poller.
+    While votes pour in, a result that took s seconds to compute is reused for up to STALENESS·s
+    seconds, so a large campaign is recomputed now and then, as Polis' math worker does, while a
+    small one updates at once.
     """
     state = (StatementVote.objects.filter(statement__campaign=campaign)
              .aggregate(n=Count("pk"), last=Max("updated_at")))
@@ -105,10 +111,17 @@ def statement_groups(*, campaign: Campaign, participant=None) -> StatementGroups
     # The campaign's creation time keeps keys apart across databases that reuse ids (test runs).
     fingerprint = f"{campaign.created_at.isoformat()}:{state}:{sorted(moderation.items())}"
     key = f"statement-groups:{campaign.pk}:{hashlib.sha256(fingerprint.encode()).hexdigest()[:32]}"
+    latest_key = f"statement-groups-latest:{campaign.pk}:{campaign.created_at.timestamp()}"
     computed = cache.get(key)
     if computed is None:
-        computed = _compute(campaign)
-        cache.set(key, computed, 600)
+        latest = cache.get(latest_key)
+        if latest is not None and 0 <= time.time() - latest[0] < STALENESS * latest[1]:
+            computed = latest[2]
+        else:
+            started, clock = time.time(), time.perf_counter()
+            computed = _compute(campaign)
+            cache.set(key, computed, CACHE_SECONDS)
+            cache.set(latest_key, (started, time.perf_counter() - clock, computed), CACHE_SECONDS)
     matrix, groups, consensus = computed
     you = f"p{participant.pk}" if participant is not None else None
     return _present(matrix, groups, consensus, you)

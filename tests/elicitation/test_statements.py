@@ -219,3 +219,21 @@ def test_groups_page_data_ranks_by_consensus_and_marks_you(campaign):
     assert view.voters == view.in_conversation == 4 and view.votes == 8
     assert sum(p.is_you for p in view.points) == 1
     assert all(0 <= p.x <= 400 and 0 <= p.y <= 400 for p in view.points)
+
+
+def test_a_slow_computation_is_reused_for_a_while_as_votes_come_in(campaign, monkeypatch):
+    from django.core.cache.backends.locmem import LocMemCache
+
+    from elicitation import selectors_statements
+
+    monkeypatch.setattr(selectors_statements, "cache", LocMemCache("groups", {}))
+    people = [person(campaign) for _ in range(3)]
+    statement = svc.statement_submit(participant=people[0], text="Parks.")
+    assert statement_groups(campaign=campaign).votes == 1
+    monkeypatch.setattr(selectors_statements, "STALENESS", 1e9)  # as if computing took very long
+    svc.statement_vote_cast(participant=people[1], statement=statement, choice="agree")
+    assert statement_groups(campaign=campaign).votes == 1  # the last result, for now
+    monkeypatch.setattr(selectors_statements, "STALENESS", 0)
+    assert statement_groups(campaign=campaign).votes == 2
+    svc.statement_vote_cast(participant=people[2], statement=statement, choice="agree")
+    assert statement_groups(campaign=campaign).votes == 3
