@@ -176,3 +176,14 @@ def test_a_proposal_can_be_discarded_but_not_an_approved_principle():
         svc.principle_discard(principle=kept)
     svc.principle_discard(principle=principle("Maybe", "The AI should perhaps.", status=Principle.Status.PROPOSED))
     assert list(Principle.objects.values_list("name", flat=True)) == ["Be Honest"]
+
+
+@pytest.mark.slow
+def test_the_bundled_model_drafts_a_schema_valid_principle(graph):
+    """The real local model (grammar-constrained JSON): the draft fits the schema, whatever its quality."""
+    campaign, wisest, _ = graph
+    result = svc.principles_draft_from_graph(campaign=campaign)
+    assert result.failed == []
+    [drafted] = result.drafted
+    assert 3 <= len(drafted.name) <= 80 and 20 <= len(drafted.definition) <= 600
+    assert drafted.negated_definition and drafted.source_value == wisest and drafted.status == "proposed"
