@@ -44,9 +44,9 @@ REVISE_SYSTEM = f"""You revise a values card as the participant asks, keeping th
 (title 2-5 words; one-sentence description; 3-6 policies each starting with a CAPITALISED plural noun).
 Apply only changes about the card's wording or content. {UNTRUSTED_RULE}"""
 
-JUDGE_SYSTEM = """You compare two values cards. Two cards express the same value when someone who holds
+JUDGE_SYSTEM = f"""You compare two values cards. Two cards express the same value when someone who holds
 one would pay attention to the same things in a choice as someone who holds the other, even if the
-wording differs. Answer with JSON {"same": true} or {"same": false}."""
+wording differs. Answer with JSON {{"same": true}} or {{"same": false}}. {UNTRUSTED_RULE}"""
 
 JUDGE_SCHEMA = {
     "type": "object",
@@ -55,10 +55,10 @@ JUDGE_SCHEMA = {
     "additionalProperties": False,
 }
 
-CONTEXTS_SYSTEM = """You list the situations in which a value is the right guide for answering a question.
+CONTEXTS_SYSTEM = f"""You list the situations in which a value is the right guide for answering a question.
 Each situation starts with "When" and is general enough to apply to other people, e.g.
-"When a person faces a decision that will shape their future". Return JSON {"contexts": [...]} with 1 to 3
-situations."""
+"When a person faces a decision that will shape their future". Return JSON {{"contexts": [...]}} with 1 to 3
+situations. {UNTRUSTED_RULE}"""
 
 CONTEXTS_SCHEMA = {
     "type": "object",
@@ -74,9 +74,9 @@ CONTEXTS_SCHEMA = {
     "additionalProperties": False,
 }
 
-STORY_SYSTEM = """You write a short first-person story (3-5 sentences) of someone who used to follow value A
+STORY_SYSTEM = f"""You write a short first-person story (3-5 sentences) of someone who used to follow value A
 in a situation and came to follow value B instead, because B attends to something A missed. Write it
-plainly and believably. Return JSON {"story": "..."}."""
+plainly and believably. Return JSON {{"story": "..."}}. {UNTRUSTED_RULE}"""
 
 STORY_SCHEMA = {
     "type": "object",

@@ -23,3 +23,13 @@ def upgrade_stories_propose(campaign_id: int) -> int:
 
     campaign = Campaign.objects.filter(pk=campaign_id).first()
     return propose(campaign=campaign) if campaign else 0
+
+
+@shared_task(name="elicitation.tasks.canonical_contexts_generate", soft_time_limit=300, time_limit=330)
+def canonical_contexts_generate(canonical_id: int) -> None:
+    from .models import CanonicalCard
+    from .services.dedup import contexts_generate
+
+    canonical = CanonicalCard.objects.select_related("question").filter(pk=canonical_id).first()
+    if canonical is not None and not canonical.contexts.exists():
+        contexts_generate(canonical=canonical)

@@ -7,7 +7,6 @@ import re
 import numpy as np
 import pytest
 from chorus.accounts.models import Participant
-from chorus.inference import StructuredOutputError
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -234,11 +233,6 @@ def test_contexts_prompt_delimits_the_value(question, first, scripted_llm):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    strict=True, raises=StructuredOutputError,
-    reason="prompts.CONTEXTS_SCHEMA has pattern '^When ', which xgrammar reads as the whole string, so the "
-           "real model can only write 'When ' and the schema check then fails; '^When .+$' fixes it.",
-)
 def test_confirmed_card_gets_a_value_and_contexts_from_the_default_worker(celery_workers, scripted_llm):
     """The real path: confirm -> task on the `default` worker -> real embedder, real SmolLM2 for contexts."""
     from celery.signals import after_task_publish
