@@ -16,3 +16,21 @@ def describe_device() -> str:
         props = torch.cuda.get_device_properties(0)
         return f"cuda:0 {props.name} ({props.total_memory / 2**30:.1f} GiB)"
     return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def supports_bf16(device: str) -> bool:
+    """bfloat16 mixed precision where the card does it natively (Ampere and newer); CPUs train in fp32."""
+    import torch
+
+    return device == "cuda" and torch.cuda.is_bf16_supported()
+
+
+def free_memory(device: str) -> None:
+    """Hand cached blocks back after a run, so the next run on this worker starts with a clean card."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if device == "cuda":
+        torch.cuda.empty_cache()

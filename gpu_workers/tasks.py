@@ -1,8 +1,10 @@
 """Tasks that run on the `gpu` queue (routed there by module: see CELERY_TASK_ROUTES).
 
-Training runs arrive here with the training issue; for now the queue carries the device probe.
+Thin wrappers: the work is in gpu_workers.executor. GPU workers run one task at a time
+(`-P solo -c 1`), so a task here has the card to itself.
 """
 from celery import shared_task
+from celery.signals import worker_ready
 
 
 @shared_task(name="gpu_workers.tasks.device_report", soft_time_limit=60, time_limit=90)
@@ -10,3 +12,22 @@ def device_report() -> str:
     from .devices import describe_device
 
     return describe_device()
+
+
+# Early acknowledgement: a message is not redelivered when its worker dies. The run row decides
+# what happens then (the reaper or the restarted worker resumes it from its checkpoint), which
+# avoids acks_late with a Redis visibility timeout shorter than a long run.
+@shared_task(name="gpu_workers.tasks.run_train", bind=True, max_retries=0)
+def run_train(self, run_id: int) -> str:
+    from .executor import execute_run
+
+    return execute_run(run_id, worker=self.request.hostname)
+
+
+@worker_ready.connect
+def resume_cut_off_runs(sender, **_kwargs) -> None:
+    """A worker that starts holds no run, so runs still `running` under its name were cut off by a
+    crash: resume them from their checkpoint now rather than when the reaper notices."""
+    from training.services.runs import runs_recover_orphans
+
+    runs_recover_orphans(worker=sender.hostname)

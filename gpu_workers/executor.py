@@ -1,0 +1,165 @@
+"""Runs one training run on this worker: claim it, keep its heartbeat, run its method, publish the
+model atomically, and record how it ended. Whatever the method raises, the worker lives on.
+
+    claim (queued -> running, attempt + 1)
+      heartbeat thread: every HEARTBEAT_SECONDS, beat and look for a cancel request
+      method.train(inputs, config, hooks)   checkpoints in runs/<uuid>/work/, model in a staging folder
+      model card + sha256 of every file, then one rename to models/<run uuid>/, then one transaction
+    succeeded | failed (with the reason) | cancelled
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+from training.configs import config_validate, method_module
+from training.methods.contract import RunCancelled, RunInputs
+from training.model_cards import model_card_render
+from training.models import TrainingRun
+from training.services import runs as run_services
+from training.services.runs import Claim
+from training.storage import model_dir, publish_folder, run_dir, sha256_file, target_dir
+
+from .devices import best_device, describe_device, free_memory, supports_bf16
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 2.0  # also how quickly a cancel request is noticed
+PROGRESS_EVERY_SECONDS = 1.0  # progress is reported per step; the database sees at most this rate
+
+
+@dataclass
+class _RunState:
+    """Per-run state, shared by the training thread and the heartbeat thread."""
+
+    claim: Claim
+    stop: threading.Event = field(default_factory=threading.Event)  # cancelled, or the run is no longer ours
+    why: str = ""
+    finished: threading.Event = field(default_factory=threading.Event)
+    last_write: float = 0.0
+    last_stage: str = ""
+
+
+class _Hooks:
+    def __init__(self, state: _RunState) -> None:
+        self.state = state
+
+    def progress(self, fraction: float, *, stage: str) -> None:
+        now = time.monotonic()
+        if stage != self.state.last_stage or now - self.state.last_write >= PROGRESS_EVERY_SECONDS:
+            run_services.run_progress(claim=self.state.claim, fraction=fraction, stage=stage)
+            self.state.last_write, self.state.last_stage = now, stage
+
+    def metrics(self, step: int, values) -> None:  # type: ignore[no-untyped-def]
+        run_services.run_metric_add(claim=self.state.claim, step=step, values=values)
+
+    def log(self, message: str) -> None:
+        log.info("run %s: %s", self.state.claim.run_id, message)
+        run_services.run_log(claim=self.state.claim, message=message)
+
+    def check_cancelled(self) -> None:
+        if self.state.stop.is_set():
+            raise RunCancelled(self.state.why)
+
+
+def _heartbeat(state: _RunState) -> None:
+    try:
+        while not state.finished.wait(HEARTBEAT_SECONDS):
+            verdict = run_services.run_heartbeat(claim=state.claim)
+            if verdict != "ok" and not state.stop.is_set():
+                state.why = verdict
+                state.stop.set()
+    except Exception:  # a database blip must not kill the thread silently: the reaper would then fail the run
+        log.exception("heartbeat for run %s failed", state.claim.run_id)
+    finally:
+        connection.close()  # this thread's own connection
+
+
+def execute_run(run_id: int, *, worker: str) -> str:
+    """'skipped' when the run is not queued (finished, cancelled, or another worker holds it)."""
+    device = best_device()
+    run = run_services.run_claim(run_id=run_id, worker=worker, device=describe_device())
+    if run is None:
+        return "skipped"
+    state = _RunState(Claim(run.pk, run.attempt))
+    beat = threading.Thread(target=_heartbeat, args=(state,), name=f"heartbeat-run-{run.pk}", daemon=True)
+    beat.start()
+    staging = run_dir(run.uuid) / f"staging-{run.attempt}"
+    try:
+        return _train_and_publish(run, state, device, staging)
+    except RunCancelled:
+        if state.why == "lost":  # the reaper gave the run up while we were silent; write nothing
+            return "lost"
+        run_services.run_mark_cancelled(claim=state.claim)
+        return "cancelled"
+    except Exception as exc:
+        run_services.run_log(claim=state.claim, message=traceback.format_exc(limit=8))
+        run_services.run_fail(claim=state.claim, error=_reason(exc, device))
+        return "failed"
+    finally:
+        state.finished.set()
+        beat.join()
+        shutil.rmtree(staging, ignore_errors=True)
+        free_memory(device)
+
+
+def _train_and_publish(run: TrainingRun, state: _RunState, device: str, staging: Path) -> str:
+    hooks = _Hooks(state)
+    module = method_module(run.method)
+    config = config_validate(run.method, run.config)
+    dataset = {}
+    for f in run.target.files.all():
+        path = target_dir(run.target.uuid) / f.name
+        if sha256_file(path) != f.sha256:
+            raise ValueError(f"dataset file {f.name} of {run.target} no longer matches its sha256; refusing to train")
+        dataset[f.name] = path
+    work = run_dir(run.uuid) / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    inputs = RunInputs(run_id=run.pk, base_model=run.base_model, dataset=dataset, work_dir=work,
+                       output_dir=staging, device=device, bf16=supports_bf16(device))
+    hooks.log(f"training {run.method} on {device}{' in bf16' if inputs.bf16 else ''}")
+    result = module.train(inputs, config, hooks)
+    hooks.check_cancelled()
+
+    hooks.progress(0.99, stage="publishing")
+    card = model_card_render(run=run, metrics=result.metrics, summary=result.summary, usage=module.MODEL_CARD)
+    (staging / "README.md").write_text(card, encoding="utf-8")
+    files = [{"name": p.relative_to(staging).as_posix(), "sha256": sha256_file(p), "size_bytes": p.stat().st_size}
+             for p in sorted(staging.rglob("*")) if p.is_file()]
+    (staging / "checksums.sha256").write_text("".join(f"{f['sha256']}  {f['name']}\n" for f in files))
+    final = model_dir(run.uuid)
+    publish_folder(staging, final)  # the folder appears complete or not at all
+    artifact = run_services.run_succeed(
+        claim=state.claim, metrics=result.metrics, summary=result.summary,
+        artifact_path=final.relative_to(Path(settings.MEDIA_ROOT)).as_posix(), files=files, model_card=card,
+    )
+    if artifact is None:
+        return "lost"
+    shutil.rmtree(work / "checkpoints", ignore_errors=True)  # the model is out; checkpoints only cost disk
+    return "succeeded"
+
+
+def _reason(exc: BaseException, device: str) -> str:
+    """One line a curator can act on."""
+    import torch
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    if isinstance(exc, torch.OutOfMemoryError) or isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
+    ):
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return (f"Out of memory on {device}: {first_line[:300]}. Lower per_device_batch_size or max_length, "
+                "or use a smaller base model (or lora_r > 0).")
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return f"The run went past the worker's time limit ({settings.CELERY_TASK_SOFT_TIME_LIMIT} s)."
+    return f"{type(exc).__name__}: {exc}"

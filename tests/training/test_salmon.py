@@ -1,0 +1,89 @@
+"""SALMON on the toy task (no Django): the principle decides the preference, and the model learns that."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from training.methods import salmon
+from training.methods.salmon import Config, Pair, Principle
+
+
+def test_verdicts_must_agree_in_both_orders_after_removing_position_bias():
+    principle = Principle("Concise", "Keep it short.", "Make it long.")
+    pairs = [Pair("q1", "short", "long long"), Pair("q2", "long long", "short"), Pair("q3", "same", "same!")]
+
+    def biased(p, prompt, first, second):  # prefers "A" by 5 nats, plus a real preference for shorter
+        content = {"short": 1.0, "long long": -1.0}
+        return 5.0 + content.get(first, 0.0) - content.get(second, 0.0)
+
+    config = Config(principles_per_example=1, negation_probability=0.0)
+    examples = salmon.label_pairs(pairs, [principle], biased, config=config)
+    # Raw margins are all positive ("A" both times): only the calibrated comparison finds verdicts.
+    assert [(e.prompt, e.chosen) for e in examples] == [("q1", "short"), ("q2", "short")]
+
+    def position_only(p, prompt, first, second):
+        return 3.0
+
+    assert salmon.label_pairs(pairs, [principle], position_only, config=config) == []
+
+
+def test_a_negated_principle_flips_the_label_and_is_shown_negated():
+    principle = Principle("Concise", "Keep it short.", "Make it long.")
+    pair = Pair("q", "a b c d", "a")
+    config = Config(principles_per_example=1, negation_probability=1.0)
+    (example,) = salmon.label_pairs([pair], [principle], salmon.toy_judge_length, config=config)
+    assert example.shown[0].negated and example.shown[0].text == "Make it long."
+    assert (example.chosen, example.rejected) == ("a b c d", "a")
+    # A principle without a negation is never negated.
+    plain = Principle("Plain", "Keep it short.")
+    (example,) = salmon.label_pairs([pair], [plain], salmon.toy_judge_length, config=config)
+    assert not example.shown[0].negated and example.chosen == "a"
+
+
+def test_the_most_certain_agreeing_principle_decides():
+    weak, strong = Principle("W", "weak", "not weak"), Principle("S", "strong", "not strong")
+
+    def judge(p, prompt, first, second):
+        sign = 1.0 if first == "x" else -1.0
+        return sign * (0.1 if p == "weak" else -2.0)  # weak prefers x a little, strong prefers y a lot
+
+    config = Config(principles_per_example=2, negation_probability=0.0)
+    (example,) = salmon.label_pairs([Pair("q", "x", "y")], [weak, strong], judge, config=config)
+    assert example.shown[example.decisive].principle == strong and example.chosen == "y"
+
+
+def test_principle_following_reward_model_trains_on_cpu_in_under_a_minute(tiny_model_dir, tmp_path):
+    """The claim: held-out accuracy >= 85% on pairs whose label flips when the principle is negated,
+    while the same model trained without principles stays at 50% on them."""
+    config = Config.tiny()
+    train_set = salmon.label_pairs(salmon.toy_pairs(salmon.TOY_TOPICS[:18], 30, seed=0), salmon.TOY_PRINCIPLES,
+                                   salmon.toy_judge, config=config)
+    held_out = salmon.label_pairs(salmon.toy_pairs(salmon.TOY_TOPICS[18:], 20, seed=1), salmon.TOY_PRINCIPLES,
+                                  salmon.toy_judge, config=config)
+    assert len(train_set) > 200 and len(held_out) > 40
+    assert not {e.prompt for e in train_set} & {e.prompt for e in held_out}
+
+    start = time.monotonic()
+    model, tokenizer = salmon.train_reward_model(train_set, base_model=str(tiny_model_dir), config=config,
+                                                 checkpoint_dir=tmp_path / "with")
+    seconds = time.monotonic() - start
+    scorer = salmon.RewardScorer(model, tokenizer)
+    with_principles = salmon.flip_accuracy(scorer, held_out)
+
+    config.use_principles = False
+    model, tokenizer = salmon.train_reward_model(train_set, base_model=str(tiny_model_dir), config=config,
+                                                 checkpoint_dir=tmp_path / "without")
+    without = salmon.flip_accuracy(salmon.RewardScorer(model, tokenizer), held_out, use_principles=False)
+
+    print(f"flip accuracy: with principles {with_principles:.3f}, without {without:.3f}; trained in {seconds:.1f} s")
+    assert seconds < 60
+    assert with_principles >= 0.85
+    assert without == pytest.approx(0.5, abs=0.05)
+
+    # Any principle set at scoring time: the concise principle ranks the short answer first, its
+    # negation the long one; principles never seen in training still give a number.
+    short, long = "Start small. Good luck, friend!", "Start small. First read the steps, then gather what you need and go. Good luck, friend!"
+    assert scorer.score(["Keep it short."], "How do I make friends?", short) > scorer.score(["Keep it short."], "How do I make friends?", long)
+    assert scorer.score(["Make it long."], "How do I make friends?", long) > scorer.score(["Make it long."], "How do I make friends?", short)
+    assert isinstance(scorer.score(["Rhyme.", "Use French."], "Hi?", "Bonjour."), float)

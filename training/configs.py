@@ -1,0 +1,117 @@
+"""Training methods by name, and their configs checked field by field.
+
+A method is a module in training/methods/ (see training/methods/contract.py); adding one is adding
+its file. Configs arrive as JSON or form strings and leave as the method's dataclass, or as a
+ValidationError whose message_dict names each bad field.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+import training.methods
+
+_NOT_METHODS = {"contract"}
+
+
+def method_names() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(training.methods.__path__) if m.name not in _NOT_METHODS)
+
+
+def method_module(name: str) -> ModuleType:
+    if name not in method_names():
+        raise ValidationError({"method": f"Unknown method {name!r}; choose one of: {', '.join(method_names())}."})
+    return importlib.import_module(f"training.methods.{name}")
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    kind: type
+    default: Any
+    help: str
+    minimum: float | None
+    maximum: float | None
+    model_folder: bool  # a str naming a model folder; empty means "not set"
+
+
+def config_fields(method: str) -> list[FieldSpec]:
+    config_cls = method_module(method).Config
+    hints = typing.get_type_hints(config_cls)
+    return [
+        FieldSpec(f.name, hints[f.name], f.default, f.metadata.get("help", ""), f.metadata.get("min"),
+                  f.metadata.get("max"), f.metadata.get("model_folder", False))
+        for f in dataclasses.fields(config_cls)
+    ]
+
+
+def config_validate(method: str, data: Mapping[str, Any]) -> Any:
+    """The method's Config from `data` (missing fields take their defaults), or ValidationError."""
+    specs = {s.name: s for s in config_fields(method)}
+    errors: dict[str, list[str]] = {}
+    for name in sorted(set(data) - set(specs)):
+        errors[name] = [f"Unknown setting for {method}; known settings: {', '.join(specs)}."]
+    values = {}
+    for name, value in data.items():
+        if name in specs:
+            try:
+                values[name] = _checked(specs[name], value)
+            except ValueError as exc:
+                errors[name] = [str(exc)]
+    if errors:
+        raise ValidationError(errors)
+    return method_module(method).Config(**values)
+
+
+def config_as_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def _checked(spec: FieldSpec, value: Any) -> Any:
+    if spec.kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "on", "off", "1", "0"):
+            return value.lower() in ("true", "on", "1")
+        raise ValueError("Enter true or false.")
+    if spec.kind is int:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValueError("Enter a whole number.")
+        try:
+            value = int(value)
+        except ValueError:
+            raise ValueError("Enter a whole number.") from None
+    elif spec.kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValueError("Enter a number.")
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError("Enter a number.") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("Enter a finite number.")
+    elif spec.kind is str:
+        if not isinstance(value, str):
+            raise ValueError("Enter text.")
+        value = value.strip()
+        if spec.model_folder and value:
+            model_folder_check(value)
+    if spec.minimum is not None and value < spec.minimum:
+        raise ValueError(f"Must be at least {spec.minimum}.")
+    if spec.maximum is not None and value > spec.maximum:
+        raise ValueError(f"Must be at most {spec.maximum}.")
+    return value
+
+
+def model_folder_check(path: str) -> None:
+    """Models load from folders on the shared disk (no model hub is assumed reachable)."""
+    if not (Path(path) / "config.json").is_file():
+        raise ValueError(f"No model folder at {path!r}: expected a folder with config.json (save_pretrained).")

@@ -1,0 +1,66 @@
+"""What a training method receives from the run machinery, and what it gives back. No Django here.
+
+A method is one module in this package that defines:
+
+    Config         a dataclass; every field has a default and `metadata["help"]`, and may carry
+                   `min`, `max` or `choices` in its metadata, which the machinery checks;
+                   `Config.tiny()` is the CPU configuration the test suite trains in seconds
+    TARGET_KINDS   the alignment-target kinds it trains from, e.g. ("constitution",)
+    REQUIRED_FILES the target dataset files it reads, each with at least one row
+    MODEL_CARD     markdown for the model card: what the model does, how to use it, its limits
+    train(inputs, config, hooks) -> RunResult
+
+Adding a method is adding such a module; the run machinery finds it by name.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class RunCancelled(Exception):
+    """Raised by `Hooks.check_cancelled()` once a curator has cancelled the run."""
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    run_id: int
+    base_model: str = field(metadata={"help": "A folder holding a Hugging Face model (save_pretrained)."})
+    dataset: Mapping[str, Path] = field(metadata={"help": "The target's frozen JSONL files, by file name."})
+    work_dir: Path = field(metadata={"help": "Kept across worker crashes: checkpoints, intermediate data."})
+    output_dir: Path = field(metadata={"help": "Where the final model goes; the machinery publishes it."})
+    device: str = field(metadata={"help": "'cuda' or 'cpu'."})
+    bf16: bool = field(metadata={"help": "Train in bfloat16 mixed precision (CUDA cards that support it)."})
+
+
+class Hooks(Protocol):
+    """How a method reports back. Cheap to call often: the machinery throttles database writes."""
+
+    def progress(self, fraction: float, *, stage: str) -> None: ...
+
+    def metrics(self, step: int, values: Mapping[str, float]) -> None: ...
+
+    def log(self, message: str) -> None: ...
+
+    def check_cancelled(self) -> None:
+        """Raise RunCancelled if the run was cancelled; call it between units of work."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    metrics: Mapping[str, float]
+    summary: Mapping[str, Any] = field(default_factory=dict)  # counts worth showing, e.g. examples kept
+
+
+def last_complete_checkpoint(folder: Path) -> str | None:
+    """The newest `checkpoint-<step>` folder that finished saving, or None.
+
+    transformers writes trainer_state.json last, so a checkpoint cut short by a crash lacks it and
+    is skipped. Methods keep checkpoints in `work_dir / "checkpoints"`; the reaper looks there to
+    decide whether a run whose worker died can resume."""
+    if not folder.is_dir():
+        return None
+    done = [d for d in folder.glob("checkpoint-*") if (d / "trainer_state.json").is_file()]
+    return str(max(done, key=lambda d: int(d.name.split("-")[1]))) if done else None

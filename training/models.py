@@ -1,0 +1,135 @@
+"""Alignment targets (frozen datasets), training runs and the model artifacts they produce."""
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class AlignmentTarget(models.Model):
+    """A named, versioned, immutable snapshot of what to train towards. Rows are only created,
+    never edited: a new freeze of the same name gets the next version number."""
+
+    class Kind(models.TextChoices):
+        CONSTITUTION = "constitution", "Constitution"
+        MORAL_GRAPH = "moral_graph", "Moral graph"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200)
+    version = models.PositiveIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # The source stays linked while it exists; `source_label` keeps its description if it is deleted.
+    constitution_version = models.ForeignKey(
+        "elicitation.ConstitutionVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    graph_snapshot = models.ForeignKey(
+        "elicitation.GraphSnapshot", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source_label = models.CharField(max_length=300)
+    provenance = models.JSONField(default=dict, help_text="counts of the contributions behind the data")
+    content_sha256 = models.CharField(max_length=64, help_text="over the dataset files' names and hashes")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["name", "version"], name="target_name_version")]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+
+class TargetFile(models.Model):
+    """One JSONL dataset file of a target, stored under MEDIA_ROOT/training/targets/<uuid>/."""
+
+    target = models.ForeignKey(AlignmentTarget, on_delete=models.CASCADE, related_name="files")
+    name = models.CharField(max_length=100)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.PositiveBigIntegerField()
+    rows = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["target", "name"]
+        constraints = [models.UniqueConstraint(fields=["target", "name"], name="target_file_name")]
+
+
+class TrainingRun(models.Model):
+    """The single source of truth for one training job; workers report into this row."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    target = models.ForeignKey(AlignmentTarget, on_delete=models.PROTECT, related_name="runs")
+    method = models.CharField(max_length=50)
+    config = models.JSONField(help_text="every field of the method's validated config")
+    base_model = models.CharField(max_length=500)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0)
+    stage = models.CharField(max_length=100, blank=True)
+    metrics = models.JSONField(default=dict, blank=True, help_text="final metrics")
+    summary = models.JSONField(default=dict, blank=True)
+    task_id = models.CharField(max_length=255, blank=True)
+    attempt = models.PositiveIntegerField(default=0, help_text="how many times a worker has started this run")
+    worker = models.CharField(max_length=200, blank=True)
+    device = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    log = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="run_status_heartbeat")]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.method} on {self.target})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class RunMetric(models.Model):
+    """One logged training step: the points of the loss curve."""
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="metric_points")
+    step = models.PositiveIntegerField()
+    values = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "step", "pk"]
+
+
+class ModelArtifact(models.Model):
+    """A trained model as published files, loadable by `from_pretrained` as downloaded."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    run = models.OneToOneField(TrainingRun, on_delete=models.PROTECT, related_name="artifact")
+    target = models.ForeignKey(AlignmentTarget, on_delete=models.PROTECT, related_name="models")
+    method = models.CharField(max_length=50)
+    base_model = models.CharField(max_length=500)
+    name = models.CharField(max_length=200)
+    path = models.CharField(max_length=500, help_text="folder, relative to MEDIA_ROOT")
+    files = models.JSONField(help_text='[{"name", "sha256", "size_bytes"}]')
+    metrics = models.JSONField(default=dict)
+    model_card = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,242 @@
+"""Training runs: create and queue, cancel, and every state change a worker or the reaper makes.
+
+The database row is the truth. A worker may only write to a run it holds: every write it makes is
+conditional on the run still being `running` in the same `attempt`, so a worker the reaper gave up
+on cannot overwrite what happened since.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from ..configs import config_as_dict, config_validate, method_module, model_folder_check
+from ..methods.contract import last_complete_checkpoint
+from ..models import AlignmentTarget, ModelArtifact, RunMetric, TrainingRun
+from ..storage import run_dir
+
+log = logging.getLogger(__name__)
+
+TRAIN_TASK = "gpu_workers.tasks.run_train"  # by name: training does not import gpu_workers
+STALE_AFTER = timedelta(minutes=3)  # workers beat every few seconds; this allows long pauses (e.g. saving)
+MAX_ATTEMPTS = 3  # a run that keeps killing its worker stops being retried
+
+
+def run_create(
+    *, target: AlignmentTarget, method: str, base_model: str, config: Mapping[str, Any], user=None
+) -> TrainingRun:
+    """Validate everything, save the run as `queued`, and queue it on `gpu` once committed."""
+    errors: dict[str, list[str]] = {}
+    module = None
+    try:
+        module = method_module(method)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    try:
+        model_folder_check(base_model.strip())
+    except ValueError as exc:
+        errors["base_model"] = [str(exc)]
+    validated = None
+    if module is not None:
+        try:
+            validated = config_validate(method, config)
+        except ValidationError as exc:
+            errors.update({f"config.{k}": v for k, v in exc.message_dict.items()})
+        errors.update(_target_problems(target, module))
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        run = TrainingRun.objects.create(
+            target=target, method=method, config=config_as_dict(validated), base_model=base_model.strip(),
+            task_id=str(uuid.uuid4()), created_by=user, stage="queued",
+        )
+        _log(run.pk, f"queued {method} on {target} from {run.base_model}")
+        transaction.on_commit(lambda: _dispatch(run.pk, run.task_id))
+    return run
+
+
+def _target_problems(target: AlignmentTarget, module: Any) -> dict[str, list[str]]:
+    """A method refuses a target it cannot train from before anything is queued."""
+    if target.kind not in module.TARGET_KINDS:
+        kinds = ", ".join(module.TARGET_KINDS)
+        return {"target": [f"This method trains from {kinds} targets; {target} is a {target.get_kind_display()} target."]}
+    rows = dict(target.files.values_list("name", "rows"))
+    empty = [name for name in module.REQUIRED_FILES if not rows.get(name)]
+    if empty:
+        return {"target": [f"{target} has no data in {', '.join(empty)}; freeze a target that has some."]}
+    return {}
+
+
+def _dispatch(run_id: int, task_id: str) -> None:
+    from celery import current_app
+
+    try:
+        current_app.send_task(TRAIN_TASK, args=[run_id], task_id=task_id)
+    except Exception as exc:  # broker down: say so on the run instead of leaving it queued forever
+        log.exception("could not queue run %s", run_id)
+        TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.QUEUED).update(
+            status=TrainingRun.Status.FAILED, error=f"Could not reach the task queue: {exc}", finished_at=timezone.now()
+        )
+
+
+def run_cancel(*, run: TrainingRun) -> TrainingRun:
+    """A queued run is cancelled at once; a running one is asked to stop and its worker ends it."""
+    from celery import current_app
+
+    now = timezone.now()
+    if TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
+        status=TrainingRun.Status.CANCELLED, cancel_requested_at=now, finished_at=now, stage="cancelled"
+    ):
+        _log(run.pk, "cancelled before a worker started it")
+    elif not TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(cancel_requested_at=now):
+        raise ValidationError("This run has already finished.")
+    else:
+        _log(run.pk, "cancel requested; the worker stops at its next check")
+    if run.task_id:
+        current_app.control.revoke(run.task_id)  # a copy of the message still in the queue is dropped
+    run.refresh_from_db()
+    return run
+
+
+# --- what a worker writes -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Which run a worker holds, and in which attempt; passed to every write below."""
+
+    run_id: int
+    attempt: int
+
+
+def run_claim(*, run_id: int, worker: str, device: str) -> TrainingRun | None:
+    """Take a queued run; None if it is finished, cancelled, or already held by another worker.
+    Dispatching the same run twice is therefore harmless."""
+    now = timezone.now()
+    taken = TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.QUEUED).update(
+        status=TrainingRun.Status.RUNNING, attempt=F("attempt") + 1, worker=worker, device=device,
+        heartbeat_at=now, started_at=now, stage="starting",
+    )
+    if not taken:
+        return None
+    run = TrainingRun.objects.select_related("target").get(pk=run_id)
+    _log(run_id, f"attempt {run.attempt} started on {worker} ({device})")
+    return run
+
+
+def _held(claim: Claim):
+    return TrainingRun.objects.filter(pk=claim.run_id, status=TrainingRun.Status.RUNNING, attempt=claim.attempt)
+
+
+def run_heartbeat(*, claim: Claim) -> str:
+    """'ok', 'cancel' (a curator asked to stop) or 'lost' (the run is no longer ours)."""
+    if not _held(claim).update(heartbeat_at=timezone.now()):
+        return "lost"
+    return "cancel" if _held(claim).filter(cancel_requested_at__isnull=False).exists() else "ok"
+
+
+def run_progress(*, claim: Claim, fraction: float, stage: str) -> None:
+    _held(claim).update(progress=min(max(fraction, 0.0), 1.0), stage=stage[:100], heartbeat_at=timezone.now())
+
+
+def run_metric_add(*, claim: Claim, step: int, values: Mapping[str, float]) -> None:
+    if _held(claim).exists():
+        RunMetric.objects.create(run_id=claim.run_id, step=step, values=dict(values))
+
+
+def run_log(*, claim: Claim, message: str) -> None:
+    if _held(claim).exists():
+        _log(claim.run_id, message)
+
+
+def _log(run_id: int, message: str) -> None:
+    line = f"{timezone.now():%Y-%m-%d %H:%M:%S} {message}\n"
+    TrainingRun.objects.filter(pk=run_id).update(log=Concat(F("log"), Value(line)))
+
+
+@transaction.atomic
+def run_succeed(
+    *, claim: Claim, metrics: Mapping[str, float], summary: Mapping[str, Any], artifact_path: str,
+    files: list[dict[str, Any]], model_card: str,
+) -> ModelArtifact | None:
+    """Record the published model and finish the run, together; None if the run is no longer ours."""
+    run = _held(claim).select_for_update().select_related("target").first()
+    if run is None:
+        return None
+    artifact = ModelArtifact.objects.create(
+        run=run, target=run.target, method=run.method, base_model=run.base_model,
+        name=f"{run.target.name}-v{run.target.version}-{run.method}-run{run.pk}", path=artifact_path,
+        files=files, metrics=dict(metrics), model_card=model_card,
+    )
+    run.status, run.progress, run.stage = TrainingRun.Status.SUCCEEDED, 1.0, "done"
+    run.metrics, run.summary, run.finished_at = dict(metrics), dict(summary), timezone.now()
+    run.save(update_fields=["status", "progress", "stage", "metrics", "summary", "finished_at"])
+    _log(run.pk, f"succeeded; model {artifact.name} published with {len(files)} files")
+    return artifact
+
+
+def run_fail(*, claim: Claim, error: str) -> None:
+    if _held(claim).update(status=TrainingRun.Status.FAILED, error=error, finished_at=timezone.now(), stage="failed"):
+        _log(claim.run_id, f"failed: {error}")
+
+
+def run_mark_cancelled(*, claim: Claim) -> None:
+    if _held(claim).update(status=TrainingRun.Status.CANCELLED, finished_at=timezone.now(), stage="cancelled"):
+        _log(claim.run_id, "cancelled; the worker stopped")
+
+
+# --- recovery: the reaper and restarted workers ------------------------------------------------
+
+
+def runs_reap_stale(*, stale_after: timedelta = STALE_AFTER) -> dict[str, int]:
+    """Runs whose worker stopped beating: resume from a checkpoint, or fail with the reason."""
+    cutoff = timezone.now() - stale_after
+    stale = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff)
+    outcomes: dict[str, int] = {}
+    for run in stale.only("pk", "uuid", "attempt", "worker", "heartbeat_at", "cancel_requested_at", "task_id"):
+        last = f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC"
+        reason = f"worker {run.worker or '?'} stopped sending heartbeats (last at {last}, over {int(stale_after.total_seconds())} s ago)"
+        outcome = _recover(run, reason)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+def runs_recover_orphans(*, worker: str) -> dict[str, int]:
+    """A worker that starts holds no run yet, so any run still `running` under its name was cut off."""
+    outcomes: dict[str, int] = {}
+    for run in TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING, worker=worker):
+        outcome = _recover(run, f"worker {worker} restarted while running it")
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+def _recover(run: TrainingRun, reason: str) -> str:
+    claim = Claim(run.pk, run.attempt)
+    if run.cancel_requested_at:
+        run_mark_cancelled(claim=claim)
+        return "cancelled"
+    checkpoint = last_complete_checkpoint(run_dir(run.uuid) / "work" / "checkpoints")
+    if checkpoint is None:
+        run_fail(claim=claim, error=f"The {reason} before saving any checkpoint, so it cannot resume. "
+                                    "Start a new run.")
+        return "failed"
+    if run.attempt >= MAX_ATTEMPTS:
+        run_fail(claim=claim, error=f"The {reason}, and it has already been started {run.attempt} times; "
+                                    "giving up. Look at its log for what stops the worker.")
+        return "failed"
+    task_id = str(uuid.uuid4())
+    with transaction.atomic():
+        if not _held(claim).update(status=TrainingRun.Status.QUEUED, task_id=task_id, stage="queued to resume"):
+            return "skipped"
+        _log(run.pk, f"the {reason}; queued again to resume from {checkpoint.rsplit('/', 1)[-1]}")
+        transaction.on_commit(lambda: _dispatch(run.pk, task_id))
+    return "resumed"
