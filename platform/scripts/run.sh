@@ -8,7 +8,8 @@ PORT="${PORT:-8000}"
 URL="http://127.0.0.1:${PORT}"
 export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-chorus.settings.local}"
 
-mkdir -p var/log
+LOG="$(pwd)/var/log"
+mkdir -p "$LOG"
 .venv/bin/python manage.py prepare_models
 .venv/bin/python manage.py load_demo --base-url "$URL" | tee var/demo.txt
 
@@ -18,14 +19,20 @@ stop() { trap - INT TERM EXIT; kill "${pids[@]}" 2>/dev/null || true; wait 2>/de
 trap stop INT TERM EXIT
 
 .venv/bin/gunicorn chorus.wsgi --chdir platform -k gthread --threads 8 -w 2 -b "127.0.0.1:${PORT}" \
-  --timeout 300 --access-logfile var/log/web-access.log >>var/log/web.log 2>&1 &
+  --timeout 300 --access-logfile "$LOG/web-access.log" >>"$LOG/web.log" 2>&1 &
 pids+=($!)
-(cd platform && exec ../.venv/bin/celery -A chorus worker -Q default -n "default@%h" -l info) >>var/log/worker-default.log 2>&1 &
+(cd platform && exec ../.venv/bin/celery -A chorus worker -Q default -n "default@%h" -l info) >>"$LOG/worker-default.log" 2>&1 &
 pids+=($!)
-(cd platform && exec ../.venv/bin/celery -A chorus worker -Q gpu -P solo -c 1 -n "gpu@%h" -l info) >>var/log/worker-gpu.log 2>&1 &
+(cd platform && exec ../.venv/bin/celery -A chorus worker -Q gpu -P solo -c 1 -n "gpu@%h" -l info) >>"$LOG/worker-gpu.log" 2>&1 &
 pids+=($!)
 
-for _ in $(seq 60); do curl -fsS -o /dev/null "$URL/" 2>/dev/null && break; sleep 1; done
+up=0
+for _ in $(seq 60); do curl -fsS -o /dev/null "$URL/" 2>/dev/null && { up=1; break; }; sleep 1; done
+if [ $up = 0 ]; then
+  echo "the web server did not answer at $URL; last lines of var/log/web.log:" >&2
+  tail -n 20 "$LOG/web.log" >&2
+  exit 1
+fi
 cat <<TXT
 
 Chorus is running at $URL

@@ -39,5 +39,6 @@ class Command(BaseCommand):
             status=Campaign.Status.OPEN,
         )
         link = f"{base_url.rstrip('/')}/join/{join_token_make(campaign_id=campaign.pk)}/"
-        self.stdout.write(f"staff login: {username} / {password if created else '(unchanged)'}")
+        self.stdout.write(f"staff login: {username} / {password}" if created else
+                          f"staff login: {username} (existing account; its password is unchanged)")
         self.stdout.write(f"demo campaign: {campaign.title} -> join link {link}")
