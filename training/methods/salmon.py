@@ -471,6 +471,9 @@ def train(inputs: RunInputs, config: Config, hooks: Hooks) -> RunResult:
         raise ValueError("every example was held out; lower eval_fraction")
 
     hooks.progress(0.2, stage="training")
+    checkpoint = last_complete_checkpoint(inputs.work_dir / "checkpoints")
+    if checkpoint:
+        hooks.log(f"resuming training from {Path(checkpoint).name}")
     model, tokenizer = train_reward_model(
         train_set, base_model=inputs.base_model, config=config, checkpoint_dir=inputs.work_dir / "checkpoints",
         device=inputs.device, bf16=inputs.bf16, callbacks=[_reporting_callback(hooks, config.max_steps)],

@@ -1,0 +1,94 @@
+"""The run executor called in this process (the Celery tests run it in real workers).
+
+Transactional: the executor's heartbeat thread has a database connection of its own. Runs are
+not sent to the broker here (`_dispatch` is replaced); these tests call the executor instead."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from gpu_workers.executor import execute_run
+from training.models import ModelArtifact, RunMetric, TrainingRun
+from training.services.runs import run_create
+from training.storage import model_dir, run_dir, sha256_file
+
+TINY_RUN = {"max_steps": 30, "save_steps": 10, "pairs_per_prompt": 2, "principles_per_example": 2}
+
+
+@pytest.fixture
+def dispatched(monkeypatch):
+    sent = []
+    monkeypatch.setattr("training.services.runs._dispatch", lambda run_id, task_id: sent.append(run_id))
+    return sent
+
+
+@pytest.fixture
+def queued_run(toy_target, tiny_model_dir, dispatched):
+    run = run_create(target=toy_target, method="salmon", base_model=str(tiny_model_dir), config={**_tiny(), **TINY_RUN})
+    assert dispatched == [run.pk]
+    return run
+
+
+def _tiny() -> dict:
+    from dataclasses import asdict
+
+    from training.methods.salmon import Config
+
+    return asdict(Config.tiny())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_publishes_a_loadable_model_with_hashes_and_a_card(queued_run):
+    assert execute_run(queued_run.pk, worker="test@here") == "succeeded"
+    run = TrainingRun.objects.get(pk=queued_run.pk)
+    assert (run.status, run.progress, run.attempt) == ("succeeded", 1.0, 1)
+    assert {"train_accuracy"} <= set(run.metrics)
+    assert RunMetric.objects.filter(run=run).exists()
+    artifact = ModelArtifact.objects.get(run=run)
+    folder = Path(settings.MEDIA_ROOT) / artifact.path
+    assert folder == model_dir(run.uuid) and not list(folder.parent.glob(".*"))  # no staging left beside it
+    for f in artifact.files:
+        assert sha256_file(folder / f["name"]) == f["sha256"]
+    assert {"config.json", "model.safetensors", "tokenizer.json", "README.md", "salmon.json"} <= {f["name"] for f in artifact.files}
+    card = (folder / "README.md").read_text()
+    assert "salmon" in card and run.target.content_sha256 in card and "Intended use" in card and "train_accuracy" in card
+    assert json.loads((folder / "salmon.json").read_text())["use_principles"] is True
+    assert not (run_dir(run.uuid) / "work" / "checkpoints").exists()  # checkpoints are dropped once published
+
+    from transformers import AutoModelForSequenceClassification
+
+    from training.methods.salmon import RewardScorer
+
+    assert AutoModelForSequenceClassification.from_pretrained(folder).config.num_labels == 1
+    assert isinstance(RewardScorer.load(folder).score(["Be kind."], "Hi?", "Hello, friend!"), float)
+
+    # Dispatching a finished run again does nothing.
+    assert execute_run(run.pk, worker="test@here") == "skipped"
+    assert TrainingRun.objects.get(pk=run.pk).attempt == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_out_of_memory_fails_the_run_with_the_reason_and_the_next_run_still_trains(queued_run, toy_target,
+                                                                                  tiny_model_dir, monkeypatch):
+    import torch
+
+    from training.methods import salmon
+
+    real_train = salmon.train
+
+    def oom(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(salmon, "train", oom)
+    assert execute_run(queued_run.pk, worker="test@here") == "failed"
+    run = TrainingRun.objects.get(pk=queued_run.pk)
+    assert run.status == "failed" and run.error.startswith("Out of memory on cpu: CUDA out of memory")
+    assert "per_device_batch_size" in run.error and not ModelArtifact.objects.filter(run=run).exists()
+
+    monkeypatch.setattr(salmon, "train", real_train)
+    second = run_create(target=toy_target, method="salmon", base_model=str(tiny_model_dir),
+                        config={**_tiny(), **TINY_RUN, "max_steps": 5})
+    assert execute_run(second.pk, worker="test@here") == "succeeded"
