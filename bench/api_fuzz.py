@@ -9,28 +9,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
+from live import ROOT, gunicorn, own_database
+
 DB = "chorus_bench_fuzz"
 PORT = 8766
 
 
 def seed() -> str:
     """A campaign with values, votes, a snapshot and comparisons, and a token with every scope."""
-    import django
-
-    django.setup()
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.utils import timezone
 
     from chorus.accounts.models import Participant, Scope
@@ -39,7 +33,6 @@ def seed() -> str:
     from elicitation.services.campaigns import campaign_create
     from elicitation.services.graphs import graph_snapshot_create
 
-    call_command("migrate", verbosity=0)
     user = get_user_model().objects.create_user("fuzz", is_staff=True)
     _, token = api_token_create(user=user, name="fuzz", scopes=Scope.values)
     campaign = campaign_create(title="Fuzz study", questions=["What should I do?"], status="open")
@@ -65,54 +58,28 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--examples", type=int, default=100, help="examples per operation and phase")
     args = parser.parse_args()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "chorus.settings.local", "DJANGO_DEBUG": "false",
-           "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}", "PYTHONPATH": f"{ROOT / 'platform'}:{ROOT}",
-           "CHORUS_API_RATE_USER": "1000000/hour"}
-    os.environ.update(env)
-    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB], check=True)
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB], check=True)
-    web = None
-    try:
+    with own_database(DB, CHORUS_API_RATE_USER="1000000/hour") as env:
         token = seed()
-        web = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "chorus.wsgi", "--chdir", str(ROOT / "platform"),
-                                "-w", "2", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{PORT}"],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        schema_url = f"http://127.0.0.1:{PORT}/api/v1/schema/"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(schema_url, timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        with tempfile.TemporaryDirectory() as reports:
+        with gunicorn(env, port=PORT, workers=2), tempfile.TemporaryDirectory() as reports:
             started = time.perf_counter()
             result = subprocess.run(
-                [str(ROOT / ".venv/bin/schemathesis"), "run", schema_url, "-H", f"Authorization: Bearer {token}",
-                 "--checks", "not_a_server_error,response_schema_conformance", "-n", str(args.examples),
-                 "--seed", "1", "--phases", "examples,coverage,fuzzing", "--report", "har,junit",
-                 "--report-dir", reports, "--workers", "2"],
+                [str(ROOT / ".venv/bin/schemathesis"), "run", f"http://127.0.0.1:{PORT}/api/v1/schema/",
+                 "-H", f"Authorization: Bearer {token}", "--checks", "not_a_server_error,response_schema_conformance",
+                 "-n", str(args.examples), "--seed", "1", "--phases", "examples,coverage,fuzzing",
+                 "--report", "har,junit", "--report-dir", reports, "--workers", "2"],
                 capture_output=True, text=True)
             seconds = time.perf_counter() - started
-            har = json.loads(next(Path(reports).glob("har-*.json")).read_text())
-            entries = har["log"]["entries"]
-            server_errors = sum(1 for e in entries if e["response"]["status"] >= 500)
+            entries = json.loads(next(Path(reports).glob("har-*.json")).read_text())["log"]["entries"]
             junit = next(Path(reports).glob("junit-*.xml")).read_text()
-        violations = junit.count("Response violates schema")
-        print(f"{'requests sent':<26}{len(entries):>8,}  (target >= 1,000)")
-        print(f"{'server errors (5xx)':<26}{server_errors:>8}  (target 0)")
-        print(f"{'schema violations':<26}{violations:>8}  (target 0)")
-        print(f"{'seconds':<26}{seconds:>8.1f}")
-        if result.returncode != 0 or server_errors or violations or len(entries) < 1000:
-            print(result.stdout[-6000:])
-            sys.exit(1)
-    finally:
-        if web:
-            web.terminate()
-            web.wait()
-        from django.db import connections
-
-        connections.close_all()
-        subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB])
+    server_errors = sum(1 for e in entries if e["response"]["status"] >= 500)
+    violations = junit.count("Response violates schema")
+    print(f"{'requests sent':<26}{len(entries):>8,}  (target >= 1,000)")
+    print(f"{'server errors (5xx)':<26}{server_errors:>8}  (target 0)")
+    print(f"{'schema violations':<26}{violations:>8}  (target 0)")
+    print(f"{'seconds':<26}{seconds:>8.1f}")
+    if result.returncode != 0 or server_errors or violations or len(entries) < 1000:
+        print(result.stdout[-6000:])
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
+from live import gunicorn, own_database
+
 DB = "chorus_bench_export"
 PORT = 8765
 
@@ -44,10 +41,6 @@ def children(pid: int) -> list[int]:
 
 def seed(rows: int) -> tuple[int, str]:
     """Fills the bench database with one campaign and `rows` judged comparisons, by COPY."""
-    import django
-
-    django.setup()
-    from django.core.management import call_command
     from django.db import connection
     from django.utils import timezone
 
@@ -57,7 +50,6 @@ def seed(rows: int) -> tuple[int, str]:
     from elicitation.models import SystemMessage
     from elicitation.services.campaigns import campaign_create
 
-    call_command("migrate", verbosity=0)
     user = get_user_model().objects.create_user("bench", is_staff=True)
     _, token = api_token_create(user=user, name="bench", scopes=[Scope.READ_DATA])
     campaign = campaign_create(title="Export bench", questions=["q"], status="open")
@@ -85,64 +77,42 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "chorus.settings.local", "DJANGO_DEBUG": "false",
-           "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}", "PYTHONPATH": f"{ROOT / 'platform'}:{ROOT}"}
-    os.environ.update(env)
-    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB], check=True)
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB], check=True)
-    web = None
-    try:
+    with own_database(DB) as env:
         campaign_id, token = seed(args.rows)
-        web = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "chorus.wsgi", "--chdir", str(ROOT / "platform"),
-                                "-w", "1", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{PORT}"],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{PORT}/", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        idle = rss_mb(web.pid)
-        peak, samples, done = [idle], [], threading.Event()
+        with gunicorn(env, port=PORT, workers=1) as web:
+            idle = rss_mb(web.pid)
+            peak, samples, done = [idle], [], threading.Event()
 
-        def sample() -> None:
-            while not done.is_set():
-                peak.append(rss_mb(web.pid))
-                samples.append(peak[-1])
-                time.sleep(0.1)
+            def sample() -> None:
+                while not done.is_set():
+                    peak.append(rss_mb(web.pid))
+                    samples.append(peak[-1])
+                    time.sleep(0.1)
 
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{PORT}/api/v1/datasets/comparisons/?campaign={campaign_id}&format=trl_conversational",
-            headers={"Authorization": f"Bearer {token}"})
-        started, lines, first = time.perf_counter(), 0, None
-        with urllib.request.urlopen(request, timeout=600) as response:
-            for line in io.TextIOWrapper(response, encoding="utf-8"):
-                lines += 1
-                if first is None:
-                    first = time.perf_counter() - started
-        seconds = time.perf_counter() - started
-        done.set()
-        sampler.join()
-        expected = args.rows  # every seeded comparison has a winner, so each becomes one record
-        print(f"{'rows streamed':<28}{lines:>14,}  (expected {expected:,})")
-        print(f"{'first row after':<28}{first * 1000:>12.0f} ms")
-        print(f"{'seconds':<28}{seconds:>14.2f}")
-        print(f"{'rows per second':<28}{lines / seconds:>14,.0f}  (target >= 100,000)")
-        print(f"{'web RSS idle / peak':<28}{idle:>8.0f} / {max(peak):.0f} MB  (target peak < 300 MB)")
-        tenth = max(1, len(samples) // 10)
-        print(f"{'RSS first / last tenth':<28}{sum(samples[:tenth]) / tenth:>8.0f} / "
-              f"{sum(samples[-tenth:]) / tenth:.0f} MB  (flat: no growth with rows)")
-        assert lines == expected
-    finally:
-        if web:
-            web.terminate()
-            web.wait()
-        from django.db import connections
-
-        connections.close_all()
-        subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB])
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{PORT}/api/v1/datasets/comparisons/?campaign={campaign_id}"
+                "&format=trl_conversational", headers={"Authorization": f"Bearer {token}"})
+            started, lines, first = time.perf_counter(), 0, None
+            with urllib.request.urlopen(request, timeout=600) as response:
+                for _ in io.TextIOWrapper(response, encoding="utf-8"):
+                    lines += 1
+                    if first is None:
+                        first = time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            done.set()
+            sampler.join()
+    expected = args.rows  # every seeded comparison has a winner, so each becomes one record
+    print(f"{'rows streamed':<28}{lines:>14,}  (expected {expected:,})")
+    print(f"{'first row after':<28}{first * 1000:>12.0f} ms")
+    print(f"{'seconds':<28}{seconds:>14.2f}")
+    print(f"{'rows per second':<28}{lines / seconds:>14,.0f}  (target >= 100,000)")
+    print(f"{'web RSS idle / peak':<28}{idle:>8.0f} / {max(peak):.0f} MB  (target peak < 300 MB)")
+    tenth = max(1, len(samples) // 10)
+    print(f"{'RSS first / last tenth':<28}{sum(samples[:tenth]) / tenth:>8.0f} / "
+          f"{sum(samples[-tenth:]) / tenth:.0f} MB  (flat: no growth with rows)")
+    assert lines == expected
 
 
 if __name__ == "__main__":

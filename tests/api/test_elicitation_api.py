@@ -110,3 +110,11 @@ def test_datasets_load_dataset_reads_an_export_url(api, campaign, live_server):
     url = live_server.url + link.split("testserver", 1)[1]
     loaded = datasets.load_dataset("json", data_files=url, split="train")
     assert loaded.num_rows == 4 and set(loaded.column_names) == {"prompt", "chosen", "rejected"}
+
+
+@pytest.mark.parametrize("params", [{"limit": 10**30}, {"offset": 10**30}, {"limit": 10**30, "offset": 10**30}])
+def test_absurd_pagination_is_a_normal_page(api, campaign, params):
+    # Found by bench/api_fuzz.py: these used to overflow PostgreSQL's bigint and answer 500.
+    response = api.get("/api/v1/values/", params)
+    assert response.status_code == 200
+    assert len(response.json()["results"]) <= 500
