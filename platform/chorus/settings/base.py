@@ -120,6 +120,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_EXPIRES = 60 * 60 * 24
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
+# `celery -A chorus beat`: training runs whose GPU worker went silent are resumed from their last
+# checkpoint, or failed with the reason, instead of staying "running" forever.
+CELERY_BEAT_SCHEDULE = {
+    "training-reap-stale-runs": {"task": "training.tasks.runs_reap_stale", "schedule": 60.0},
+}
 
 # --- Inference ------------------------------------------------------------------------------
 CHORUS_LLM_BACKEND = env.choice("CHORUS_LLM_BACKEND", "local", env.LLM_BACKENDS)
