@@ -28,7 +28,7 @@ def _context(campaign, interview: Interview, **extra) -> dict:
     messages = list(interview.messages.all())
     awaiting = bool(messages) and messages[-1].role == InterviewMessage.Role.USER
     return {
-        "campaign": campaign, "interview": interview, "question": interview.question, "messages": messages,
+        "campaign": campaign, "interview": interview, "question": interview.question, "transcript": messages,
         "awaiting_reply": awaiting, "draft_version": svc.draft_version_of(interview.draft),
         "can_draft": any(m.role == InterviewMessage.Role.USER for m in messages), **extra,
     }

@@ -64,6 +64,7 @@ def test_scripted_flow_with_edits_and_an_injection_attempt(page, live_server, sc
     page.get_by_role("button", name="Draft my values card").click()
     expect(page.locator("#card-panel .values-card-title")).to_have_text("Informed Personal Choice")
     assert not ValuesCard.objects.exists()  # drafted and shown, not saved
+    expect(page.locator(".messages")).to_have_count(0)  # the transcript is not a flash message
 
     page.get_by_text("Edit the card yourself").click()
     page.get_by_label("Title (2–5 words)").fill("One")
