@@ -60,3 +60,17 @@ urlpatterns += [
     path("statements/<int:statement_id>/moderate/", principles.statement_moderate, name="statement_moderate"),
     path("statements/<int:statement_id>/promote/", principles.statement_promote, name="statement_promote"),
 ]
+
+from . import training_views  # noqa: E402
+
+urlpatterns += [
+    path("targets/", training_views.targets_list, name="targets_list"),
+    path("targets/new/", training_views.targets_new, name="targets_new"),
+    path("targets/<int:target_id>/", training_views.targets_detail, name="targets_detail"),
+    path("runs/new/", training_views.runs_new, name="runs_new"),
+    path("runs/<int:run_id>/", training_views.runs_detail, name="runs_detail"),
+    path("runs/<int:run_id>/cancel/", training_views.runs_cancel, name="runs_cancel"),
+    path("models/<int:model_id>/", training_views.models_detail, name="models_detail"),
+    path("models/<int:model_id>/download/", training_views.models_download, name="models_download"),
+    path("models/<int:model_id>/files/<path:name>", training_views.models_file, name="models_file"),
+]

@@ -1,0 +1,122 @@
+"""Staff pages for targets, runs and models."""
+from __future__ import annotations
+
+import io
+import tarfile
+
+import pytest
+from django.urls import reverse
+
+from training.models import AlignmentTarget, RunMetric, TrainingRun
+from training.services import runs as run_services
+from training.services.targets import target_freeze_constitution
+from training.storage import model_dir
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    calls = []
+    monkeypatch.setattr(run_services, "_dispatch", lambda run_id, task_id: calls.append(run_id))
+    return calls
+
+
+def test_pages_need_staff(client):
+    for url in (reverse("dashboard:targets_list"), reverse("dashboard:runs_new")):
+        assert client.get(url).status_code == 302
+
+
+def test_freeze_from_the_form_then_see_sources_files_and_provenance(staff, toy_version):
+    page = staff.get(reverse("dashboard:targets_new") + "?kind=constitution")
+    assert "Toy constitution v1 (2 principles)" in page.content.decode()
+    bad = staff.post(reverse("dashboard:targets_new"), {"kind": "constitution", "name": "", "source": ""})
+    assert bad.status_code == 400 and "Choose what to freeze" in bad.content.decode()
+    done = staff.post(reverse("dashboard:targets_new"), {"kind": "constitution", "name": "Kind & short",
+                                                         "source": toy_version.pk, "extra_prompts": "Hi?\n<b>Yo</b>"})
+    target = AlignmentTarget.objects.get()
+    assert done.status_code == 302 and done["Location"] == reverse("dashboard:targets_detail", args=[target.pk])
+    html = staff.get(done["Location"]).content.decode()
+    for f in target.files.all():
+        assert f.sha256 in html
+    assert 'data-provenance="principles">2<' in html and "Kind &amp; short v1" in html
+
+
+def test_target_list_queries_do_not_grow_with_targets(staff, toy_version, django_assert_max_num_queries):
+    for i in range(6):
+        target_freeze_constitution(name=f"t{i}", constitution_version_id=toy_version.pk, extra_prompts=["Hi?"])
+    with django_assert_max_num_queries(12):
+        html = staff.get(reverse("dashboard:targets_list")).content.decode()
+    assert html.count("data-target=") == 6
+
+
+def test_new_run_form_shows_field_errors_and_queues_a_valid_run(staff, toy_target, tiny_model_dir, sent,
+                                                                django_capture_on_commit_callbacks):
+    url = reverse("dashboard:runs_new")
+    form = staff.get(url, {"target": toy_target.pk}).content.decode()
+    assert "Optimizer steps for the reward model." in form and 'name="config.max_steps"' in form
+    bad = staff.post(url, {"method": "salmon", "target": toy_target.pk, "base_model": str(tiny_model_dir),
+                           "config.max_steps": "-3", "config.learning_rate": "fast"})
+    html = bad.content.decode()
+    assert bad.status_code == 400 and "Must be at least 1." in html and "Enter a number." in html
+    assert not TrainingRun.objects.exists() and sent == []
+    with django_capture_on_commit_callbacks(execute=True):
+        ok = staff.post(url, {"method": "salmon", "target": toy_target.pk, "base_model": str(tiny_model_dir),
+                              "config.max_steps": "7"})
+    run = TrainingRun.objects.get()
+    assert ok["Location"] == reverse("dashboard:runs_detail", args=[run.pk]) and run.config["max_steps"] == 7
+    assert sent == [run.pk]
+
+
+def test_run_page_polls_while_running_draws_the_loss_and_cancels(staff, toy_target, tiny_model_dir, sent, monkeypatch):
+    monkeypatch.setattr("celery.app.control.Control.revoke", lambda self, task_id, **kw: None)
+    run = run_services.run_create(target=toy_target, method="salmon", base_model=str(tiny_model_dir), config={})
+    run_services.run_claim(run_id=run.pk, worker="gpu@box", device="cpu")
+    claim = run_services.Claim(run.pk, 1)
+    run_services.run_progress(claim=claim, fraction=0.5, stage="training")
+    for step, loss in ((10, 0.69), (20, 0.5), (30, 0.31)):
+        run_services.run_metric_add(claim=claim, step=step, values={"loss": loss})
+    run_services.run_log(claim=claim, message="<script>alert(1)</script>")
+    url = reverse("dashboard:runs_detail", args=[run.pk])
+
+    html = staff.get(url).content.decode()
+    assert 'hx-trigger="every 2s"' in html and 'value="0.500"' in html and "<polyline" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert(1)" not in html
+    fragment = staff.get(url, HTTP_HX_REQUEST="true")
+    assert fragment.content.decode().lstrip().startswith('<div id="live"') and "HX-Request" in fragment["Vary"]
+    assert "Cancel run" in fragment.content.decode()
+
+    staff.post(reverse("dashboard:runs_cancel", args=[run.pk]))
+    assert TrainingRun.objects.get(pk=run.pk).cancel_requested_at is not None
+    run_services.run_mark_cancelled(claim=claim)
+    finished = staff.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-status="cancelled"' in finished and "hx-trigger" not in finished  # polling stops
+
+
+def test_model_page_card_files_snippet_and_downloads(staff, toy_target, tiny_model_dir, sent):
+    run = run_services.run_create(target=toy_target, method="salmon", base_model=str(tiny_model_dir), config={})
+    run_services.run_claim(run_id=run.pk, worker="gpu@box", device="cpu")
+    folder = model_dir(run.uuid)
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "checksums.sha256").write_text("x  config.json\n")
+    artifact = run_services.run_succeed(
+        claim=run_services.Claim(run.pk, 1), metrics={"eval_flip_accuracy": 0.93}, summary={},
+        artifact_path=f"training/models/{run.uuid}", files=[{"name": "config.json", "sha256": "ab" * 32, "size_bytes": 2}],
+        model_card="# card\nIntended use: ranking",
+    )
+    html = staff.get(reverse("dashboard:models_detail", args=[artifact.pk])).content.decode()
+    assert 'data-metric="eval_flip_accuracy">0.9300' in html and "Intended use: ranking" in html
+    assert "AutoModelForSequenceClassification.from_pretrained(path)" in html and "ab" * 32 in html
+    body = b"".join(staff.get(reverse("dashboard:models_download", args=[artifact.pk])).streaming_content)
+    names = tarfile.open(fileobj=io.BytesIO(body)).getnames()
+    assert names == [f"{artifact.name}/config.json", f"{artifact.name}/checksums.sha256"]
+    assert staff.get(reverse("dashboard:models_file", args=[artifact.pk, "config.json"])).status_code == 200
+    assert staff.get(reverse("dashboard:models_file", args=[artifact.pk, "../../secret"])).status_code == 404
+    assert RunMetric.objects.count() == 0
