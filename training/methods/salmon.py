@@ -77,7 +77,7 @@ class Config:
     def tiny(cls) -> Config:
         """Trains the 2-layer test Llama on CPU in seconds and still follows principles (see TOY_*)."""
         return cls(
-            max_steps=100, per_device_batch_size=16, learning_rate=2e-3, max_length=256, principles_per_example=1,
+            max_steps=150, per_device_batch_size=16, learning_rate=2e-3, max_length=256, principles_per_example=1,
             max_new_tokens=12, eval_fraction=0.2, save_steps=20, logging_steps=5,
         )
 
