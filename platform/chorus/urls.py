@@ -9,6 +9,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("dashboard/", include("chorus.dashboard.urls")),
     path("api/", include("chorus.api.urls")),
+    path("hf/", include("chorus.api.hub_urls")),
     path("admin/", admin.site.urls),
     path("", include("elicitation.urls")),
 ]

@@ -1,4 +1,6 @@
 """Every API endpoint refuses a token without its scope: a new endpoint that names no scope fails here."""
+import re
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
@@ -14,7 +16,7 @@ def api_views(resolver=None, prefix=""):
         route = prefix + str(entry.pattern)
         if isinstance(entry, URLResolver):
             yield from api_views(entry, route)
-        elif isinstance(entry, URLPattern) and route.startswith("api/"):
+        elif isinstance(entry, URLPattern) and route.startswith(("api/", "hf/")):  # REST and Hub-compatible
             yield route, entry.callback
 
 
@@ -25,7 +27,7 @@ ENDPOINTS = sorted(
 
 
 def concrete(route: str) -> str:
-    return "/" + route.replace("<int:pk>", "1").replace("<str:pk>", "x")
+    return "/" + re.sub(r"<(\w+):\w+>", lambda m: "1" if m[1] == "int" else "x", route)
 
 
 def test_the_urlconf_has_api_endpoints():

@@ -3,6 +3,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .campaigns import CampaignDetailApi, CampaignListApi
 from .datasets import ComparisonDatasetApi, DatasetLinkApi
+from .training import (
+    ModelDetailApi, ModelListApi, RunCancelApi, RunCreateApi, RunDetailApi, RunListApi, RunMetricListApi,
+    TargetDetailApi, TargetFreezeApi, TargetListApi,
+)
 from .values import MoralGraphApi, SnapshotListApi, ValuesCardListApi
 
 app_name = "api"
@@ -24,4 +28,14 @@ urlpatterns = [
     path("v1/values/", ValuesCardListApi.as_view(), name="value-list"),
     path("v1/datasets/comparisons/", ComparisonDatasetApi.as_view(), name="dataset-comparisons"),
     path("v1/datasets/comparisons/link/", DatasetLinkApi.as_view(), name="dataset-comparisons-link"),
+    path("v1/targets/", TargetListApi.as_view(), name="target-list"),
+    path("v1/targets/freeze/", TargetFreezeApi.as_view(), name="target-freeze"),
+    path("v1/targets/<int:pk>/", TargetDetailApi.as_view(), name="target-detail"),
+    path("v1/targets/<int:pk>/runs/", RunCreateApi.as_view(), name="run-create"),
+    path("v1/runs/", RunListApi.as_view(), name="run-list"),
+    path("v1/runs/<int:pk>/", RunDetailApi.as_view(), name="run-detail"),
+    path("v1/runs/<int:pk>/cancel/", RunCancelApi.as_view(), name="run-cancel"),
+    path("v1/runs/<int:pk>/metrics/", RunMetricListApi.as_view(), name="run-metrics"),
+    path("v1/models/", ModelListApi.as_view(), name="model-list"),
+    path("v1/models/<int:pk>/", ModelDetailApi.as_view(), name="model-detail"),
 ]

@@ -1,0 +1,349 @@
+"""Alignment targets, training runs and trained models.
+
+Reads of targets need read:data (they are snapshots of elicited data); runs, their metrics and
+models need read:models. Freezing a target needs write:targets; starting or cancelling a run
+write:runs. Writes go through training's services, which name each bad field.
+"""
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import exceptions, serializers, status
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chorus.accounts.models import Scope
+from training.models import AlignmentTarget, ModelArtifact, RunMetric, TrainingRun
+from training.selectors import target_list
+from training.services.runs import run_cancel, run_create
+from training.services.targets import target_freeze_constitution, target_freeze_moral_graph
+
+from .hub_repos import artifact_commit, artifact_revision, hub_repo_id, target_slugs
+
+# --- targets -----------------------------------------------------------------------------------
+
+
+class TargetFileOutput(serializers.Serializer):
+    name = serializers.CharField()
+    sha256 = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    rows = serializers.IntegerField()
+
+
+class TargetOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    uuid = serializers.UUIDField()
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=AlignmentTarget.Kind.choices)
+    source_label = serializers.CharField()
+    constitution_version = serializers.IntegerField(source="constitution_version_id", allow_null=True)
+    graph_snapshot = serializers.IntegerField(source="graph_snapshot_id", allow_null=True)
+    content_sha256 = serializers.CharField(help_text="over the dataset files' names and hashes")
+    provenance = serializers.DictField(help_text="counts of the contributions behind the data, never who made them")
+    files = TargetFileOutput(many=True)
+    runs = serializers.IntegerField(source="run_count")
+    models = serializers.IntegerField(source="model_count")
+    created_at = serializers.DateTimeField()
+
+
+class TargetFilter(serializers.Serializer):
+    name = serializers.CharField(required=False, max_length=200)
+    kind = serializers.ChoiceField(required=False, choices=AlignmentTarget.Kind.choices)
+
+
+class TargetListApi(ListAPIView):
+    """Frozen alignment targets, newest first, with their files and how many runs and models use them."""
+
+    required_scopes = (Scope.READ_DATA,)
+    serializer_class = TargetOutput
+
+    @extend_schema(parameters=[TargetFilter])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        filters = TargetFilter(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return target_list().filter(**filters.validated_data)
+
+
+class TargetDetailApi(RetrieveAPIView):
+    required_scopes = (Scope.READ_DATA,)
+    serializer_class = TargetOutput
+
+    def get_queryset(self):
+        return target_list()
+
+
+class TargetFreezeInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200, help_text="a new name, or an existing one to freeze its next version")
+    constitution_version = serializers.IntegerField(required=False, min_value=1)
+    graph_snapshot = serializers.IntegerField(required=False, min_value=1)
+    extra_prompts = serializers.ListField(
+        child=serializers.CharField(allow_blank=True), required=False, max_length=1000,
+        help_text="prompts to train on besides the campaign's questions (constitution targets only)",
+    )
+
+    def validate(self, data):
+        if ("constitution_version" in data) == ("graph_snapshot" in data):
+            raise serializers.ValidationError(
+                {"constitution_version": "Give either constitution_version or graph_snapshot, not both."})
+        if "extra_prompts" in data and "graph_snapshot" in data:
+            raise serializers.ValidationError({"extra_prompts": "Only a constitution target takes prompts."})
+        return data
+
+
+class TargetFreezeApi(APIView):
+    """Freezes a published constitution version or a moral-graph snapshot into a new target version."""
+
+    required_scopes = (Scope.WRITE_TARGETS,)
+
+    @extend_schema(request=TargetFreezeInput, responses={201: TargetOutput})
+    def post(self, request):
+        data = TargetFreezeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        if "constitution_version" in fields:
+            target = target_freeze_constitution(name=fields["name"], constitution_version_id=fields["constitution_version"],
+                                                extra_prompts=fields.get("extra_prompts", ()), user=request.user)
+        else:
+            target = target_freeze_moral_graph(name=fields["name"], snapshot_id=fields["graph_snapshot"],
+                                               user=request.user)
+        return Response(TargetOutput(target_list().get(pk=target.pk)).data, status=status.HTTP_201_CREATED)
+
+
+# --- runs --------------------------------------------------------------------------------------
+
+
+class RunOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    uuid = serializers.UUIDField()
+    target = serializers.IntegerField(source="target_id")
+    target_name = serializers.CharField(source="target.name")
+    target_version = serializers.IntegerField(source="target.version")
+    method = serializers.CharField()
+    base_model = serializers.CharField()
+    config = serializers.DictField(help_text="every setting of the method, defaults included")
+    status = serializers.ChoiceField(choices=TrainingRun.Status.choices)
+    progress = serializers.FloatField(help_text="0 to 1")
+    stage = serializers.CharField()
+    metrics = serializers.DictField(help_text="final metrics, once succeeded")
+    error = serializers.CharField()
+    attempt = serializers.IntegerField()
+    device = serializers.CharField()
+    model = serializers.SerializerMethodField(help_text="the published model's id, once succeeded")
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    cancel_requested_at = serializers.DateTimeField(allow_null=True)
+
+    def get_model(self, run) -> int | None:
+        artifact = getattr(run, "artifact", None)  # reverse one-to-one: missing until published
+        return artifact.pk if artifact else None
+
+
+def _runs():
+    return TrainingRun.objects.select_related("target", "artifact").defer("log", "artifact__model_card")
+
+
+class RunFilter(serializers.Serializer):
+    status = serializers.ChoiceField(required=False, choices=TrainingRun.Status.choices)
+    target = serializers.IntegerField(required=False, min_value=1)
+    method = serializers.CharField(required=False, max_length=50)
+
+
+class RunListApi(ListAPIView):
+    """Training runs, newest first."""
+
+    required_scopes = (Scope.READ_MODELS,)
+    serializer_class = RunOutput
+
+    @extend_schema(parameters=[RunFilter])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        filters = RunFilter(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return _runs().filter(**{("target_id" if k == "target" else k): v for k, v in filters.validated_data.items()})
+
+
+class RunDetailApi(RetrieveAPIView):
+    """One run's status, progress and outcome."""
+
+    required_scopes = (Scope.READ_MODELS,)
+    serializer_class = RunOutput
+
+    def get_queryset(self):
+        return _runs()
+
+
+class RunCreateInput(serializers.Serializer):
+    method = serializers.CharField(max_length=50)
+    base_model = serializers.CharField(max_length=500, help_text="a model folder on the workers' shared disk")
+    config = serializers.DictField(required=False, default=dict, help_text="the method's settings; omitted ones take defaults")
+
+
+class RunCreateApi(APIView):
+    """Queues a run of `method` on this target. The config is checked setting by setting: an unknown
+    setting or a bad value is a 400 naming `config.<setting>`."""
+
+    required_scopes = (Scope.WRITE_RUNS,)
+
+    @extend_schema(request=RunCreateInput, responses={201: RunOutput})
+    def post(self, request, pk: int):
+        target = get_object_or_404(AlignmentTarget, pk=pk)
+        data = RunCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = run_create(target=target, user=request.user, **data.validated_data)
+        return Response(RunOutput(_runs().get(pk=run.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class RunCancelApi(APIView):
+    """A queued run is cancelled at once; a running one stops at its worker's next check (status
+    stays `running` with `cancel_requested_at` set until then). A finished run is a 409."""
+
+    required_scopes = (Scope.WRITE_RUNS,)
+
+    @extend_schema(request=None, responses={200: RunOutput})
+    def post(self, request, pk: int):
+        run = get_object_or_404(TrainingRun, pk=pk)
+        try:
+            run_cancel(run=run)
+        except DjangoValidationError as exc:
+            raise Conflict(" ".join(exc.messages)) from None
+        return Response(RunOutput(_runs().get(pk=run.pk)).data)
+
+
+class RunMetricOutput(serializers.Serializer):
+    step = serializers.IntegerField()
+    values = serializers.DictField(child=serializers.FloatField(), help_text='e.g. {"loss": 0.69, "learning_rate": 1e-05}')
+
+
+class MetricFilter(serializers.Serializer):
+    name = serializers.CharField(required=False, max_length=100, help_text="only points that logged this metric")
+
+
+class RunMetricListApi(ListAPIView):
+    """The points of a run's training curves, in step order."""
+
+    required_scopes = (Scope.READ_MODELS,)
+    serializer_class = RunMetricOutput
+
+    @extend_schema(parameters=[MetricFilter])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        run = get_object_or_404(TrainingRun, pk=self.kwargs["pk"])
+        filters = MetricFilter(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        points = RunMetric.objects.filter(run=run).order_by("step", "pk")
+        if "name" in filters.validated_data:
+            points = points.filter(values__has_key=filters.validated_data["name"])
+        return points
+
+
+# --- models ------------------------------------------------------------------------------------
+
+
+class TargetRefOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+
+
+class ModelHubOutput(serializers.Serializer):
+    repo_id = serializers.CharField(help_text="for huggingface_hub, with endpoint=<chorus>/hf")
+    revision = serializers.CharField(required=False, help_text="v<n>: this model's place in the repo (detail only)")
+    commit = serializers.CharField(help_text="40-hex revision that always names exactly this model")
+
+
+class ModelFileOutput(serializers.Serializer):
+    name = serializers.CharField()
+    sha256 = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    url = serializers.URLField(help_text="download (Hub-compatible; Range requests supported)")
+
+
+class ModelOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    uuid = serializers.UUIDField()
+    name = serializers.CharField()
+    method = serializers.CharField()
+    base_model = serializers.CharField()
+    target = TargetRefOutput()
+    run = serializers.IntegerField(source="run_id")
+    metrics = serializers.DictField()
+    hub = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    @extend_schema_field(ModelHubOutput)
+    def get_hub(self, artifact) -> dict:
+        return {"repo_id": hub_repo_id(artifact, slugs=self.context["hub_slugs"]), "commit": artifact_commit(artifact)}
+
+
+class ModelDetailOutput(ModelOutput):
+    model_card = serializers.CharField(help_text="README.md, Markdown")
+    files = serializers.SerializerMethodField()
+
+    @extend_schema_field(ModelHubOutput)
+    def get_hub(self, artifact) -> dict:
+        found = artifact_revision(artifact)
+        return {"repo_id": hub_repo_id(artifact, slugs=self.context["hub_slugs"]), "revision": found.tag,
+                "commit": found.commit}
+
+    @extend_schema_field(ModelFileOutput(many=True))
+    def get_files(self, artifact) -> list[dict]:
+        namespace, name = hub_repo_id(artifact, slugs=self.context["hub_slugs"]).split("/")
+        commit = artifact_commit(artifact)
+        request = self.context["request"]
+        return [{**f, "url": request.build_absolute_uri(reverse("hub:resolve", kwargs={
+            "namespace": namespace, "name": name, "revision": commit, "filename": f["name"]}))}
+                for f in sorted(artifact.files, key=lambda f: f["name"])]
+
+
+class ModelFilter(serializers.Serializer):
+    target = serializers.IntegerField(required=False, min_value=1)
+    method = serializers.CharField(required=False, max_length=50)
+
+
+class _ModelApi:
+    required_scopes = (Scope.READ_MODELS,)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "hub_slugs": target_slugs()}
+
+
+class ModelListApi(_ModelApi, ListAPIView):
+    """Trained models, newest first, each with its Hugging Face Hub repo id and commit."""
+
+    serializer_class = ModelOutput
+
+    @extend_schema(parameters=[ModelFilter])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        filters = ModelFilter(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        lookups = {("target_id" if k == "target" else k): v for k, v in filters.validated_data.items()}
+        return ModelArtifact.objects.select_related("target").defer("model_card").filter(**lookups)
+
+
+class ModelDetailApi(_ModelApi, RetrieveAPIView):
+    """One model: metrics, model card, files with their sha256 and download URLs."""
+
+    serializer_class = ModelDetailOutput
+
+    def get_queryset(self):
+        return ModelArtifact.objects.select_related("target")
