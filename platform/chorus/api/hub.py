@@ -11,6 +11,7 @@ a token without read:models gets 403 and never learns whether a repo exists.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
 from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
@@ -183,13 +184,18 @@ class HubModelInfoApi(HubApiView):
                     for f in found.files]
         return JsonResponse({
             "_id": found.commit[:24], "id": f"{namespace}/{name}", "modelId": f"{namespace}/{name}",
-            "author": namespace, "sha": found.commit, "lastModified": artifact.created_at.isoformat(),
-            "createdAt": repo.revisions[0].artifact.created_at.isoformat(), "private": True, "gated": False, "disabled": False,
+            "author": namespace, "sha": found.commit, "lastModified": _hub_time(artifact.created_at),
+            "createdAt": _hub_time(repo.revisions[0].artifact.created_at), "private": True, "gated": False, "disabled": False,
             "library_name": "transformers", "tags": ["chorus", artifact.method, "transformers"],
             "siblings": siblings,
             "chorus": {"model": artifact.pk, "revision": found.tag, "target": str(artifact.target),
                        "method": artifact.method},
         })
+
+
+def _hub_time(moment: datetime) -> str:
+    """The Hub's timestamps: UTC, milliseconds, `Z` (the client parses no other form)."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class HubModelInfoRevisionApi(HubModelInfoApi):
@@ -305,7 +311,7 @@ def _byte_range(header: str, size: int) -> tuple[int, int] | None:
         return max(size - suffix, 0), size - 1
     start = int(match[1])
     end = int(match[2]) if match[2] else size - 1
-    if end < start:
+    if match[2] and end < start:
         return None
     if start >= size:
         raise _Unsatisfiable

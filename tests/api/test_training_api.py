@@ -1,0 +1,193 @@
+"""Alignment targets, runs, their metrics and models over the REST API: field errors, scopes and
+what each answer holds."""
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from chorus.accounts.models import Scope
+from chorus.accounts.services import api_token_create
+from chorus.api.hub_repos import artifact_commit
+from elicitation.models import GraphSnapshot
+from tests.factories import CampaignFactory
+from tests.support.artifacts import model_publish, toy_target
+from training.models import AlignmentTarget, RunMetric, TrainingRun
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client_with(staff_user):
+    def make(*scopes: str) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(user=staff_user, name='t', scopes=scopes)[1]}")
+        return client
+    return make
+
+
+@pytest.fixture
+def everything(client_with):
+    return client_with(*Scope.values)
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def dispatched(monkeypatch):
+    sent = []
+    monkeypatch.setattr("training.services.runs._dispatch", lambda run_id, task_id: sent.append(run_id))
+    return sent
+
+
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory):
+    from tests.support.tiny_models import build_tiny_llama
+
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+def _published_version():
+    from elicitation.services.principles import (
+        constitution_create, constitution_draft, constitution_entry_add, constitution_version_publish,
+        principle_create,
+    )
+
+    version = constitution_draft(constitution=constitution_create(title="Kindness"))
+    constitution_entry_add(version=version, principle=principle_create(name="Warm", definition="Be kind.",
+                                                                       negated_definition="Be cold."))
+    return constitution_version_publish(version=version)
+
+
+def test_freezing_a_target_and_reading_it_back(everything):
+    version = _published_version()
+    response = everything.post("/api/v1/targets/freeze/", {
+        "name": "kind", "constitution_version": version.pk, "extra_prompts": ["How do I say sorry?", " "]},
+        format="json")
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert (created["name"], created["version"], created["kind"]) == ("kind", 1, "constitution")
+    assert {f["name"]: f["rows"] for f in created["files"]} == {"principles.jsonl": 1, "prompts.jsonl": 1}
+    assert all(len(f["sha256"]) == 64 and f["size_bytes"] > 0 for f in created["files"])
+    assert created["provenance"]["principles"] == 1 and created["constitution_version"] == version.pk
+    again = everything.post("/api/v1/targets/freeze/", {"name": "kind", "constitution_version": version.pk},
+                            format="json").json()
+    assert again["version"] == 2
+
+    detail = everything.get(f"/api/v1/targets/{created['id']}/").json()
+    assert detail["content_sha256"] == created["content_sha256"] and (detail["runs"], detail["models"]) == (0, 0)
+    listed = everything.get("/api/v1/targets/", {"name": "kind"}).json()
+    assert [t["version"] for t in listed["results"]] == [2, 1]
+    assert everything.get("/api/v1/targets/", {"kind": "moral_graph"}).json()["count"] == 0
+
+
+def test_a_target_without_data_or_with_a_bad_source_is_a_400_naming_the_field(everything):
+    empty = GraphSnapshot.objects.create(campaign=CampaignFactory(), as_of=timezone.now(), vote_count=0, summary={})
+    cases = [
+        ({"name": "g", "graph_snapshot": empty.pk}, "graph_snapshot", "no values"),
+        ({"name": "g", "graph_snapshot": 999999}, "graph_snapshot", "No such"),
+        ({"name": "g"}, "constitution_version", "either"),
+        ({"name": "g", "graph_snapshot": empty.pk, "constitution_version": 1}, "constitution_version", "either"),
+        ({"name": "", "constitution_version": 1}, "name", ""),
+        ({"name": "g", "graph_snapshot": empty.pk, "extra_prompts": ["Hi"]}, "extra_prompts", "Only"),
+        ({"name": "g", "constitution_version": "abc"}, "constitution_version", "integer"),
+    ]
+    for body, field, words in cases:
+        response = everything.post("/api/v1/targets/freeze/", body, format="json")
+        assert response.status_code == 400, body
+        error = response.json()["error"]
+        assert list(error["fields"]) == [field] and words in error["fields"][field][0], body
+    assert not AlignmentTarget.objects.exists()
+
+
+def test_target_list_queries_do_not_grow_with_targets(everything, django_assert_max_num_queries):
+    version = _published_version()
+    from training.services.targets import target_freeze_constitution
+
+    for i in range(5):
+        target_freeze_constitution(name=f"t{i}", constitution_version_id=version.pk)
+    with django_assert_max_num_queries(6):  # token, touch, count, page, files
+        assert everything.get("/api/v1/targets/").json()["count"] == 5
+
+
+def test_a_run_config_is_checked_field_by_field_and_nothing_is_queued(everything, base_model, dispatched):
+    target = toy_target()
+    response = everything.post(f"/api/v1/targets/{target.pk}/runs/", {
+        "method": "salmon", "base_model": str(base_model),
+        "config": {"max_steps": 0, "learning_rate": "fast", "lr": 0.1}}, format="json")
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert set(fields) == {"config.max_steps", "config.learning_rate", "config.lr"}
+    assert "Unknown setting" in fields["config.lr"][0] and "at least 1" in fields["config.max_steps"][0]
+    response = everything.post(f"/api/v1/targets/{target.pk}/runs/",
+                               {"method": "magic", "base_model": "/nowhere", "config": []}, format="json")
+    assert response.status_code == 400 and set(response.json()["error"]["fields"]) == {"config"}
+    response = everything.post(f"/api/v1/targets/{target.pk}/runs/", {"method": "magic", "base_model": "/nowhere"},
+                               format="json")
+    assert set(response.json()["error"]["fields"]) == {"method", "base_model"}
+    assert everything.post("/api/v1/targets/999999/runs/", {}, format="json").status_code == 404
+    assert not TrainingRun.objects.exists() and dispatched == []
+
+
+def test_start_follow_and_cancel_a_run(everything, base_model, dispatched, django_capture_on_commit_callbacks):
+    target = toy_target()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = everything.post(f"/api/v1/targets/{target.pk}/runs/", {
+            "method": "salmon", "base_model": str(base_model), "config": {"max_steps": "40"}}, format="json")
+    assert response.status_code == 201, response.content
+    run = response.json()
+    assert (run["status"], run["config"]["max_steps"], run["target"], run["model"]) == ("queued", 40, target.pk, None)
+    assert dispatched == [run["id"]]
+    RunMetric.objects.bulk_create([RunMetric(run_id=run["id"], step=s, values=v) for s, v in [
+        (20, {"loss": 0.5}), (10, {"loss": 0.7, "learning_rate": 1e-5}), (30, {"eval_accuracy": 0.8})]])
+    curve = everything.get(f"/api/v1/runs/{run['id']}/metrics/", {"name": "loss"}).json()["results"]
+    assert [(p["step"], p["values"]["loss"]) for p in curve] == [(10, 0.7), (20, 0.5)]
+    assert everything.get(f"/api/v1/runs/{run['id']}/metrics/").json()["count"] == 3
+
+    assert everything.get("/api/v1/runs/", {"status": "queued"}).json()["count"] == 1
+    assert everything.get("/api/v1/runs/", {"target": target.pk + 1}).json()["count"] == 0
+    bad = everything.get("/api/v1/runs/", {"status": "sleeping"})
+    assert bad.status_code == 400 and list(bad.json()["error"]["fields"]) == ["status"]
+
+    cancelled = everything.post(f"/api/v1/runs/{run['id']}/cancel/")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert everything.get(f"/api/v1/runs/{run['id']}/").json()["cancel_requested_at"]
+    again = everything.post(f"/api/v1/runs/{run['id']}/cancel/")
+    assert again.status_code == 409 and "already finished" in again.json()["error"]["message"]
+
+
+def test_models_list_and_detail_with_card_files_metrics_and_hub_ids(everything, base_model, dispatched,
+                                                                   django_assert_max_num_queries):
+    target = toy_target()
+    first = model_publish(target=target, base_model=base_model, metrics={"train_accuracy": 0.5})
+    second = model_publish(target=target, base_model=base_model, metrics={"train_accuracy": 0.9})
+    with django_assert_max_num_queries(6):  # token, touch, count, page, repo slugs
+        listed = everything.get("/api/v1/models/").json()
+    assert [m["id"] for m in listed["results"]] == [second.pk, first.pk]
+    assert listed["results"][0]["hub"] == {"repo_id": "chorus/toy-constitution-salmon", "commit": artifact_commit(second)}
+    assert everything.get("/api/v1/models/", {"target": target.pk + 1}).json()["count"] == 0
+    assert list(everything.get("/api/v1/models/", {"target": "x"}).json()["error"]["fields"]) == ["target"]
+
+    detail = everything.get(f"/api/v1/models/{first.pk}/").json()
+    assert detail["hub"] == {"repo_id": "chorus/toy-constitution-salmon", "revision": "v1",
+                             "commit": artifact_commit(first)}
+    assert detail["metrics"] == {"train_accuracy": 0.5} and "Published by the test suite" in detail["model_card"]
+    assert (detail["target"]["name"], detail["run"]) == ("Toy constitution", first.run_id)
+    [readme] = [f for f in detail["files"] if f["name"] == "README.md"]
+    assert readme["url"] == (f"http://testserver/hf/chorus/toy-constitution-salmon/resolve/"
+                             f"{artifact_commit(first)}/README.md")
+    run = everything.get(f"/api/v1/runs/{first.run_id}/").json()
+    assert (run["status"], run["model"]) == ("succeeded", first.pk)
+    assert everything.get("/api/v1/models/999999/").status_code == 404
+
+
+@pytest.mark.parametrize("path, needs", [
+    ("/api/v1/targets/", Scope.READ_DATA), ("/api/v1/runs/", Scope.READ_MODELS), ("/api/v1/models/", Scope.READ_MODELS),
+])
+def test_reads_need_their_scope(client_with, path, needs):
+    others = [s for s in Scope.values if s != needs]
+    assert client_with(*others).get(path).status_code == 403
+    assert client_with(needs).get(path).status_code == 200

@@ -1,0 +1,54 @@
+"""Published models without training: a frozen target, and a run taken through the real services
+(create, claim, succeed) whose model folder is laid out as the GPU worker publishes it
+(MEDIA_ROOT/training/models/<run uuid>/, manifest of name, sha256 and size)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from django.conf import settings
+
+from training.models import AlignmentTarget, ModelArtifact
+from training.services import runs as run_services
+from training.storage import model_dir, sha256_file
+
+
+def toy_target(*, name: str = "Toy constitution") -> AlignmentTarget:
+    """The SALMON toy principles, published and frozen with prompts, through the real services."""
+    from elicitation.services.principles import (
+        constitution_create, constitution_draft, constitution_entry_add, constitution_version_publish,
+        principle_create,
+    )
+    from training.methods.salmon import TOY_PRINCIPLES, TOY_TOPICS
+    from training.services.targets import target_freeze_constitution
+
+    version = constitution_draft(constitution=constitution_create(title=f"{name} source"))
+    for p in TOY_PRINCIPLES:
+        constitution_entry_add(version=version, principle=principle_create(
+            name=p.name, definition=p.definition, negated_definition=p.negated_definition))
+    constitution_version_publish(version=version)
+    return target_freeze_constitution(name=name, constitution_version_id=version.pk,
+                                      extra_prompts=[f"How do I {t}?" for t in TOY_TOPICS[:4]])
+
+
+def model_publish(*, target: AlignmentTarget, base_model: Path, folder: Path | None = None,
+                  metrics: dict | None = None) -> ModelArtifact:
+    """A salmon run on `target` that 'trained' the model in `folder` (copied in as its output).
+    Callers replace training.services.runs._dispatch so nothing reaches the broker."""
+    run = run_services.run_create(target=target, method="salmon", base_model=str(base_model), config={})
+    run = run_services.run_claim(run_id=run.pk, worker="tests@here", device="cpu")
+    final = model_dir(run.uuid)
+    if folder is not None:
+        shutil.copytree(folder, final)
+    else:
+        final.mkdir(parents=True)
+    card = f"# {target.name} reward model\n\nPublished by the test suite.\n"
+    (final / "README.md").write_text(card, encoding="utf-8")
+    files = [{"name": p.relative_to(final).as_posix(), "sha256": sha256_file(p), "size_bytes": p.stat().st_size}
+             for p in sorted(final.rglob("*")) if p.is_file()]
+    artifact = run_services.run_succeed(
+        claim=run_services.Claim(run.pk, run.attempt), metrics=metrics or {"train_accuracy": 0.75}, summary={},
+        artifact_path=final.relative_to(Path(settings.MEDIA_ROOT)).as_posix(), files=files, model_card=card,
+    )
+    assert artifact is not None
+    return artifact
