@@ -154,7 +154,7 @@ def _reason(exc: BaseException, device: str) -> str:
     import torch
     from celery.exceptions import SoftTimeLimitExceeded
 
-    if isinstance(exc, torch.OutOfMemoryError) or isinstance(exc, MemoryError) or (
+    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)) or (
         isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
     ):
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -7,6 +7,7 @@ ValidationError whose message_dict names each bad field.
 from __future__ import annotations
 
 import dataclasses
+import math
 import importlib
 import pkgutil
 import typing
@@ -96,7 +97,7 @@ def _checked(spec: FieldSpec, value: Any) -> Any:
             value = float(value)
         except ValueError:
             raise ValueError("Enter a number.") from None
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise ValueError("Enter a finite number.")
     elif spec.kind is str:
         if not isinstance(value, str):

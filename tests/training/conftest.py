@@ -18,7 +18,10 @@ def tiny_model_dir(tmp_path_factory):
 def toy_version(db):
     """The toy task's principles (training/methods/salmon.py) as a published constitution version."""
     from elicitation.services.principles import (
-        constitution_create, constitution_draft, constitution_entry_add, constitution_version_publish,
+        constitution_create,
+        constitution_draft,
+        constitution_entry_add,
+        constitution_version_publish,
         principle_create,
     )
     from training.methods.salmon import TOY_PRINCIPLES

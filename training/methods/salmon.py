@@ -517,8 +517,7 @@ def _reporting_callback(hooks: Hooks, max_steps: int) -> Any:
 def _write_jsonl_atomic(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     tmp.replace(path)
 
 
