@@ -11,13 +11,13 @@ uses Redis database 3, starts its own GPU-queue worker, and times, alternately:
           publish -> run `succeeded`, as seen by polling the database
 
 Both use the same tiny Llama as base and policy model, the same config and the same pairs.
-One untimed round warms both processes first (imports, first model load). Prints the fastest and
-median of each and their ratios; exits non-zero when the fastest-to-fastest ratio is above 1.15x.
+One untimed round warms both processes first (imports, first model load). Prints the best wall time
+and CPU seconds of each (Chorus: this process plus the worker) and their ratios; exits non-zero when
+the wall-time ratio is above 1.15x.
 """
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,6 +35,7 @@ import django  # noqa: E402
 django.setup()
 
 import datasets  # noqa: E402
+import psutil  # noqa: E402
 import transformers  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -48,7 +49,7 @@ CONFIG = {**asdict(salmon.Config.tiny()), "max_steps": 200, "save_steps": 100, "
 PROMPTS = [f"How do I {t}?" for t in salmon.TOY_TOPICS]
 
 
-def direct(base: Path, out: Path) -> float:
+def direct(base: Path, out: Path) -> tuple[float, float]:
     """The same model, trained the way one would without Chorus."""
     import torch
     from datasets import Dataset
@@ -56,7 +57,7 @@ def direct(base: Path, out: Path) -> float:
     from trl import RewardConfig, RewardTrainer
 
     config = salmon.Config(**CONFIG)
-    start = time.monotonic()
+    start, cpu = time.monotonic(), time.process_time()
     policy = salmon.TransformersPolicy(str(base), device="cpu", bf16=False)
     pairs = salmon.generate_pairs(policy, PROMPTS, config=config)
     examples = salmon.label_pairs(pairs, salmon.TOY_PRINCIPLES, salmon.logprob_judge(policy), config=config)
@@ -77,15 +78,15 @@ def direct(base: Path, out: Path) -> float:
     trainer.train()
     model.save_pretrained(out / "model")
     tokenizer.save_pretrained(out / "model")
-    return time.monotonic() - start
+    return time.monotonic() - start, time.process_time() - cpu
 
 
-def through_chorus(base: Path, version_id: int) -> float:
+def through_chorus(base: Path, version_id: int, worker: psutil.Process) -> tuple[float, float]:
     from training.models import TrainingRun
     from training.services.runs import run_create
     from training.services.targets import target_freeze_constitution
 
-    start = time.monotonic()
+    start, cpu, worker_cpu = time.monotonic(), time.process_time(), _cpu(worker)
     target = target_freeze_constitution(name="bench", constitution_version_id=version_id, extra_prompts=PROMPTS)
     run = run_create(target=target, method="salmon", base_model=str(base), config=CONFIG)
     while True:
@@ -96,7 +97,12 @@ def through_chorus(base: Path, version_id: int) -> float:
     seconds = time.monotonic() - start
     if status != "succeeded":
         raise SystemExit(f"run {run.pk} {status}: {error}")
-    return seconds
+    return seconds, time.process_time() - cpu + _cpu(worker) - worker_cpu
+
+
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
 
 
 def toy_constitution() -> int:
@@ -144,19 +150,19 @@ def main() -> int:
     app.control.purge()
     db_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     worker = start_worker(db_name)
-    times: dict[str, list[float]] = {"direct": [], "chorus": []}
+    times: dict[str, list[tuple[float, float]]] = {"direct": [], "chorus": []}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             base = build_tiny_llama(Path(tmp) / "tiny")
             version_id = toy_constitution()
             for round_ in range(repeats + 1):  # round 0 warms both sides up
                 d = direct(base, Path(tmp) / f"direct-{round_}")
-                c = through_chorus(base, version_id)
+                c = through_chorus(base, version_id, psutil.Process(worker.pid))
                 if round_:
                     times["direct"].append(d)
                     times["chorus"].append(c)
-                print(f"round {round_}{' (warm-up)' if not round_ else ''}: direct {d:.2f} s, chorus {c:.2f} s",
-                      flush=True)
+                print(f"round {round_}{' (warm-up)' if not round_ else ''}: direct {d[0]:.2f} s ({d[1]:.2f} s CPU), "
+                      f"chorus {c[0]:.2f} s ({c[1]:.2f} s CPU)", flush=True)
     finally:
         worker.terminate()
         worker.wait(timeout=30)
@@ -166,16 +172,18 @@ def main() -> int:
             shutil.rmtree(run_dir(uuid), ignore_errors=True)
             shutil.rmtree(model_dir(uuid), ignore_errors=True)
         connection.creation.destroy_test_db(db_name, verbosity=0)
-    # The fastest of each is the least disturbed by whatever else the machine runs (shared CI cores).
-    d, c = min(times["direct"]), min(times["chorus"])
-    dm, cm = statistics.median(times["direct"]), statistics.median(times["chorus"])
+    # The fastest of each is the least disturbed by whatever else the machine runs (shared cores);
+    # CPU seconds (the bench process, plus the worker's for Chorus) hardly depend on that at all.
+    wall = {side: min(t[0] for t in rows) for side, rows in times.items()}
+    cpu = {side: min(t[1] for t in rows) for side, rows in times.items()}
     print(f"\ntiny reward model, {CONFIG['max_steps']} steps, {len(PROMPTS)} prompts x {CONFIG['pairs_per_prompt']} "
-          f"pairs, CPU; {repeats} timed rounds")
-    print(f"{'':<14}{'fastest':>9}{'median':>9}")
-    print(f"{'direct TRL':<14}{d:8.2f}s{dm:8.2f}s")
-    print(f"{'Chorus run':<14}{c:8.2f}s{cm:8.2f}s")
-    print(f"{'ratio':<14}{c / d:8.2f}x{cm / dm:8.2f}x   (target <= 1.15x, on the fastest)")
-    return 0 if c / d <= 1.15 else 1
+          f"pairs, CPU; best of {repeats} timed rounds")
+    print(f"{'':<14}{'wall':>9}{'CPU':>9}")
+    print(f"{'direct TRL':<14}{wall['direct']:8.2f}s{cpu['direct']:8.2f}s")
+    print(f"{'Chorus run':<14}{wall['chorus']:8.2f}s{cpu['chorus']:8.2f}s")
+    ratio = wall["chorus"] / wall["direct"]
+    print(f"{'ratio':<14}{ratio:8.2f}x{cpu['chorus'] / cpu['direct']:8.2f}x   (target <= 1.15x on wall time)")
+    return 0 if ratio <= 1.15 else 1
 
 if __name__ == "__main__":
     sys.exit(main())
