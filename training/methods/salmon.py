@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -471,13 +472,24 @@ def train(inputs: RunInputs, config: Config, hooks: Hooks) -> RunResult:
         raise ValueError("every example was held out; lower eval_fraction")
 
     hooks.progress(0.2, stage="training")
+    import torch
+
     checkpoint = last_complete_checkpoint(inputs.work_dir / "checkpoints")
+    done_steps = int(Path(checkpoint).name.split("-")[1]) if checkpoint else 0
     if checkpoint:
         hooks.log(f"resuming training from {Path(checkpoint).name}")
+    if inputs.device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    started = time.monotonic()
     model, tokenizer = train_reward_model(
         train_set, base_model=inputs.base_model, config=config, checkpoint_dir=inputs.work_dir / "checkpoints",
         device=inputs.device, bf16=inputs.bf16, callbacks=[_reporting_callback(hooks, config.max_steps)],
     )
+    speed = {"samples_per_second": round(
+        (config.max_steps - done_steps) * config.per_device_batch_size / (time.monotonic() - started), 2)}  # pairs/s
+    if inputs.device == "cuda":
+        speed["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
+    hooks.log("trained: " + ", ".join(f"{k} {v}" for k, v in speed.items()))
     hooks.progress(0.95, stage="evaluating")
     scorer = RewardScorer(model, tokenizer, device=inputs.device)
     metrics = {"train_accuracy": pair_accuracy(scorer, train_set, use_principles=config.use_principles)}
@@ -491,7 +503,7 @@ def train(inputs: RunInputs, config: Config, hooks: Hooks) -> RunResult:
         {"input_format": format_input(["<principle>"], "<prompt>") + "<response><eos>",
          "use_principles": config.use_principles}, indent=2))
     summary = {"prompts": len(prompts), "principles": len(principles), "examples": len(examples),
-               "train_examples": len(train_set), "held_out_examples": len(held_out)}
+               "train_examples": len(train_set), "held_out_examples": len(held_out), **speed}
     return RunResult(metrics=metrics, summary=summary)
 
 
