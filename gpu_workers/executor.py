@@ -73,12 +73,15 @@ class _Hooks:
 def _heartbeat(state: _RunState) -> None:
     try:
         while not state.finished.wait(HEARTBEAT_SECONDS):
-            verdict = run_services.run_heartbeat(claim=state.claim)
+            try:
+                verdict = run_services.run_heartbeat(claim=state.claim)
+            except Exception:  # a database blip: keep beating, or the reaper would give the run away
+                log.exception("heartbeat for run %s failed; trying again", state.claim.run_id)
+                connection.close()  # reconnect on the next beat
+                continue
             if verdict != "ok" and not state.stop.is_set():
                 state.why = verdict
                 state.stop.set()
-    except Exception:  # a database blip must not kill the thread silently: the reaper would then fail the run
-        log.exception("heartbeat for run %s failed", state.claim.run_id)
     finally:
         connection.close()  # this thread's own connection
 

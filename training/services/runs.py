@@ -102,7 +102,10 @@ def run_cancel(*, run: TrainingRun) -> TrainingRun:
     else:
         _log(run.pk, "cancel requested; the worker stops at its next check")
     if run.task_id:
-        current_app.control.revoke(run.task_id)  # a copy of the message still in the queue is dropped
+        try:
+            current_app.control.revoke(run.task_id)  # a copy of the message still in the queue is dropped
+        except Exception:  # broker down: the run row already says cancelled, which the task checks first
+            log.exception("could not revoke task %s of run %s", run.task_id, run.pk)
     run.refresh_from_db()
     return run
 
