@@ -87,3 +87,19 @@ def test_principle_following_reward_model_trains_on_cpu_in_under_a_minute(tiny_m
     assert scorer.score(["Keep it short."], "How do I make friends?", short) > scorer.score(["Keep it short."], "How do I make friends?", long)
     assert scorer.score(["Make it long."], "How do I make friends?", long) > scorer.score(["Make it long."], "How do I make friends?", short)
     assert isinstance(scorer.score(["Rhyme.", "Use French."], "Hi?", "Bonjour."), float)
+
+
+def test_lora_training_gives_a_plain_model_that_loads_without_peft(tiny_model_dir, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    config = Config.tiny()
+    config.max_steps, config.lora_r = 3, 4
+    examples = salmon.label_pairs(salmon.toy_pairs(salmon.TOY_TOPICS[:4], 4, seed=0), salmon.TOY_PRINCIPLES,
+                                  salmon.toy_judge, config=config)
+    model, tokenizer = salmon.train_reward_model(examples, base_model=str(tiny_model_dir), config=config,
+                                                 checkpoint_dir=tmp_path / "checkpoints")
+    model.save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "model")
+    assert not any("lora" in name for name, _ in loaded.named_parameters())
+    assert isinstance(salmon.RewardScorer.load(tmp_path / "model").score(["Be kind."], "Hi?", "Hello!"), float)
