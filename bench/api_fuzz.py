@@ -51,14 +51,54 @@ def seed() -> str:
                                   params_b={}, response_a="a", response_b="b", a_on_left=True, choice="a",
                                   decided_at=start)
     graph_snapshot_create(campaign=campaign)
+    _seed_training()
     return token
+
+
+def _seed_training() -> None:
+    """A frozen target, a queued run, and a published model whose files the Hub endpoints serve, as
+    the repo the schema's examples name (chorus/toy-constitution-salmon). Run rows are made directly,
+    not through run_create: nothing may reach the broker from a bench."""
+    import hashlib
+
+    from django.conf import settings
+
+    from elicitation.services.principles import (
+        constitution_create, constitution_draft, constitution_entry_add, constitution_version_publish,
+        principle_create,
+    )
+    from training.models import ModelArtifact, RunMetric, TrainingRun
+    from training.services.targets import target_freeze_constitution
+    from training.storage import model_dir
+
+    version = constitution_draft(constitution=constitution_create(title="Fuzz constitution"))
+    constitution_entry_add(version=version, principle=principle_create(name="Warm", definition="Be kind."))
+    constitution_version_publish(version=version)
+    target = target_freeze_constitution(name="Toy constitution", constitution_version_id=version.pk, extra_prompts=["Hi?"])
+    TrainingRun.objects.create(target=target, method="salmon", config={}, base_model="/models/base")
+    run = TrainingRun.objects.create(target=target, method="salmon", config={}, base_model="/models/base",
+                                     status=TrainingRun.Status.SUCCEEDED, progress=1.0)
+    RunMetric.objects.bulk_create([RunMetric(run=run, step=s, values={"loss": 1 / s}) for s in range(1, 6)])
+    folder = model_dir(run.uuid)
+    files = {"config.json": b'{"architectures": ["LlamaForSequenceClassification"]}', "README.md": b"# fuzz\n",
+             "eval/scores.json": b"[]"}
+    for name, data in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    ModelArtifact.objects.create(
+        run=run, target=target, method="salmon", base_model="/models/base", name="Toy constitution-v1-salmon-run2",
+        path=folder.relative_to(settings.MEDIA_ROOT).as_posix(), metrics={"train_accuracy": 0.5}, model_card="# fuzz",
+        files=[{"name": n, "sha256": hashlib.sha256(d).hexdigest(), "size_bytes": len(d)} for n, d in files.items()],
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--examples", type=int, default=100, help="examples per operation and phase")
     args = parser.parse_args()
-    with own_database(DB, CHORUS_API_RATE_USER="1000000/hour") as env:
+    # Targets frozen and models seeded while fuzzing write their files under a throwaway folder.
+    with tempfile.TemporaryDirectory() as var, \
+            own_database(DB, CHORUS_API_RATE_USER="1000000/hour", CHORUS_VAR_DIR=var) as env:
         token = seed()
         with gunicorn(env, port=PORT, workers=2), tempfile.TemporaryDirectory() as reports:
             started = time.perf_counter()

@@ -14,7 +14,7 @@ import re
 from datetime import datetime, timezone
 
 from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.views import APIView
 
@@ -159,8 +159,14 @@ class HubRefsOutput(serializers.Serializer):
     pullRequests = HubRefOutput(many=True)
 
 
-_REVISION_PARAM = OpenApiParameter("revision", OpenApiTypes.STR, OpenApiParameter.PATH,
-                                   description="`main`, `v<n>` or a 40-hex commit id")
+def _path_param(name: str, description: str, example: str) -> OpenApiParameter:
+    return OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.PATH, description=description,
+                            examples=[OpenApiExample(example, value=example)])
+
+
+_REPO_PARAMS = [_path_param("namespace", "always `chorus`", "chorus"),
+                _path_param("name", "`<target slug>-<method>`", "toy-constitution-salmon")]
+_REVISION_PARAM = _path_param("revision", "`main`, `v<n>` or a 40-hex commit id", "main")
 
 
 class TreeQuery(serializers.Serializer):
@@ -174,7 +180,7 @@ class TreeQuery(serializers.Serializer):
 class HubModelInfoApi(HubApiView):
     """What `HfApi.model_info` / `repo_info` read: the commit a revision points to, and its files."""
 
-    @extend_schema(tags=["hub"], responses={200: HubModelInfoOutput, **_ERRORS})
+    @extend_schema(tags=["hub"], parameters=_REPO_PARAMS, responses={200: HubModelInfoOutput, **_ERRORS})
     def get(self, request, namespace: str, name: str, revision: str = "main"):
         repo = _repo(namespace, name)
         found = _resolved(repo, revision)
@@ -201,7 +207,7 @@ def _hub_time(moment: datetime) -> str:
 class HubModelInfoRevisionApi(HubModelInfoApi):
     """Model info at a revision."""
 
-    @extend_schema(tags=["hub"], parameters=[_REVISION_PARAM], responses={200: HubModelInfoOutput, **_ERRORS})
+    @extend_schema(tags=["hub"], parameters=[*_REPO_PARAMS, _REVISION_PARAM], responses={200: HubModelInfoOutput, **_ERRORS})
     def get(self, request, namespace: str, name: str, revision: str = "main"):
         return super().get(request, namespace, name, revision)
 
@@ -209,8 +215,8 @@ class HubModelInfoRevisionApi(HubModelInfoApi):
 class HubTreeApi(HubApiView):
     """What `HfApi.list_repo_tree` reads: files (as LFS files, with their sha256) and folders, in one page."""
 
-    @extend_schema(tags=["hub"], parameters=[_REVISION_PARAM, TreeQuery],
-                   responses={200: HubTreeEntryOutput(many=True), **_ERRORS})
+    @extend_schema(tags=["hub"], parameters=[*_REPO_PARAMS, _REVISION_PARAM, TreeQuery],
+                   responses={200: HubTreeEntryOutput(many=True), 400: HubErrorOutput, **_ERRORS})
     def get(self, request, namespace: str, name: str, revision: str, path: str = ""):
         query = TreeQuery(data=request.query_params)
         if not query.is_valid():
@@ -225,8 +231,9 @@ class HubTreeApi(HubApiView):
 class HubTreePathApi(HubTreeApi):
     """The tree listing under one folder."""
 
-    @extend_schema(operation_id="hf_api_models_tree_path_list", tags=["hub"], parameters=[_REVISION_PARAM, TreeQuery],
-                   responses={200: HubTreeEntryOutput(many=True), **_ERRORS})
+    @extend_schema(operation_id="hf_api_models_tree_path_list", tags=["hub"], parameters=[
+        *_REPO_PARAMS, _REVISION_PARAM, _path_param("path", "a folder of the repo", "eval"), TreeQuery],
+                   responses={200: HubTreeEntryOutput(many=True), 400: HubErrorOutput, **_ERRORS})
     def get(self, request, namespace: str, name: str, revision: str, path: str = ""):
         return super().get(request, namespace, name, revision, path)
 
@@ -234,7 +241,7 @@ class HubTreePathApi(HubTreeApi):
 class HubRefsApi(HubApiView):
     """What `HfApi.list_repo_refs` reads: `main` and one tag per model, `v1`, `v2`, ..."""
 
-    @extend_schema(tags=["hub"], responses={200: HubRefsOutput, **_ERRORS})
+    @extend_schema(tags=["hub"], parameters=_REPO_PARAMS, responses={200: HubRefsOutput, **_ERRORS})
     def get(self, request, namespace: str, name: str):
         repo = _repo(namespace, name)
         main = repo.resolve("main")
@@ -250,8 +257,9 @@ class HubResolveApi(HubApiView):
     the file's sha256, Content-Length); GET streams it, or one byte range of it (206) to resume."""
 
     @extend_schema(
-        tags=["hub"], parameters=[_REVISION_PARAM, OpenApiParameter("Range", OpenApiTypes.STR, OpenApiParameter.HEADER,
-                                                                    description="`bytes=<start>-<end>`")],
+        tags=["hub"],
+        parameters=[*_REPO_PARAMS, _REVISION_PARAM, _path_param("filename", "a file of the revision", "config.json"),
+                    OpenApiParameter("Range", OpenApiTypes.STR, OpenApiParameter.HEADER, description="`bytes=<start>-<end>`")],
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
                    (206, "application/octet-stream"): OpenApiTypes.BINARY,
                    (416, "application/octet-stream"): OpenApiResponse(description="the range starts past the end"),
