@@ -74,7 +74,8 @@ def _seed_training() -> None:
     version = constitution_draft(constitution=constitution_create(title="Fuzz constitution"))
     constitution_entry_add(version=version, principle=principle_create(name="Warm", definition="Be kind."))
     constitution_version_publish(version=version)
-    target = target_freeze_constitution(name="Toy constitution", constitution_version_id=version.pk, extra_prompts=["Hi?"])
+    target = target_freeze_constitution(name="Toy constitution", constitution_version_id=version.pk,
+                                        extra_prompts=["Hi?"])
     TrainingRun.objects.create(target=target, method="salmon", config={}, base_model="/models/base")
     run = TrainingRun.objects.create(target=target, method="salmon", config={}, base_model="/models/base",
                                      status=TrainingRun.Status.SUCCEEDED, progress=1.0)

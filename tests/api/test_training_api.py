@@ -167,7 +167,8 @@ def test_models_list_and_detail_with_card_files_metrics_and_hub_ids(everything, 
     with django_assert_max_num_queries(6):  # token, touch, count, page, repo slugs
         listed = everything.get("/api/v1/models/").json()
     assert [m["id"] for m in listed["results"]] == [second.pk, first.pk]
-    assert listed["results"][0]["hub"] == {"repo_id": "chorus/toy-constitution-salmon", "commit": artifact_commit(second)}
+    assert listed["results"][0]["hub"] == {"repo_id": "chorus/toy-constitution-salmon",
+                                           "commit": artifact_commit(second)}
     assert everything.get("/api/v1/models/", {"target": target.pk + 1}).json()["count"] == 0
     assert list(everything.get("/api/v1/models/", {"target": "x"}).json()["error"]["fields"]) == ["target"]
 

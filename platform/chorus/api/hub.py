@@ -11,9 +11,10 @@ a token without read:models gets 403 and never learns whether a repo exists.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.urls import get_script_prefix
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.views import APIView
@@ -191,9 +192,9 @@ class HubModelInfoApi(HubApiView):
         return JsonResponse({
             "_id": found.commit[:24], "id": f"{namespace}/{name}", "modelId": f"{namespace}/{name}",
             "author": namespace, "sha": found.commit, "lastModified": _hub_time(artifact.created_at),
-            "createdAt": _hub_time(repo.revisions[0].artifact.created_at), "private": True, "gated": False, "disabled": False,
-            "library_name": "transformers", "tags": ["chorus", artifact.method, "transformers"],
-            "siblings": siblings,
+            "createdAt": _hub_time(repo.revisions[0].artifact.created_at),
+            "private": True, "gated": False, "disabled": False, "library_name": "transformers",
+            "tags": ["chorus", artifact.method, "transformers"], "siblings": siblings,
             "chorus": {"model": artifact.pk, "revision": found.tag, "target": str(artifact.target),
                        "method": artifact.method},
         })
@@ -201,13 +202,14 @@ class HubModelInfoApi(HubApiView):
 
 def _hub_time(moment: datetime) -> str:
     """The Hub's timestamps: UTC, milliseconds, `Z` (the client parses no other form)."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class HubModelInfoRevisionApi(HubModelInfoApi):
     """Model info at a revision."""
 
-    @extend_schema(tags=["hub"], parameters=[*_REPO_PARAMS, _REVISION_PARAM], responses={200: HubModelInfoOutput, **_ERRORS})
+    @extend_schema(tags=["hub"], parameters=[*_REPO_PARAMS, _REVISION_PARAM],
+                   responses={200: HubModelInfoOutput, **_ERRORS})
     def get(self, request, namespace: str, name: str, revision: str = "main"):
         return super().get(request, namespace, name, revision)
 
@@ -259,7 +261,8 @@ class HubResolveApi(HubApiView):
     @extend_schema(
         tags=["hub"],
         parameters=[*_REPO_PARAMS, _REVISION_PARAM, _path_param("filename", "a file of the revision", "config.json"),
-                    OpenApiParameter("Range", OpenApiTypes.STR, OpenApiParameter.HEADER, description="`bytes=<start>-<end>`")],
+                    OpenApiParameter("Range", OpenApiTypes.STR, OpenApiParameter.HEADER,
+                                     description="`bytes=<start>-<end>`")],
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
                    (206, "application/octet-stream"): OpenApiTypes.BINARY,
                    (416, "application/octet-stream"): OpenApiResponse(description="the range starts past the end"),
@@ -330,7 +333,7 @@ class _FileRange:
     """Streams `length` bytes from `start`; the response closes the file even if never iterated."""
 
     def __init__(self, path, start: int, length: int) -> None:
-        self._file = open(path, "rb")
+        self._file = open(path, "rb")  # noqa: SIM115 (closed by close(), which the response calls)
         self._file.seek(start)
         self._left = length
 
@@ -354,6 +357,6 @@ class _FileRange:
 def hub_snippet_context(artifact, *, request) -> dict:
     """What templates/api/_download_snippet.html needs for one model."""
     found = artifact_revision(artifact)
-    return {"hub_endpoint": request.build_absolute_uri("/hf").rstrip("/"), "hub_repo_id": hub_repo_id(artifact),
-            "hub_revision": found.tag, "hub_commit": found.commit}
+    return {"hub_endpoint": request.build_absolute_uri(f"{get_script_prefix()}hf"),
+            "hub_repo_id": hub_repo_id(artifact), "hub_revision": found.tag, "hub_commit": found.commit}
 

@@ -154,5 +154,6 @@ def tree_entries(revision: Revision, path: str, *, recursive: bool) -> list[dict
                           "lfs": {"oid": entry.sha256, "size": entry.size, "pointerSize": len(entry.lfs_pointer)}})
     if prefix and not (files or folders):
         return None
-    return [{"type": "directory", "path": folder, "oid": hashlib.sha1(f"{revision.commit} {folder}".encode()).hexdigest()}
-            for folder in sorted(folders)] + files
+    directories = [{"type": "directory", "path": folder,
+                    "oid": hashlib.sha1(f"{revision.commit} {folder}".encode()).hexdigest()} for folder in sorted(folders)]
+    return directories + files

@@ -109,8 +109,9 @@ class TargetFreezeApi(APIView):
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         if "constitution_version" in fields:
-            target = target_freeze_constitution(name=fields["name"], constitution_version_id=fields["constitution_version"],
-                                                extra_prompts=fields.get("extra_prompts", ()), user=request.user)
+            target = target_freeze_constitution(
+                name=fields["name"], constitution_version_id=fields["constitution_version"],
+                extra_prompts=fields.get("extra_prompts", ()), user=request.user)
         else:
             target = target_freeze_moral_graph(name=fields["name"], snapshot_id=fields["graph_snapshot"],
                                                user=request.user)
@@ -186,7 +187,8 @@ class RunDetailApi(RetrieveAPIView):
 class RunCreateInput(serializers.Serializer):
     method = serializers.CharField(max_length=50)
     base_model = serializers.CharField(max_length=500, help_text="a model folder on the workers' shared disk")
-    config = serializers.DictField(required=False, default=dict, help_text="the method's settings; omitted ones take defaults")
+    config = serializers.DictField(required=False, default=dict,
+                                   help_text="the method's settings; omitted ones take defaults")
 
 
 class RunCreateApi(APIView):
@@ -227,7 +229,8 @@ class RunCancelApi(APIView):
 
 class RunMetricOutput(serializers.Serializer):
     step = serializers.IntegerField()
-    values = serializers.DictField(child=serializers.FloatField(), help_text='e.g. {"loss": 0.69, "learning_rate": 1e-05}')
+    values = serializers.DictField(child=serializers.FloatField(),
+                                   help_text='e.g. {"loss": 0.69, "learning_rate": 1e-05}')
 
 
 class MetricFilter(serializers.Serializer):
