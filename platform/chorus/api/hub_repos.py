@@ -154,6 +154,8 @@ def tree_entries(revision: Revision, path: str, *, recursive: bool) -> list[dict
                           "lfs": {"oid": entry.sha256, "size": entry.size, "pointerSize": len(entry.lfs_pointer)}})
     if prefix and not (files or folders):
         return None
-    directories = [{"type": "directory", "path": folder,
-                    "oid": hashlib.sha1(f"{revision.commit} {folder}".encode()).hexdigest()} for folder in sorted(folders)]
-    return directories + files
+    return [{"type": "directory", "path": f, "oid": _folder_oid(revision.commit, f)} for f in sorted(folders)] + files
+
+
+def _folder_oid(commit: str, folder: str) -> str:
+    return hashlib.sha1(f"{commit} {folder}".encode()).hexdigest()
