@@ -151,12 +151,14 @@ REST_FRAMEWORK = {
     },
 }
 
-# Throttle counters and other short-lived state live in Redis, shared by every web process.
+# Throttle counters and other short-lived state live in Redis, shared by every web process. Keys
+# carry the database name: two Chorus databases on one Redis (a bench beside a dev server) must
+# not share a user id's counters.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": "chorus",
+        "KEY_PREFIX": f"chorus:{DATABASES['default']['NAME']}",
     }
 }
 SPECTACULAR_SETTINGS = {

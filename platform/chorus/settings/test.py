@@ -15,3 +15,6 @@ STORAGES = {  # noqa: F405
 # Throttle counters in a Redis database of their own, so tests can clear them without touching the broker.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                       "LOCATION": REDIS_URL.rsplit("/", 1)[0] + "/3", "KEY_PREFIX": "chorus-test"}}  # noqa: F405
+
+# Live-server tests run in threads: persistent connections would outlive them and block teardown.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
