@@ -1,7 +1,7 @@
 """What a Chorus run costs on top of training the same reward model by hand with TRL.
 
 Run from the repo root: `.venv/bin/python bench/train_overhead.py [repeats]` (default 3), with
-PostgreSQL and Redis up. It makes a throwaway database (test_<name>, as the test suite does) and
+PostgreSQL and Redis up. It makes a throwaway database (<name>_train_overhead_bench) and
 uses Redis database 3, starts its own GPU-queue worker, and times, alternately:
 
   direct  the toy constitution and prompts in memory -> the policy writes and judges pairs
@@ -148,6 +148,8 @@ def main() -> int:
     transformers.logging.set_verbosity_error()
     datasets.disable_progress_bars()
     app.control.purge()
+    # A database of the bench's own: never the test suite's test_<name>, which a test run may be using.
+    connection.settings_dict["TEST"]["NAME"] = f"{connection.settings_dict['NAME']}_train_overhead_bench"
     db_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     worker = start_worker(db_name)
     times: dict[str, list[tuple[float, float]]] = {"direct": [], "chorus": []}
