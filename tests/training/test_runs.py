@@ -127,3 +127,15 @@ def test_a_restarted_worker_resumes_what_it_was_running(toy_target, tiny_model_d
         assert run_services.runs_recover_orphans(worker="gpu@box") == {"resumed": 1}
     run.refresh_from_db()
     assert run.status == "queued" and "restarted while running it" in run.log
+
+
+def test_beat_schedules_the_reaper_task_by_its_registered_name():
+    from django.conf import settings
+
+    from chorus.celery import app
+    from training.tasks import runs_reap_stale
+
+    entry = settings.CELERY_BEAT_SCHEDULE["training-reap-stale-runs"]
+    assert entry["task"] == runs_reap_stale.name and entry["task"] in app.tasks
+    assert app.amqp.router.route({}, entry["task"])["queue"].name == "default"
+    assert runs_reap_stale() == {}  # nothing stale
