@@ -70,7 +70,7 @@ def gpu_devices(service: dict) -> list:
 
 
 def test_the_production_services_are_all_there(services: dict) -> None:
-    assert set(services) == {"postgres", "redis", "web", "worker", "gpu-worker", "vllm"}
+    assert set(services) == {"postgres", "redis", "web", "worker", "gpu-worker", "beat", "vllm"}
     assert services["postgres"]["image"] == "postgres:16"
     assert services["redis"]["image"] == "redis:7"
     assert services["vllm"]["image"].startswith("vllm/vllm-openai")
@@ -117,7 +117,10 @@ def test_workers_listen_on_their_queues(services: dict) -> None:
         "solo",
         "-c",
         "1",
+        "-n",
+        "gpu@gpu-worker",
     ]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "chorus", "beat"]
     assert services["gpu-worker"]["build"]["args"] == {"CHORUS_DEVICE": "gpu"}
     assert "args" not in services["web"]["build"] and "args" not in services["worker"]["build"]
 

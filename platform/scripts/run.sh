@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets Chorus up and runs it on this machine: web (gunicorn), a CPU worker and a GPU-queue worker.
-# Ctrl-C stops all three. Settings come from the environment (see README); defaults work here.
+# Sets Chorus up and runs it on this machine: web (gunicorn), a CPU worker, a GPU-queue worker and
+# Celery beat (the stale-run reaper).
+# Ctrl-C stops them all. Settings come from the environment (see README); defaults work here.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 platform/scripts/setup.sh
@@ -25,6 +26,9 @@ pids+=($!)
 pids+=($!)
 (cd platform && exec ../.venv/bin/celery -A chorus worker -Q gpu -P solo -c 1 -n "gpu@%h" -l info) >>"$LOG/worker-gpu.log" 2>&1 &
 pids+=($!)
+# One beat process: it runs the reaper that fails training runs whose worker went silent.
+(cd platform && exec ../.venv/bin/celery -A chorus beat -l info -s "$LOG/celerybeat-schedule") >>"$LOG/beat.log" 2>&1 &
+pids+=($!)
 
 up=0
 for _ in $(seq 60); do curl -fsS -o /dev/null "$URL/" 2>/dev/null && { up=1; break; }; sleep 1; done
@@ -39,7 +43,7 @@ Chorus is running at $URL
   staff dashboard: $URL/dashboard/   ($(sed -n 's/^staff login: //p' var/demo.txt))
   $(sed -n 's/^demo campaign: .*-> //p' var/demo.txt)
   API docs:        $URL/api/v1/docs/
-  logs:            var/log/ (web, worker-default, worker-gpu)
+  logs:            var/log/ (web, worker-default, worker-gpu, beat)
 Press Ctrl-C to stop.
 TXT
 wait -n "${pids[@]}"
