@@ -114,6 +114,7 @@ def test_model_page_card_files_snippet_and_downloads(staff, toy_target, tiny_mod
     html = staff.get(reverse("dashboard:models_detail", args=[artifact.pk])).content.decode()
     assert 'data-metric="eval_flip_accuracy">0.9300' in html and "Intended use: ranking" in html
     assert "AutoModelForSequenceClassification.from_pretrained(path)" in html and "ab" * 32 in html
+    assert "snapshot_download(" in html and "/hf" in html  # the Hub-client snippet
     body = b"".join(staff.get(reverse("dashboard:models_download", args=[artifact.pk])).streaming_content)
     names = tarfile.open(fileobj=io.BytesIO(body)).getnames()
     assert names == [f"{artifact.name}/config.json", f"{artifact.name}/checksums.sha256"]
