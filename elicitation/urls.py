@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import comparisons, graph, interview, participant, voting
+from .views import comparisons, graph, interview, participant, statements, voting
 
 app_name = "elicitation"
 
@@ -13,31 +13,21 @@ urlpatterns = [
     path("c/<slug:slug>/q/<int:question_id>/interview/message/", interview.message, name="interview_message"),
     path("c/<slug:slug>/q/<int:question_id>/interview/reply/", interview.reply_stream, name="interview_reply"),
     path("c/<slug:slug>/q/<int:question_id>/interview/card/", interview.card_action, name="interview_card"),
-]
 
-urlpatterns += [
     path("c/<slug:slug>/q/<int:question_id>/vote/", voting.vote_page, name="vote"),
     path("c/<slug:slug>/upgrades/", voting.upgrades_page, name="upgrades"),
-]
 
-urlpatterns += [
     path("c/<slug:slug>/graph/", graph.graph_page, name="graph"),
     path("c/<slug:slug>/graph.json", graph.graph_json, name="graph_json"),
     path("c/<slug:slug>/graph/snapshots/", graph.snapshot_create, name="snapshot_create"),
     path("c/<slug:slug>/graph/snapshots/<int:snapshot_id>.json", graph.snapshot_json, name="snapshot_json"),
-]
 
-urlpatterns += [
     path("c/<slug:slug>/compare/", comparisons.compare_home, name="compare"),
     path("c/<slug:slug>/compare/<int:comparison_id>/", comparisons.comparison_page, name="comparison"),
     path("c/<slug:slug>/compare/<int:comparison_id>/stream/<str:side>/", comparisons.comparison_stream,
          name="comparison_stream"),
     path("c/<slug:slug>/compare/<int:comparison_id>/ready/", comparisons.comparison_ready, name="comparison_ready"),
-]
 
-from .views import statements  # noqa: E402
-
-urlpatterns += [
     path("c/<slug:slug>/statements/", statements.statements_page, name="statements"),
     path("c/<slug:slug>/statements/vote/", statements.statement_vote, name="statement_vote"),
     path("c/<slug:slug>/statements/groups/", statements.groups_page, name="statement_groups"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import campaigns, comparisons, curation, imports, principles, training_views, views
 
 app_name = "dashboard"
 
@@ -13,37 +13,21 @@ urlpatterns = [
     path("playground/stream/<str:stream_id>/", views.playground_stream, name="playground_stream"),
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
-]
 
-from . import campaigns, imports
-
-urlpatterns += [
     path("campaigns/new/", campaigns.campaign_new, name="campaign_new"),
     path("campaigns/<int:campaign_id>/", campaigns.campaign_detail, name="campaign_detail"),
     path("campaigns/<int:campaign_id>/status/", campaigns.campaign_status, name="campaign_status"),
     path("campaigns/<int:campaign_id>/waves/", campaigns.wave_add, name="wave_add"),
     path("campaigns/<int:campaign_id>/upgrade-stories/", campaigns.upgrade_stories, name="upgrade_stories"),
     path("imports/mai/", imports.import_mai, name="import_mai"),
-]
 
-from . import comparisons  # noqa: E402
-
-urlpatterns += [
     path("campaigns/<int:campaign_id>/leaderboard/", comparisons.leaderboard_page, name="leaderboard"),
     path("campaigns/<int:campaign_id>/export/<str:fmt>.jsonl", comparisons.export_jsonl, name="export_comparisons"),
-]
 
-from . import curation
-
-urlpatterns += [
     path("campaigns/<int:campaign_id>/values/", curation.campaign_values, name="campaign_values"),
     path("campaigns/<int:campaign_id>/values/cards/<int:card_id>/split/", curation.card_split, name="card_split"),
     path("campaigns/<int:campaign_id>/values/cards/<int:card_id>/merge/", curation.card_merge, name="card_merge"),
-]
 
-from . import principles  # noqa: E402
-
-urlpatterns += [
     path("principles/", principles.principles_list, name="principles"),
     path("principles/draft/", principles.principles_draft, name="principles_draft"),
     path("principles/salmon/", principles.salmon_import, name="salmon_import"),
@@ -59,11 +43,7 @@ urlpatterns += [
     path("statements/campaigns/<int:campaign_id>/", principles.statements_campaign, name="statements_campaign"),
     path("statements/<int:statement_id>/moderate/", principles.statement_moderate, name="statement_moderate"),
     path("statements/<int:statement_id>/promote/", principles.statement_promote, name="statement_promote"),
-]
 
-from . import training_views  # noqa: E402
-
-urlpatterns += [
     path("targets/", training_views.targets_list, name="targets_list"),
     path("targets/new/", training_views.targets_new, name="targets_new"),
     path("targets/<int:target_id>/", training_views.targets_detail, name="targets_detail"),
