@@ -74,7 +74,9 @@ def withdraw(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign, slug=slug)
     participant = _participant_or_none(request, campaign)
     if request.method == "POST" and participant is not None:
-        account_services.participant_withdraw(participant=participant, session=request.session)
+        from ..services.withdrawal import participant_withdraw
+
+        participant_withdraw(participant=participant, session=request.session)
         return render(request, "elicitation/withdrawn.html", {"campaign": campaign})
     if participant is None:
         return redirect("elicitation:home", slug=slug)
