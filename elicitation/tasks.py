@@ -33,3 +33,19 @@ def canonical_contexts_generate(canonical_id: int) -> None:
     canonical = CanonicalCard.objects.select_related("question").filter(pk=canonical_id).first()
     if canonical is not None and not canonical.contexts.exists():
         contexts_generate(canonical=canonical)
+
+
+@shared_task(name="elicitation.tasks.principles_draft", soft_time_limit=1800, time_limit=1860)
+def principles_draft(campaign_id: int) -> dict:
+    """Drafts principles from every wisest value without one, a batch at a time, on a CPU worker."""
+    from .models import Campaign
+    from .services.principles import principles_draft_from_graph
+
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    drafted = failed = 0
+    while campaign is not None:
+        result = principles_draft_from_graph(campaign=campaign)
+        drafted, failed = drafted + len(result.drafted), failed + len(result.failed)
+        if not result.remaining or not result.drafted:  # done, or every attempt in the batch failed
+            break
+    return {"drafted": drafted, "failed": failed}

@@ -187,3 +187,17 @@ def test_the_bundled_model_drafts_a_schema_valid_principle(graph):
     [drafted] = result.drafted
     assert 3 <= len(drafted.name) <= 80 and 20 <= len(drafted.definition) <= 600
     assert drafted.negated_definition and drafted.source_value == wisest and drafted.status == "proposed"
+
+
+def test_drafting_runs_as_a_task_queued_from_the_dashboard(graph, scripted_llm, client, staff_user,
+                                                            django_capture_on_commit_callbacks):
+    from elicitation.tasks import principles_draft
+
+    campaign, wisest, _ = graph
+    client.force_login(staff_user)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post("/dashboard/principles/draft/", {"campaign": campaign.pk}, follow=True)
+    assert len(callbacks) == 1 and "drafting principles" in response.content.decode()
+    assert not Principle.objects.filter(provenance="from_value").exists()  # nothing drafted in the request
+    assert principles_draft.run(campaign.pk) == {"drafted": 1, "failed": 0}  # what the worker runs
+    assert Principle.objects.get(provenance="from_value").source_value == wisest

@@ -92,17 +92,15 @@ def principle_review(request: HttpRequest, principle_id: int) -> HttpResponse:
 @staff_member_required
 @require_POST
 def principles_draft(request: HttpRequest) -> HttpResponse:
+    """The LLM drafts on a CPU worker (a call per value takes seconds); proposals appear below."""
+    from django.db import transaction
+
+    from elicitation.tasks import principles_draft as draft_task
+
     campaign = get_object_or_404(Campaign, pk=request.POST.get("campaign") or 0)
-    result = svc.principles_draft_from_graph(campaign=campaign)
-    if result.drafted:
-        messages.success(request, f"The LLM drafted {len(result.drafted)} principle(s) from “{campaign.title}”'s "
-                                  "wisest values: review them below.")
-    elif not result.failed:
-        messages.info(request, "Every wisest value of that campaign has a drafted principle already.")
-    for failure in result.failed:
-        messages.error(request, f"No draft for {failure}")
-    if result.remaining:
-        messages.info(request, f"{result.remaining} more value(s) are waiting: draft again for the next ones.")
+    transaction.on_commit(lambda: draft_task.delay(campaign.pk))
+    messages.success(request, f"The LLM is drafting principles from “{campaign.title}”'s wisest values on a worker; "
+                              "they appear below as proposals to review. Reload in a minute.")
     return redirect("dashboard:principles")
 
 
