@@ -180,6 +180,10 @@ def test_unknown_repo_revision_and_file_get_the_hubs_404s(published, hub, tmp_pa
     # Files are looked up in the model's manifest, never on disk by the requested name.
     escape = httpx2.get(f"{hub['endpoint']}/{repo_id}/resolve/main/..%2F..%2F..%2Fpyproject.toml", headers=auth)
     assert (escape.status_code, escape.headers["X-Error-Code"]) == (404, "EntryNotFound")
+    # A file the manifest names but the store lost: the Hub's shape, not a server error page.
+    (_stored(published[1]) / "config.json").unlink()
+    lost = httpx2.get(f"{hub['endpoint']}/{repo_id}/resolve/main/config.json", headers=auth)
+    assert (lost.status_code, lost.headers["X-Error-Code"]) == (404, "EntryNotFound")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -10,6 +10,8 @@ a token without read:models gets 403 and never learns whether a repo exists.
 """
 from __future__ import annotations
 
+import logging
+
 import re
 from datetime import UTC, datetime
 
@@ -26,6 +28,8 @@ from .hub_repos import HubRepo, Revision, artifact_revision, hub_repo_id, repo_f
 CHUNK = 1 << 20
 _RANGE_RE = re.compile(r"bytes=(\d{0,18})-(\d{0,18})")
 
+
+log = logging.getLogger(__name__)
 
 class HubError(Exception):
     def __init__(self, status: int, message: str, code: str = "", commit: str = "") -> None:
@@ -273,11 +277,16 @@ class HubResolveApi(HubApiView):
         entry = found.file(filename)
         if entry is None:
             raise HubError(404, "Entry not found", "EntryNotFound", found.commit)
+        local = found.local_path(entry)
+        if not local.is_file():
+            # The manifest names a file the store lost: say so in the Hub's shape, and log it loudly.
+            log.error("model file missing from storage", extra={"commit": found.commit, "file": entry.path})
+            raise HubError(404, "Entry missing from storage", "EntryNotFound", found.commit)
         if request.method == "HEAD":
             response = HttpResponse(content_type="application/octet-stream")
             response["Content-Length"] = str(entry.size)
         else:
-            response = _file_response(request, found.local_path(entry), entry.size, etag=f'"{entry.sha256}"')
+            response = _file_response(request, local, entry.size, etag=f'"{entry.sha256}"')
         response["X-Repo-Commit"] = found.commit
         response["ETag"] = f'"{entry.sha256}"'
         response["Accept-Ranges"] = "bytes"
