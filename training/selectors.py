@@ -81,7 +81,8 @@ def graph_snapshot_source(*, snapshot_id: int) -> dict[str, Any]:
 def target_list() -> QuerySet[AlignmentTarget]:
     return AlignmentTarget.objects.annotate(
         run_count=Count("runs", distinct=True), model_count=Count("models", distinct=True)
-    ).prefetch_related(Prefetch("files", queryset=TargetFile.objects.order_by("name")))
+    ).prefetch_related(Prefetch("files", queryset=TargetFile.objects.order_by("name"))).order_by(
+        "-created_at", "-pk")  # Meta.ordering does not survive the GROUP BY of the counts
 
 
 def target_get(*, target_id: int) -> AlignmentTarget | None:

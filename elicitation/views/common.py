@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
-from chorus.accounts.selectors import participant_from_session
+from chorus.accounts.selectors import consented_participant
 
 from ..models import Campaign, Question
 
@@ -16,8 +16,8 @@ class NotJoined(Exception):
 def participant_question(request: HttpRequest, slug: str, question_id: int):
     """(campaign, participant, question) for a consented participant, or NotJoined."""
     campaign = get_object_or_404(Campaign, slug=slug)
-    participant = participant_from_session(session=request.session, campaign_id=campaign.pk)
-    if participant is None or participant.consented_at is None:
+    participant = consented_participant(session=request.session, campaign_id=campaign.pk)
+    if participant is None:
         raise NotJoined
     question = get_object_or_404(Question, pk=question_id, campaign=campaign)
     return campaign, participant, question

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from chorus.accounts.selectors import participant_from_session
+from chorus.accounts.selectors import consented_participant
 from chorus.sse import sse_event, sse_response
 
 from ..models import Campaign, Comparison, SystemMessage
@@ -19,10 +19,7 @@ from ..services import comparisons as svc
 
 def _participant(request: HttpRequest, slug: str):
     campaign = get_object_or_404(Campaign.objects.prefetch_related("questions"), slug=slug)
-    participant = participant_from_session(session=request.session, campaign_id=campaign.pk)
-    if participant is None or participant.consented_at is None:
-        return campaign, None
-    return campaign, participant
+    return campaign, consented_participant(session=request.session, campaign_id=campaign.pk)
 
 
 def _errors(exc: Exception) -> dict:

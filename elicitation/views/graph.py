@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
-from chorus.accounts.selectors import participant_from_session
+from chorus.accounts.selectors import consented_participant
 
 from ..models import Campaign, Context, Wave
 from ..services import graphs
@@ -20,7 +20,7 @@ from ..services import graphs
 def _may_see(request: HttpRequest, campaign: Campaign) -> bool:
     if request.user.is_authenticated and request.user.is_staff:
         return True
-    participant = participant_from_session(session=request.session, campaign_id=campaign.pk)
+    participant = consented_participant(session=request.session, campaign_id=campaign.pk)
     return participant is not None and campaign.status == Campaign.Status.CLOSED
 
 

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from chorus.accounts import services as account_services
 from chorus.accounts.join_links import InvalidJoinLink, join_token_read
-from chorus.accounts.selectors import participant_from_session
+from chorus.accounts.selectors import consented_participant, participant_from_session
 
 from ..models import Campaign
 
@@ -37,8 +37,7 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _participant_or_none(request: HttpRequest, campaign: Campaign):
-    participant = participant_from_session(session=request.session, campaign_id=campaign.pk)
-    return participant if participant and participant.consented_at else None
+    return consented_participant(session=request.session, campaign_id=campaign.pk)
 
 
 def home(request: HttpRequest, slug: str) -> HttpResponse:

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from chorus.accounts.selectors import participant_from_session
+from chorus.accounts.selectors import consented_participant
 
 from ..models import Activity, Campaign, Statement, StatementVote
 from ..selectors_statements import statement_groups, statement_next
@@ -24,8 +24,7 @@ def _campaign(slug: str) -> Campaign:
 
 
 def _participant(request: HttpRequest, campaign: Campaign):
-    participant = participant_from_session(session=request.session, campaign_id=campaign.pk)
-    return participant if participant and participant.consented_at else None
+    return consented_participant(session=request.session, campaign_id=campaign.pk)
 
 
 @require_http_methods(["GET", "POST"])

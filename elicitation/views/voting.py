@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from chorus.accounts.selectors import participant_from_session
+from chorus.accounts.selectors import consented_participant
 
 from ..models import Campaign, EdgeVote, Relationship, UpgradeStory
 from ..services import votes as svc
@@ -39,8 +39,8 @@ def vote_page(request: HttpRequest, slug: str, question_id: int) -> HttpResponse
 @require_http_methods(["GET", "POST"])
 def upgrades_page(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign, slug=slug)
-    participant = participant_from_session(session=request.session, campaign_id=campaign.pk)
-    if participant is None or participant.consented_at is None:
+    participant = consented_participant(session=request.session, campaign_id=campaign.pk)
+    if participant is None:
         return redirect("elicitation:home", slug=slug)
     error = ""
     if request.method == "POST":

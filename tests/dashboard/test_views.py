@@ -35,11 +35,24 @@ def test_services_panel_reports_all_reachable(client, staff_user):
     assert "all reachable" in client.get("/dashboard/services/").content.decode()
 
 
-def test_workers_panel_has_an_empty_state(client, staff_user):
+def test_workers_panel_says_how_to_start_workers_when_none_answer(client, staff_user, monkeypatch):
+    from chorus.dashboard import selectors
+
+    # Whether a test worker happens to be running is not this test's business: fix the answer.
+    monkeypatch.setattr(selectors, "workers_online", lambda **_: [])
     client.force_login(staff_user)
-    # The test broker has no worker unless a test started one: the panel says how to start them.
     body = client.get("/dashboard/workers/").content.decode()
-    assert "celery -A chorus worker" in body or "@" in body
+    assert "No worker is running" in body and "celery -A chorus worker -Q gpu -P solo -c 1" in body
+
+
+def test_workers_panel_lists_workers_and_their_queues(client, staff_user, monkeypatch):
+    from chorus.dashboard import selectors
+
+    monkeypatch.setattr(selectors, "workers_online",
+                        lambda **_: [selectors.WorkerInfo(name="gpu@box", queues=("gpu",))])
+    client.force_login(staff_user)
+    body = client.get("/dashboard/workers/").content.decode()
+    assert "<td>gpu@box</td><td>gpu</td>" in body and "No worker is running" not in body
 
 
 def test_probe_form_refuses_unknown_queue(client, staff_user):

@@ -78,3 +78,10 @@ def test_a_moral_graph_target_freezes_values_edges_and_contexts():
     assert target.provenance == {"votes": 3, "values": 2, "edges": 1, "contexts": 1, "as_of": snapshot.as_of.isoformat()}
     edge = json.loads((target_dir(target.uuid) / "edges.jsonl").read_text())
     assert edge["wiserValueId"] == 2
+
+
+def test_target_list_is_newest_first():
+    # The run and model counts group rows, which drops Meta.ordering; the selector orders itself.
+    from training.selectors import target_list
+
+    assert target_list().query.order_by == ("-created_at", "-pk")

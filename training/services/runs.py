@@ -93,14 +93,16 @@ def run_cancel(*, run: TrainingRun) -> TrainingRun:
     from celery import current_app
 
     now = timezone.now()
-    if TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
-        status=TrainingRun.Status.CANCELLED, cancel_requested_at=now, finished_at=now, stage="cancelled"
-    ):
-        _log(run.pk, "cancelled before a worker started it")
-    elif not TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(cancel_requested_at=now):
-        raise ValidationError("This run has already finished.")
-    else:
-        _log(run.pk, "cancel requested; the worker stops at its next check")
+    with transaction.atomic():  # the status and its log line appear together
+        if TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
+            status=TrainingRun.Status.CANCELLED, cancel_requested_at=now, finished_at=now, stage="cancelled"
+        ):
+            _log(run.pk, "cancelled before a worker started it")
+        elif not TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(
+                cancel_requested_at=now):
+            raise ValidationError("This run has already finished.")
+        else:
+            _log(run.pk, "cancel requested; the worker stops at its next check")
     if run.task_id:
         try:
             current_app.control.revoke(run.task_id)  # a copy of the message still in the queue is dropped
@@ -187,11 +189,13 @@ def run_succeed(
     return artifact
 
 
+@transaction.atomic  # the status and its log line appear together
 def run_fail(*, claim: Claim, error: str) -> None:
     if _held(claim).update(status=TrainingRun.Status.FAILED, error=error, finished_at=timezone.now(), stage="failed"):
         _log(claim.run_id, f"failed: {error}")
 
 
+@transaction.atomic  # the status and its log line appear together
 def run_mark_cancelled(*, claim: Claim) -> None:
     if _held(claim).update(status=TrainingRun.Status.CANCELLED, finished_at=timezone.now(), stage="cancelled"):
         _log(claim.run_id, "cancelled; the worker stopped")

@@ -15,6 +15,13 @@ def participant_from_session(*, session: SessionBase, campaign_id: int) -> Parti
     return Participant.objects.filter(public_id=public_id, campaign_id=campaign_id).first()
 
 
+def consented_participant(*, session: SessionBase, campaign_id: int) -> Participant | None:
+    """The session's participant in the campaign, if they have given consent: the only one who
+    may take part in its activities."""
+    participant = participant_from_session(session=session, campaign_id=campaign_id)
+    return participant if participant and participant.consented_at else None
+
+
 def api_token_find(*, plaintext: str) -> ApiToken | None:
     return (
         ApiToken.objects.select_related("user")

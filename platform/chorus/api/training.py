@@ -68,8 +68,7 @@ class TargetListApi(ListAPIView):
     def get_queryset(self):
         filters = TargetFilter(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        # Explicitly: Meta.ordering does not apply to target_list()'s GROUP BY.
-        return target_list().filter(**filters.validated_data).order_by("-created_at", "-pk")
+        return target_list().filter(**filters.validated_data)
 
 
 class TargetDetailApi(RetrieveAPIView):
