@@ -14,17 +14,21 @@ class AlignmentTarget(models.Model):
     class Kind(models.TextChoices):
         CONSTITUTION = "constitution", "Constitution"
         MORAL_GRAPH = "moral_graph", "Moral graph"
+        PREFERENCE_POPULATION = "preference_population", "Preference population"
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=200)
     version = models.PositiveIntegerField()
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    kind = models.CharField(max_length=30, choices=Kind.choices)
     # The source stays linked while it exists; `source_label` keeps its description if it is deleted.
     constitution_version = models.ForeignKey(
         "elicitation.ConstitutionVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     graph_snapshot = models.ForeignKey(
         "elicitation.GraphSnapshot", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    campaign = models.ForeignKey(  # a preference population's campaign
+        "elicitation.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     source_label = models.CharField(max_length=300)
     provenance = models.JSONField(default=dict, help_text="counts of the contributions behind the data")
