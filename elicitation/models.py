@@ -122,6 +122,9 @@ class CanonicalCard(models.Model):
     title = models.CharField(max_length=100)
     description = models.TextField()
     policies = models.JSONField(default=list)
+    # MAI's first study (dft) gave each value a paragraph on how to act on it, beside the one-line
+    # description; kept so an imported study's graph exports what it was given.
+    instructions_detailed = models.TextField(blank=True, help_text="MAI's instructionsDetailed, where imported")
     # Sorted, newline-joined policies embedded with all-MiniLM-L6-v2 (384 floats, L2-normalised).
     embedding = ArrayField(models.FloatField(), null=True, blank=True)
     external_id = models.CharField(max_length=100, blank=True, help_text="id in an imported study")

@@ -53,7 +53,7 @@ def campaign_votes(*, campaign: Campaign) -> tuple[mg.Votes, dict[int, int]]:
 def campaign_values(*, campaign: Campaign) -> list[dict]:
     return [
         {"id": c.pk, "title": c.title, "description": c.description, "policies": c.policies,
-         "externalId": c.external_id or None}
+         "instructionsDetailed": c.instructions_detailed, "externalId": c.external_id or None}
         for c in CanonicalCard.objects.filter(campaign=campaign).order_by("pk")
     ]
 

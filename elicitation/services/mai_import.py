@@ -7,16 +7,20 @@ Two files, each a JSON array of objects or a CSV file with a header row:
   them `description` and `policies`, and both spellings are read. A JSON object with a `values`
   array (a `MoralGraphSummary`) is read too. The attentional policies are a JSON array, a
   PostgreSQL array literal (`{"A","B"}`, as a table dump writes a `String[]` column) or one
-  policy per line. `instructionsDetailed` has no place in Chorus and is not kept.
+  policy per line. dft's `instructionsDetailed` (optional) is kept and exported again in graph.json;
+  other columns (`createdAt`, `isArchived`, `deliberationId`, `pageRank`, ...) are ignored.
 - edges: MAI's `Edge` table, one vote per row: `userId, fromId, toId, contextId, relationship,
   story, comment, createdAt` (moral-graph-elicitation calls `relationship` `type`). `story` and
   `comment` may be missing or empty; other columns (`updatedAt`, `runId`, `deliberationId`) are
   ignored. `createdAt` is ISO 8601; a time without an offset is UTC, as Prisma stores it.
 
-Every row is checked before anything is written, and a refused file leaves nothing behind. A
-vote that appears twice (same user, values and context) is refused rather than counted once:
-MAI's own table keys votes by user and pair, so a repeat means the export was mangled, and
-when the two answers differ there is no right one to keep.
+Every row is checked before anything is written, and a refused file leaves nothing behind.
+
+A vote that appears more than once (same user, values and context) counts once, as a repeated
+vote in Chorus does (`one_vote_per_imported_user_edge`). Taken in the order they were cast, a
+repeat of the same answer changes nothing (the first stays, with its time, so graphs as of a
+moment still see it) and a changed answer replaces the earlier one: the latest answer is kept.
+Two different answers cast at the same moment have no latest one, and are refused.
 """
 from __future__ import annotations
 
@@ -46,6 +50,7 @@ VALUE_COLUMNS = {
     "description": ("instructionsShort", "description"),
     "policies": ("evaluationCriteria", "policies"),
 }
+OPTIONAL_VALUE_COLUMNS = {"instructions_detailed": ("instructionsDetailed",)}
 EDGE_COLUMNS = {
     "user": ("userId",),
     "from": ("fromId",),
@@ -74,6 +79,7 @@ class MaiImportSummary:
     votes: int
     voters: int
     stories: int
+    repeats: int  # rows that repeated a vote already in the file, counted once with it
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ class _Value:
     title: str
     description: str
     policies: list[str]
+    instructions_detailed: str
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,7 @@ class _Vote:
     to_id: str
     context: str
     relationship: str
+    answer_column: str  # "relationship" or "type", for naming it in a problem
     created_at: datetime
     story: str
     comment: str
@@ -113,7 +121,9 @@ def mai_study_import(
     cards, ids = _guarded(value_problems, lambda: _read_values(values, value_problems)) or ([], None)
     vote_problems: list[str] = []
     # Without any value id to check against, every vote would be flagged: only the values file's fault shows.
-    votes = _guarded(vote_problems, lambda: _read_votes(edges, vote_problems, ids or None, values.name)) or []
+    votes, repeats = (
+        _guarded(vote_problems, lambda: _read_votes(edges, vote_problems, ids or None, values.name)) or ([], 0)
+    )
     errors = {key: found for key, found in (("values", value_problems), ("edges", vote_problems)) if found}
     if errors:
         raise ValidationError(errors)
@@ -122,7 +132,7 @@ def mai_study_import(
             title=title, description=description, questions=list(questions) or [IMPORTED_QUESTION],
             activities=(), status=Campaign.Status.CLOSED,
         )
-        return _write(campaign, cards, votes)
+        return _write(campaign, cards, votes, repeats=repeats)
 
 
 def _guarded(problems: list[str], read: Callable[[], T]) -> T | None:
@@ -154,6 +164,7 @@ def _read_values(file: StudyFile, problems: list[str]) -> tuple[list[_Value], se
                 title=_text(record, VALUE_COLUMNS["title"], max_length=100),
                 description=_text(record, VALUE_COLUMNS["description"]),
                 policies=_policies(record),
+                instructions_detailed=_text(record, OPTIONAL_VALUE_COLUMNS["instructions_detailed"], required=False),
             )
         except _Refused as exc:
             problems.append(f"{file.name} {where}: {exc}")
@@ -162,10 +173,14 @@ def _read_values(file: StudyFile, problems: list[str]) -> tuple[list[_Value], se
     return list(cards.values()), set(first_seen)
 
 
-def _read_votes(file: StudyFile, problems: list[str], known: set[str] | None, values_name: str) -> list[_Vote]:
-    """The votes. `known` is None when the values file could not be read: ids go unchecked then."""
-    votes: list[_Vote] = []
-    first_seen: dict[tuple[str, str, str, str], str] = {}
+def _read_votes(
+    file: StudyFile, problems: list[str], known: set[str] | None, values_name: str
+) -> tuple[list[_Vote], int]:
+    """The votes, one per user, edge and context, and how many rows repeated one.
+
+    `known` is None when the values file could not be read: ids go unchecked then."""
+    # Each vote's rows, in file order; a dict keeps the votes in the order they first appear.
+    cast: dict[tuple[str, str, str, str], list[tuple[str, _Vote]]] = {}
     rows = 0
     for where, record in _records(file, EDGE_COLUMNS, root_key="edges", aggregated_hint=True):
         rows += 1
@@ -174,20 +189,38 @@ def _read_votes(file: StudyFile, problems: list[str], known: set[str] | None, va
             break
         try:
             vote = _vote(record, known, values_name)
-            key = (vote.user, vote.from_id, vote.to_id, vote.context)
-            if key in first_seen:
-                raise _Refused(
-                    f"user {vote.user} voted on {vote.from_id} → {vote.to_id} in context {_shown(vote.context)} "
-                    f"already (at {first_seen[key]}); each vote may appear once"
-                )
+            earlier = cast.setdefault((vote.user, vote.from_id, vote.to_id, vote.context), [])
+            _refuse_contradiction(vote, earlier)
         except _Refused as exc:
             problems.append(f"{file.name} {where}: {exc}")
             continue
-        first_seen[key] = where
-        votes.append(vote)
+        earlier.append((where, vote))
     if not rows:
         problems.append(f"{file.name}: holds no votes.")
-    return votes
+    votes = [_counted_once([vote for _, vote in repeated]) for repeated in cast.values()]
+    return votes, sum(len(repeated) - 1 for repeated in cast.values())
+
+
+def _refuse_contradiction(vote: _Vote, earlier: list[tuple[str, _Vote]]) -> None:
+    """Two different answers to one vote cast at the same moment: neither is the latest."""
+    for where, other in earlier:
+        if other.created_at == vote.created_at and other.relationship != vote.relationship:
+            raise _Refused(
+                f"{vote.answer_column} {vote.relationship} contradicts {other.relationship} at {where}: user "
+                f"{vote.user} voted on {vote.from_id} → {vote.to_id} in context {_shown(vote.context)} twice at "
+                f"{vote.created_at.isoformat()}, so neither answer is the latest; keep one of the two rows"
+            )
+
+
+def _counted_once(rows: list[_Vote]) -> _Vote:
+    """The one vote that a user's rows for an edge and context count as (see the module docstring)."""
+    # Stable: rows cast at the same moment (with the same answer, or they were refused) keep file order.
+    in_order = sorted(rows, key=lambda vote: vote.created_at)
+    kept = in_order[0]
+    for vote in in_order[1:]:
+        if vote.relationship != kept.relationship:
+            kept = vote
+    return kept
 
 
 def _vote(record: dict[str, Any], known: set[str] | None, values_name: str) -> _Vote:
@@ -208,19 +241,19 @@ def _vote(record: dict[str, Any], known: set[str] | None, values_name: str) -> _
     if relationship not in Relationship.values:
         raise _Refused(f"{column} must be upgrade, no_upgrade or not_sure, got {_shown(relationship)}")
     return _Vote(
-        user=user, from_id=ends[0], to_id=ends[1], context=context, relationship=relationship,
+        user=user, from_id=ends[0], to_id=ends[1], context=context, relationship=relationship, answer_column=column,
         created_at=_moment(_field(record, EDGE_COLUMNS["created_at"])),
         story=_text(record, OPTIONAL_EDGE_COLUMNS["story"], required=False),
         comment=_text(record, OPTIONAL_EDGE_COLUMNS["comment"], required=False),
     )
 
 
-def _write(campaign: Campaign, values: list[_Value], votes: list[_Vote]) -> MaiImportSummary:
+def _write(campaign: Campaign, values: list[_Value], votes: list[_Vote], *, repeats: int) -> MaiImportSummary:
     # Rows are built with ids, not related objects: Django checks every related object before an
     # insert, which costs more than the insert itself at 100k votes.
     cards = CanonicalCard.objects.bulk_create(
         [CanonicalCard(campaign_id=campaign.pk, title=v.title, description=v.description, policies=v.policies,
-                       external_id=v.external_id) for v in values],
+                       instructions_detailed=v.instructions_detailed, external_id=v.external_id) for v in values],
         batch_size=BATCH_SIZE,
     )
     card = {c.external_id: c.pk for c in cards}  # PostgreSQL returns the new primary keys
@@ -250,7 +283,7 @@ def _write(campaign: Campaign, values: list[_Value], votes: list[_Vote]) -> MaiI
     )
     return MaiImportSummary(
         campaign=campaign, values=len(cards), contexts=len(context), votes=len(votes),
-        voters=len({v.user for v in votes}), stories=len(told),
+        voters=len({v.user for v in votes}), stories=len(told), repeats=repeats,
     )
 
 

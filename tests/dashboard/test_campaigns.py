@@ -197,7 +197,7 @@ def test_import_page_imports_a_study(staff_client):
     campaign = Campaign.objects.get()
     assert response.redirect_chain == [(f"/dashboard/campaigns/{campaign.pk}/", 302)]
     page = response.content.decode()
-    assert "Imported “MAI 2023”: 2 values, 1 contexts, 2 votes by 2 voters, 1 stories." in page
+    assert "Imported “MAI 2023”: 2 values, 1 contexts, 2 votes by 2 voters, 1 stories; 0 repeated votes counted once." in page
     assert 'data-count="votes">2<' in page and 'data-count="imported_voters">2<' in page
     assert CanonicalCard.objects.filter(campaign=campaign).count() == 2
 

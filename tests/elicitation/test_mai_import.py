@@ -1,5 +1,6 @@
 """Importing a Meaning Alignment Institute study: valid files become a closed campaign whose graph
-Chorus can compute; one bad row anywhere refuses both files and writes nothing."""
+Chorus can compute; a vote repeated in the file counts once; one bad row anywhere refuses both files
+and writes nothing."""
 from __future__ import annotations
 
 import csv
@@ -79,6 +80,7 @@ def test_valid_import_creates_a_closed_campaign_with_counts(tmp_path):
 
     campaign = summary.campaign
     assert (summary.values, summary.contexts, summary.votes, summary.voters, summary.stories) == (3, 2, 5, 3, 2)
+    assert summary.repeats == 0
     assert campaign.status == Campaign.Status.CLOSED and campaign.activities == []
     assert [q.text for q in campaign.questions.all()] == ["What should she do?"]
     cards = {c.external_id: c for c in CanonicalCard.objects.filter(campaign=campaign)}
@@ -86,6 +88,8 @@ def test_valid_import_creates_a_closed_campaign_with_counts(tmp_path):
     assert cards["11"].title == "Informed Autonomy"
     assert cards["11"].description == "Helping her decide with full information."
     assert cards["11"].policies == ["FACTS about each option", "CHOICES she owns"]
+    assert cards["11"].instructions_detailed == "ChatGPT can foster..."
+    assert cards["12"].instructions_detailed == ""
     assert EdgeVote.objects.filter(campaign=campaign).count() == 5
 
 
@@ -211,9 +215,14 @@ MALFORMED = {
         {"edges": _edges(lambda r: _set(r, 3, "toId", "12"))},
         "edges.csv row 5: fromId and toId are both 12; a value cannot be an upgrade of itself",
     ),
-    "duplicate vote": (
-        {"edges": _edges(lambda r: r.append(list(r[1])))},
-        f"edges.csv row 7: user 2 voted on 11 → 12 in context '{LIFE}' already (at row 3); each vote may appear once",
+    "two answers at one moment": (
+        {"edges": _edges(lambda r: r.append(list(r[1][:4]) + ["no_upgrade"] + list(r[1][5:])))},
+        (f"edges.csv row 7: relationship no_upgrade contradicts upgrade at row 3: user 2 voted on 11 → 12 in context "
+         f"'{LIFE}' twice at 2023-10-05T11:00:00+00:00, so neither answer is the latest; keep one of the two rows"),
+    ),
+    "instructionsDetailed not text": (
+        {"values": _values(lambda v: v[0].update(instructionsDetailed=["ChatGPT can foster..."]))},
+        "values.json item 1: instructionsDetailed must be text, got ['ChatGPT can foster...']",
     ),
     "short row": (
         {"edges": _edges(lambda r: r[2].pop())},
@@ -331,7 +340,8 @@ def test_command_imports_and_prints_the_summary(tmp_path):
 
     campaign = Campaign.objects.get()
     assert out.getvalue().strip() == (
-        f"Imported “MAI 2023” as campaign {campaign.pk} (closed): 3 values, 2 contexts, 5 votes by 3 voters, 2 stories."
+        f"Imported “MAI 2023” as campaign {campaign.pk} (closed): 3 values, 2 contexts, 5 votes by 3 voters, 2 stories; "
+        "0 repeated votes counted once."
     )
     assert campaign.questions.get().text == "What should she do?"
 
@@ -362,3 +372,168 @@ def test_timestamps_keep_their_instant_whatever_the_offset(tmp_path):
 
     vote = EdgeVote.objects.get(external_user_id="1", context__text=LIFE)
     assert vote.created_at == datetime(2023, 10, 5, 12, tzinfo=timezone(timedelta(hours=-5)))
+
+
+# Repeated votes.
+
+def _repeat(row: int, relationship: str | None = None, created_at: str | None = None, comment: str | None = None):
+    """EDGES with a copy of one row appended, changed where given."""
+    def change(rows):
+        copy = list(rows[row])
+        for column, value in (("relationship", relationship), ("createdAt", created_at), ("comment", comment)):
+            if value is not None:
+                copy[EDGE_HEADER.index(column)] = value
+        rows.append(copy)
+    return _edges(change)
+
+
+def _vote(user: str, from_id: str, to_id: str, context: str = LIFE) -> EdgeVote:
+    return EdgeVote.objects.get(external_user_id=user, from_card__external_id=from_id,
+                                to_card__external_id=to_id, context__text=context)
+
+
+def test_an_exact_repeat_counts_once(tmp_path):
+    summary = run_import(*study_files(tmp_path, edges=_repeat(1)))
+
+    assert (summary.votes, summary.voters, summary.repeats) == (5, 3, 1)
+    assert EdgeVote.objects.filter(external_user_id="2", from_card__external_id="11").count() == 1
+    edge = graph_compute(campaign=summary.campaign).graph.edges[0]
+    assert edge.tally.marked_wiser == 2 and edge.tally.impressions == 3
+
+
+def test_a_later_changed_answer_replaces_the_earlier_one(tmp_path):
+    edges = _repeat(1, relationship="no_upgrade", created_at="2023-10-08T10:00:00Z", comment="changed my mind")
+    summary = run_import(*study_files(tmp_path, edges=edges))
+
+    assert (summary.votes, summary.repeats) == (5, 1)
+    vote = _vote("2", "11", "12")
+    assert (vote.relationship, vote.comment) == ("no_upgrade", "changed my mind")
+    assert vote.created_at == datetime(2023, 10, 8, 10, tzinfo=UTC)
+    # One upgrade is left on 11 -> 12, too few to keep the edge.
+    assert graph_compute(campaign=summary.campaign).graph.edges == ()
+
+
+def test_the_latest_answer_wins_whatever_the_row_order(tmp_path):
+    # The repeat comes later in the file but was cast earlier: the row already there is the latest.
+    edges = _repeat(1, relationship="no_upgrade", created_at="2023-10-01T10:00:00Z")
+    summary = run_import(*study_files(tmp_path, edges=edges))
+
+    assert summary.repeats == 1
+    vote = _vote("2", "11", "12")
+    assert (vote.relationship, vote.created_at) == ("upgrade", datetime(2023, 10, 5, 11, tzinfo=UTC))
+
+
+def test_a_repeat_of_the_same_answer_keeps_the_first_time(tmp_path):
+    """As in Chorus' own voting the first vote stays, so a graph as of a moment between the two sees it."""
+    summary = run_import(*study_files(tmp_path, edges=_repeat(1, created_at="2023-10-09T10:00:00Z", comment="again")))
+
+    vote = _vote("2", "11", "12")
+    assert (vote.created_at, vote.comment) == (datetime(2023, 10, 5, 11, tzinfo=UTC), "makes sense")
+    between = graph_compute(campaign=summary.campaign, as_of=datetime(2023, 10, 7, tzinfo=UTC)).graph
+    assert between.edges[0].tally.marked_wiser == 2
+
+
+def test_answer_changed_and_changed_back_dates_from_the_change_back(tmp_path):
+    def change(rows):
+        for relationship, day in (("no_upgrade", 6), ("upgrade", 7), ("upgrade", 8)):
+            rows.append(["2", "11", "12", LIFE, relationship, STORY, f"day {day}", f"2023-10-0{day}T12:00:00Z", ""])
+    summary = run_import(*study_files(tmp_path, edges=_edges(change)))
+
+    assert (summary.votes, summary.repeats) == (5, 3)
+    vote = _vote("2", "11", "12")
+    assert (vote.relationship, vote.comment) == ("upgrade", "day 7")
+
+
+def test_the_same_vote_in_another_context_or_by_another_user_is_not_a_repeat(tmp_path):
+    edges = _edges(lambda r: r.extend([
+        ["2", "11", "12", DISTRESS, "upgrade", "", "", "2023-10-05T11:00:00Z", ""],
+        ["4", "11", "12", LIFE, "upgrade", "", "", "2023-10-05T11:00:00Z", ""],
+        ["2", "12", "11", LIFE, "upgrade", "", "", "2023-10-05T11:00:00Z", ""],
+    ]))
+    summary = run_import(*study_files(tmp_path, edges=edges))
+
+    assert (summary.votes, summary.repeats) == (8, 0)
+
+
+def test_repeats_across_json_spellings_count_once(tmp_path):
+    """A user id written as a number in one row and as text in the other is the same voter."""
+    vote = {"userId": 7, "fromId": 11, "toId": 12, "contextId": LIFE, "type": "upgrade",
+            "createdAt": "2024-02-01T12:00:00.000Z"}
+    edges = write_json(tmp_path / "edges.json", [vote, {**vote, "userId": "7", "fromId": "11", "contextId": f" {LIFE} "}])
+    summary = run_import(study_files(tmp_path)[0], edges)
+
+    assert (summary.votes, summary.repeats) == (1, 1)
+
+
+def test_two_answers_at_one_moment_name_the_spelling_of_the_column(tmp_path):
+    vote = {"userId": 7, "fromId": 11, "toId": 12, "contextId": LIFE, "type": "upgrade",
+            "createdAt": "2024-02-01T12:00:00.000Z"}
+    edges = write_json(tmp_path / "edges.json", [vote, {**vote, "type": "not_sure"}])
+
+    with pytest.raises(ValidationError) as refused:
+        run_import(study_files(tmp_path)[0], edges)
+
+    assert refused.value.message_dict["edges"][0].startswith(
+        "edges.json item 2: type not_sure contradicts upgrade at item 1: user 7 voted on 11 → 12")
+    assert_nothing_written()
+
+
+def test_import_page_reports_repeats(tmp_path, client, staff_user):
+    client.force_login(staff_user)
+    values, edges = study_files(tmp_path, edges=_repeat(0) + _repeat(3)[-1:])
+    with values.open("rb") as v, edges.open("rb") as e:
+        response = client.post("/dashboard/imports/mai/", {"title": "MAI 2023", "values": v, "edges": e}, follow=True)
+
+    assert "5 votes by 3 voters, 2 stories; 2 repeated votes counted once." in response.content.decode()
+    assert EdgeVote.objects.count() == 5
+
+
+def test_command_prints_the_repeats(tmp_path):
+    values, edges = study_files(tmp_path, edges=_repeat(4))
+    out = StringIO()
+
+    call_command("import_mai", "--title", "MAI 2023", "--values", str(values), "--edges", str(edges), stdout=out)
+
+    assert out.getvalue().strip().endswith("5 votes by 3 voters, 2 stories; 1 repeated votes counted once.")
+
+
+# instructionsDetailed.
+
+def test_instructions_detailed_round_trips_through_graph_json(tmp_path, client, staff_user):
+    """Import, then export as MAI's MoralGraphSummary: each value gives back what it was given."""
+    campaign = run_import(*study_files(tmp_path)).campaign
+    client.force_login(staff_user)
+
+    summary = client.get(f"/c/{campaign.slug}/graph.json").json()
+
+    given = {str(v["id"]): v for v in VALUES}
+    exported = {v["externalId"]: v for v in summary["values"]}
+    assert set(exported) == {"11", "12"}  # the values a kept edge touches, as MAI exports them
+    for external_id, value in exported.items():
+        assert value["instructionsDetailed"] == given[external_id]["instructionsDetailed"]
+        assert value["description"] == given[external_id]["instructionsShort"]
+
+    # And the export is itself a values file that imports with the same text.
+    again = write_json(tmp_path / "graph.json", summary)
+    first, second = summary["values"]
+    edges = write_csv(tmp_path / "edges2.csv", EDGE_HEADER,
+                      [["1", str(first["id"]), str(second["id"]), LIFE, "upgrade", "", "", "2024-01-01T00:00:00Z", ""]])
+    reimported = run_import(again, edges, title="MAI 2023 again").campaign
+    assert dict(CanonicalCard.objects.filter(campaign=reimported).values_list("title", "instructions_detailed")) == {
+        "Informed Autonomy": "ChatGPT can foster...", "Care For Wellbeing": ""}
+
+
+def test_instructions_detailed_is_read_from_csv_and_may_be_absent(tmp_path):
+    values = write_csv(tmp_path / "values.csv", ["id", "title", "instructionsShort", "instructionsDetailed",
+                                                  "evaluationCriteria"], [
+        ["11", "Informed Autonomy", "Full information.", "  Lay out every option.\nThen step back.  ", "FACTS"],
+        ["12", "Care For Wellbeing", "Health.", "", "RISKS"],
+        ["13", "Honest Conversation", "Openly.", "", "QUESTIONS"],
+    ])
+    run_import(values, study_files(tmp_path)[1])
+
+    assert CanonicalCard.objects.get(external_id="11").instructions_detailed == "Lay out every option.\nThen step back."
+
+    Campaign.objects.all().delete()
+    run_import(*study_files(tmp_path, values=_values(lambda v: [value.pop("instructionsDetailed") for value in v])))
+    assert set(CanonicalCard.objects.values_list("instructions_detailed", flat=True)) == {""}

@@ -18,7 +18,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--title", required=True, help="title of the new campaign")
         parser.add_argument("--values", required=True, type=Path,
-                            help="values cards: id, title, instructionsShort, evaluationCriteria")
+                            help="values cards: id, title, instructionsShort, evaluationCriteria (instructionsDetailed)")
         parser.add_argument("--edges", required=True, type=Path,
                             help="votes: userId, fromId, toId, contextId, relationship, story, comment, createdAt")
         parser.add_argument("--question", action="append", default=[], dest="questions",
@@ -37,7 +37,8 @@ class Command(BaseCommand):
             raise CommandError(f"Nothing was imported. {problems[0]}{more}") from None
         self.stdout.write(self.style.SUCCESS(
             f"Imported “{summary.campaign.title}” as campaign {summary.campaign.pk} (closed): {summary.values} values, "
-            f"{summary.contexts} contexts, {summary.votes} votes by {summary.voters} voters, {summary.stories} stories."
+            f"{summary.contexts} contexts, {summary.votes} votes by {summary.voters} voters, {summary.stories} stories; "
+            f"{summary.repeats} repeated votes counted once."
         ))
 
 

@@ -33,7 +33,8 @@ def import_mai(request: HttpRequest) -> HttpResponse:
                 messages.success(
                     request,
                     f"Imported “{summary.campaign.title}”: {summary.values} values, {summary.contexts} contexts, "
-                    f"{summary.votes} votes by {summary.voters} voters, {summary.stories} stories.",
+                    f"{summary.votes} votes by {summary.voters} voters, {summary.stories} stories; "
+                    f"{summary.repeats} repeated votes counted once.",
                 )
                 return redirect("dashboard:campaign_detail", campaign_id=summary.campaign.pk)
     return render(request, "dashboard/import_mai.html", {"form": form, "errors": errors}, status=400 if errors else 200)
