@@ -18,7 +18,7 @@ def pseudonym(participant_public_id) -> str:
 Row = dict
 
 
-def _chosen_rejected(c: Row) -> tuple[str, str] | None:
+def chosen_rejected(c: Row) -> tuple[str, str] | None:
     if c["choice"] == "a":
         return c["response_a"], c["response_b"]
     if c["choice"] == "b":
@@ -28,14 +28,14 @@ def _chosen_rejected(c: Row) -> tuple[str, str] | None:
 
 def trl_rows(comparisons: Iterable[Row]) -> Iterator[dict]:
     for c in comparisons:
-        pair = _chosen_rejected(c)
+        pair = chosen_rejected(c)
         if pair:
             yield {"prompt": c["prompt"], "chosen": pair[0], "rejected": pair[1]}
 
 
 def trl_conversational_rows(comparisons: Iterable[Row]) -> Iterator[dict]:
     for c in comparisons:
-        pair = _chosen_rejected(c)
+        pair = chosen_rejected(c)
         if pair:
             yield {
                 "prompt": [{"role": "system", "content": c["system_message_text"]},
@@ -48,7 +48,7 @@ def trl_conversational_rows(comparisons: Iterable[Row]) -> Iterator[dict]:
 def multifaceted_rows(comparisons: Iterable[Row]) -> Iterator[dict]:
     """Janus' Multifaceted Collection shape: the preferred output for a system message."""
     for c in comparisons:
-        pair = _chosen_rejected(c)
+        pair = chosen_rejected(c)
         if pair:
             dims = c["dimensions"] or {}
             yield {
@@ -64,7 +64,7 @@ def context_set_rows(comparisons: Iterable[Row]) -> Iterator[dict]:
     Expects comparisons ordered by participant."""
     current, record = None, None
     for c in comparisons:
-        pair = _chosen_rejected(c)
+        pair = chosen_rejected(c)
         if pair is None:
             continue
         if c["participant_id"] != current:

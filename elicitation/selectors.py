@@ -1,7 +1,7 @@
 """Reads for campaigns."""
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from .models import Campaign
 
@@ -14,6 +14,12 @@ def campaign_list() -> QuerySet[Campaign]:
 
 def campaign_get(*, campaign_id: int) -> Campaign | None:
     return Campaign.objects.prefetch_related("questions").filter(pk=campaign_id).first()
+
+
+def campaigns_with_judged_comparisons() -> QuerySet[Campaign]:
+    """Campaigns in which someone has judged a comparison, each with `judged_count`, by title."""
+    judged = Count("comparisons", filter=Q(comparisons__decided_at__isnull=False))
+    return Campaign.objects.annotate(judged_count=judged).filter(judged_count__gt=0).order_by("title", "pk")
 
 
 def participant_progress(*, participant, campaign: Campaign) -> list[dict]:
@@ -36,7 +42,8 @@ def comparisons_decided(*, campaign: Campaign, since=None, until=None, chunk_siz
 
     Dicts, not model instances, and no joins: exports stream millions of rows, and a join lets a
     planner with stale statistics pick a plan that takes minutes to return the first row. The few
-    per-participant fields come from small lookups instead.
+    per-participant fields come from small lookups instead. Only consented participants' rows:
+    comparisons are made after consent and withdrawal deletes them, and this holds to it as well.
     """
     from chorus.accounts.models import Participant
 
@@ -48,10 +55,13 @@ def comparisons_decided(*, campaign: Campaign, since=None, until=None, chunk_siz
     if until:
         qs = qs.filter(decided_at__lt=until)
     dimensions = dict(SystemMessage.objects.filter(campaign=campaign).values_list("pk", "dimensions"))
-    public_ids = dict(Participant.objects.filter(campaign=campaign).values_list("pk", "public_id"))
+    public_ids = dict(Participant.objects.filter(campaign=campaign, consented_at__isnull=False)
+                      .values_list("pk", "public_id"))
     rows = qs.values("participant_id", "system_message_id", "prompt", "response_a", "response_b", "choice",
                      "system_message_text")
     for row in rows.iterator(chunk_size=chunk_size):
+        if row["participant_id"] not in public_ids:
+            continue
         row["dimensions"] = dimensions.get(row["system_message_id"]) or {}
         row["participant_public_id"] = public_ids[row["participant_id"]]
         yield row

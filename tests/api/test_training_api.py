@@ -13,6 +13,7 @@ from elicitation.models import GraphSnapshot
 from tests.factories import CampaignFactory
 from tests.support.artifacts import model_publish, toy_target
 from training.models import AlignmentTarget, RunMetric, TrainingRun
+from training.storage import target_dir
 
 pytestmark = pytest.mark.django_db
 
@@ -89,8 +90,6 @@ def test_a_target_without_data_or_with_a_bad_source_is_a_400_naming_the_field(ev
     cases = [
         ({"name": "g", "graph_snapshot": empty.pk}, "graph_snapshot", "no values"),
         ({"name": "g", "graph_snapshot": 999999}, "graph_snapshot", "No such"),
-        ({"name": "g"}, "constitution_version", "either"),
-        ({"name": "g", "graph_snapshot": empty.pk, "constitution_version": 1}, "constitution_version", "either"),
         ({"name": "", "constitution_version": 1}, "name", ""),
         ({"name": "g", "graph_snapshot": empty.pk, "extra_prompts": ["Hi"]}, "extra_prompts", "Only"),
         ({"name": "g", "constitution_version": "abc"}, "constitution_version", "integer"),
@@ -101,6 +100,69 @@ def test_a_target_without_data_or_with_a_bad_source_is_a_400_naming_the_field(ev
         error = response.json()["error"]
         assert list(error["fields"]) == [field] and words in error["fields"][field][0], body
     assert not AlignmentTarget.objects.exists()
+    no_source = everything.post("/api/v1/targets/freeze/", {"name": "g"}, format="json").json()["error"]
+    assert set(no_source["fields"]) == {"constitution_version", "graph_snapshot", "campaign"}
+    assert "exactly one" in no_source["fields"]["campaign"][0]
+
+
+def test_freezing_a_preference_population(everything, scripted_llm):
+    from elicitation.exports import pseudonym
+    from tests.support.comparisons import judge, person
+
+    campaign = CampaignFactory(title="Faith study")
+    alice, bob = person(campaign, system="Answer briefly."), person(campaign, system="Cite sources.")
+    judge(alice, scripted_llm, prompt="P1", choice="a")
+    judge(alice, scripted_llm, prompt="P2", choice="b")
+    judge(bob, scripted_llm, prompt="Q1", choice="b")
+    judge(bob, scripted_llm, prompt="Q2", choice="both_bad")
+    response = everything.post("/api/v1/targets/freeze/", {
+        "name": "prefs", "campaign": campaign.pk, "min_pairs_per_user": 2}, format="json")
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert (created["kind"], created["campaign"], created["constitution_version"]) == (
+        "preference_population", campaign.pk, None)
+    assert {f["name"]: f["rows"] for f in created["files"]} == {"preferences.jsonl": 2, "users.jsonl": 1}
+    assert created["provenance"] == {
+        "participants": 2, "comparisons_judged": 4, "pairs_kept": 2, "ties": 0, "both_bad": 1,
+        "users_kept": 1, "users_below_min_pairs": 1, "min_pairs_per_user": 2,
+    }
+    assert created["source_label"] == "Preferences of “Faith study”: 2 pairs from 1 participant"
+    assert pseudonym(alice.public_id) in (target_dir(created["uuid"]) / "users.jsonl").read_text()
+    listed = everything.get("/api/v1/targets/", {"kind": "preference_population"}).json()["results"]
+    assert [(t["id"], t["campaign"]) for t in listed] == [(created["id"], campaign.pk)]
+
+    version = _published_version()
+    cases = [
+        ({"campaign": 999999}, "campaign", "No such campaign"),
+        ({"campaign": CampaignFactory().pk}, "campaign", "No one in this campaign"),
+        ({"campaign": campaign.pk, "min_pairs_per_user": 3}, "min_pairs_per_user", "lower the minimum"),
+        ({"campaign": campaign.pk, "min_pairs_per_user": 0}, "min_pairs_per_user", "greater than or equal to 1"),
+        ({"campaign": campaign.pk, "min_pairs_per_user": 1001}, "min_pairs_per_user", "less than or equal to 1000"),
+        ({"campaign": campaign.pk, "extra_prompts": ["Hi"]}, "extra_prompts", "Only a constitution"),
+        ({"constitution_version": version.pk, "min_pairs_per_user": 2}, "min_pairs_per_user", "Only a campaign"),
+    ]
+    for body, field, words in cases:
+        response = everything.post("/api/v1/targets/freeze/", {"name": "prefs", **body}, format="json")
+        assert response.status_code == 400, body
+        error = response.json()["error"]
+        assert list(error["fields"]) == [field] and words in error["fields"][field][0], body
+    both = everything.post("/api/v1/targets/freeze/", {"name": "prefs", "campaign": campaign.pk,
+                                                      "graph_snapshot": 1}, format="json").json()["error"]
+    assert set(both["fields"]) == {"graph_snapshot", "campaign"}
+    assert AlignmentTarget.objects.count() == 1
+
+
+def test_the_openapi_schema_is_valid_and_describes_the_campaign_source(tmp_path):
+    import yaml
+    from django.core.management import call_command
+
+    path = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(path))
+    schemas = yaml.safe_load(path.read_text())["components"]["schemas"]
+    freeze = schemas["TargetFreezeInput"]["properties"]
+    assert freeze["campaign"]["type"] == "integer"
+    assert (freeze["min_pairs_per_user"]["minimum"], freeze["min_pairs_per_user"]["maximum"]) == (1, 1000)
+    assert schemas["TargetOutput"]["properties"]["campaign"]["nullable"] is True
 
 
 def test_target_list_queries_do_not_grow_with_targets(everything, django_assert_max_num_queries):

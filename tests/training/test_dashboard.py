@@ -121,3 +121,42 @@ def test_model_page_card_files_snippet_and_downloads(staff, toy_target, tiny_mod
     assert staff.get(reverse("dashboard:models_file", args=[artifact.pk, "config.json"])).status_code == 200
     assert staff.get(reverse("dashboard:models_file", args=[artifact.pk, "../../secret"])).status_code == 404
     assert RunMetric.objects.count() == 0
+
+
+def test_freeze_a_preference_population_from_the_form(staff, scripted_llm):
+    from tests.factories import CampaignFactory
+    from tests.support.comparisons import judge, person
+
+    campaign = CampaignFactory(title="Faith study")
+    alice = person(campaign, system="Answer briefly.")
+    judge(alice, scripted_llm, prompt="P1", choice="a")
+    judge(alice, scripted_llm, prompt="P2", choice="tie")
+    CampaignFactory(title="Nothing judged yet")
+    url = reverse("dashboard:targets_new")
+
+    form = staff.get(url, {"kind": "preference_population"}).content.decode()
+    assert "Faith study (2 judged comparisons)" in form and "Nothing judged yet" not in form
+    cases = [
+        ({"source": ""}, "campaign", "Choose what to freeze."),
+        ({"source": campaign.pk, "min_pairs_per_user": "two"}, "min_pairs_per_user", "Enter a whole number."),
+        ({"source": campaign.pk, "min_pairs_per_user": "2"}, "min_pairs_per_user", "lower the minimum"),
+    ]
+    for fields, field, words in cases:
+        bad = staff.post(url, {"kind": "preference_population", "name": "prefs", "min_pairs_per_user": "1", **fields})
+        html = bad.content.decode()
+        assert bad.status_code == 400 and words in html, fields
+        # The message sits under its own field, and the field is marked.
+        after_field = html[html.index(f'id="{"source" if field == "campaign" else field}"'):]
+        assert 'aria-invalid="true"' in after_field.split(">")[0] and words in after_field.split("<label")[0], fields
+    assert not AlignmentTarget.objects.exists()
+
+    done = staff.post(url, {"kind": "preference_population", "name": "prefs", "source": campaign.pk,
+                            "min_pairs_per_user": "1"})
+    target = AlignmentTarget.objects.get()
+    assert done["Location"] == reverse("dashboard:targets_detail", args=[target.pk]) and target.campaign == campaign
+    html = staff.get(done["Location"]).content.decode()
+    assert 'data-provenance="pairs_kept">1<' in html and 'data-provenance="ties">1<' in html
+    assert 'data-file="preferences.jsonl"' in html and 'data-file="users.jsonl"' in html
+    assert reverse("dashboard:campaign_detail", args=[campaign.pk]) in html
+    listed = staff.get(reverse("dashboard:targets_list")).content.decode()
+    assert "Preference population" in listed and "Preferences of “Faith study”: 1 pair from 1 participant" in listed

@@ -5,18 +5,25 @@ import hashlib
 import json
 import shutil
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import transaction
 from django.db.models import Max
 
+from elicitation.exports import chosen_rejected, pseudonym
+from elicitation.selectors import campaign_get, comparisons_decided
+
 from .. import selectors
 from ..models import AlignmentTarget, TargetFile
 from ..storage import target_dir, write_folder_atomic
 
 MAX_PROMPT_CHARS = 4000
+MAX_MIN_PAIRS_PER_USER = 1000
 
 
 def target_freeze_constitution(
@@ -72,6 +79,70 @@ def target_freeze_moral_graph(*, name: str, snapshot_id: int, user=None) -> Alig
                   "contexts": len(contexts), "as_of": source["as_of"]}
     return _freeze(name=name, kind=AlignmentTarget.Kind.MORAL_GRAPH, files=files, provenance=provenance,
                    source_label=source["label"], user=user, graph_snapshot_id=snapshot_id)
+
+
+def target_freeze_preference_population(
+    *, name: str, campaign_id: int, min_pairs_per_user: int = 1, user=None
+) -> AlignmentTarget:
+    """A campaign's judged comparisons as preference pairs under each person's system message,
+    grouped by pseudonym so that personalised methods (VPL, PAL, Janus) can learn per user.
+
+    Ties and "both bad" carry no direction: counted, not written. People with fewer than
+    `min_pairs_per_user` pairs are left out (and counted)."""
+    name = _checked_name(name)
+    if not 1 <= min_pairs_per_user <= MAX_MIN_PAIRS_PER_USER:
+        raise ValidationError({"min_pairs_per_user": f"Give a number from 1 to {MAX_MIN_PAIRS_PER_USER}."})
+    campaign = campaign_get(campaign_id=campaign_id)
+    if campaign is None:
+        raise ValidationError({"campaign": "No such campaign."})
+    preferences, users, counts = _preference_population(comparisons_decided(campaign=campaign),
+                                                        min_pairs=min_pairs_per_user)
+    if not counts["directed"]:
+        raise ValidationError({"campaign": "No one in this campaign has preferred one response over the other "
+                                           "(ties and “both bad” say nothing to train towards)."})
+    if not preferences:
+        raise ValidationError({"min_pairs_per_user": f"No one has {min_pairs_per_user} or more pairs with a "
+                                                     "preferred response: lower the minimum."})
+    provenance = {
+        "participants": counts["participants"], "comparisons_judged": counts["judged"], "pairs_kept": len(preferences),
+        "ties": counts["tie"], "both_bad": counts["both_bad"], "users_kept": len(users),
+        "users_below_min_pairs": counts["participants"] - len(users), "min_pairs_per_user": min_pairs_per_user,
+    }
+    label = f"Preferences of “{campaign.title}”: {_count(len(preferences), 'pair')} from {_count(len(users), 'participant')}"
+    return _freeze(name=name, kind=AlignmentTarget.Kind.PREFERENCE_POPULATION,
+                   files={"preferences.jsonl": preferences, "users.jsonl": users}, provenance=provenance,
+                   source_label=label, user=user, campaign_id=campaign.pk)
+
+
+def _preference_population(comparisons: Iterable[dict], *, min_pairs: int) -> tuple[list, list, Counter]:
+    """(preference rows, user rows, counts) from comparison rows ordered by participant."""
+    preferences: list[dict] = []
+    users: list[dict] = []
+    counts: Counter = Counter()
+    for _, rows in groupby(comparisons, key=itemgetter("participant_id")):
+        counts["participants"] += 1
+        pairs = []
+        for c in rows:
+            counts["judged"] += 1
+            chosen_and_rejected = chosen_rejected(c)
+            if chosen_and_rejected is None:
+                counts[c["choice"]] += 1  # "tie" or "both_bad"
+                continue
+            chosen, rejected = chosen_and_rejected
+            pairs.append({"user": pseudonym(c["participant_public_id"]), "system": c["system_message_text"],
+                          "dimensions": c["dimensions"], "prompt": c["prompt"], "chosen": chosen,
+                          "rejected": rejected})
+        counts["directed"] += len(pairs)
+        if len(pairs) >= min_pairs:
+            latest = pairs[-1]  # the system message they stated last, as far as their pairs tell
+            users.append({"user": latest["user"], "system": latest["system"], "dimensions": latest["dimensions"],
+                          "pairs": len(pairs)})
+            preferences.extend(pairs)
+    return preferences, users, counts
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _checked_name(name: str) -> str:

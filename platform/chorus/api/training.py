@@ -19,7 +19,12 @@ from chorus.accounts.models import Scope
 from training.models import AlignmentTarget, ModelArtifact, RunMetric, TrainingRun
 from training.selectors import target_list
 from training.services.runs import run_cancel, run_create
-from training.services.targets import target_freeze_constitution, target_freeze_moral_graph
+from training.services.targets import (
+    MAX_MIN_PAIRS_PER_USER,
+    target_freeze_constitution,
+    target_freeze_moral_graph,
+    target_freeze_preference_population,
+)
 
 from .hub_repos import artifact_commit, artifact_revision, hub_repo_id, target_slugs
 
@@ -42,6 +47,8 @@ class TargetOutput(serializers.Serializer):
     source_label = serializers.CharField()
     constitution_version = serializers.IntegerField(source="constitution_version_id", allow_null=True)
     graph_snapshot = serializers.IntegerField(source="graph_snapshot_id", allow_null=True)
+    campaign = serializers.IntegerField(source="campaign_id", allow_null=True,
+                                        help_text="the campaign whose comparisons a preference population holds")
     content_sha256 = serializers.CharField(help_text="over the dataset files' names and hashes")
     provenance = serializers.DictField(help_text="counts of the contributions behind the data, never who made them")
     files = TargetFileOutput(many=True)
@@ -79,26 +86,39 @@ class TargetDetailApi(RetrieveAPIView):
         return target_list()
 
 
+SOURCES = ("constitution_version", "graph_snapshot", "campaign")
+
+
 class TargetFreezeInput(serializers.Serializer):
     name = serializers.CharField(max_length=200, help_text="a new name, or an existing one to freeze its next version")
     constitution_version = serializers.IntegerField(required=False, min_value=1)
     graph_snapshot = serializers.IntegerField(required=False, min_value=1)
+    campaign = serializers.IntegerField(required=False, min_value=1,
+                                        help_text="freeze the judged comparisons of this campaign")
     extra_prompts = serializers.ListField(
         child=serializers.CharField(allow_blank=True), required=False, max_length=1000,
         help_text="prompts to train on besides the campaign's questions (constitution targets only)",
     )
+    min_pairs_per_user = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_MIN_PAIRS_PER_USER,
+        help_text="leave out participants with fewer pairs that show a preference (campaign targets only; default 1)",
+    )
 
     def validate(self, data):
-        if ("constitution_version" in data) == ("graph_snapshot" in data):
-            raise serializers.ValidationError(
-                {"constitution_version": "Give either constitution_version or graph_snapshot, not both."})
-        if "extra_prompts" in data and "graph_snapshot" in data:
+        given = [source for source in SOURCES if source in data]
+        if len(given) != 1:
+            message = "Give exactly one of constitution_version, graph_snapshot or campaign."
+            raise serializers.ValidationError({source: message for source in (given or SOURCES)})
+        if "extra_prompts" in data and "constitution_version" not in data:
             raise serializers.ValidationError({"extra_prompts": "Only a constitution target takes prompts."})
+        if "min_pairs_per_user" in data and "campaign" not in data:
+            raise serializers.ValidationError({"min_pairs_per_user": "Only a campaign target takes min_pairs_per_user."})
         return data
 
 
 class TargetFreezeApi(APIView):
-    """Freezes a published constitution version or a moral-graph snapshot into a new target version."""
+    """Freezes a published constitution version, a moral-graph snapshot or a campaign's judged
+    comparisons (a preference population) into a new target version."""
 
     required_scopes = (Scope.WRITE_TARGETS,)
 
@@ -111,9 +131,13 @@ class TargetFreezeApi(APIView):
             target = target_freeze_constitution(
                 name=fields["name"], constitution_version_id=fields["constitution_version"],
                 extra_prompts=fields.get("extra_prompts", ()), user=request.user)
-        else:
+        elif "graph_snapshot" in fields:
             target = target_freeze_moral_graph(name=fields["name"], snapshot_id=fields["graph_snapshot"],
                                                user=request.user)
+        else:
+            target = target_freeze_preference_population(
+                name=fields["name"], campaign_id=fields["campaign"],
+                min_pairs_per_user=fields.get("min_pairs_per_user", 1), user=request.user)
         return Response(TargetOutput(target_list().get(pk=target.pk)).data, status=status.HTTP_201_CREATED)
 
 

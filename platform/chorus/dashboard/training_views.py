@@ -1,6 +1,7 @@
 """Staff pages for alignment targets, training runs and trained models.
 
-Targets: list, freeze (from a published constitution version or a moral-graph snapshot), detail.
+Targets: list, freeze (from a published constitution version, a moral-graph snapshot or a
+campaign's judged comparisons), detail.
 Runs: new (method, base model, config fields with help), detail with a live fragment (progress,
 loss curve as server-drawn SVG, log) that htmx polls while the run is unfinished, cancel.
 Models: metrics, model card, files with sha256, downloads and a copy-paste loading snippet.
@@ -21,11 +22,23 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from elicitation.selectors import campaigns_with_judged_comparisons
 from training import selectors
 from training.configs import config_fields, method_names
 from training.models import AlignmentTarget
 from training.services.runs import run_cancel, run_create
-from training.services.targets import target_freeze_constitution, target_freeze_moral_graph
+from training.services.targets import (
+    target_freeze_constitution,
+    target_freeze_moral_graph,
+    target_freeze_preference_population,
+)
+
+# The form's `source` names one of these, by kind; errors are shown under that field.
+SOURCE_FIELDS = {
+    AlignmentTarget.Kind.CONSTITUTION: "constitution_version",
+    AlignmentTarget.Kind.MORAL_GRAPH: "graph_snapshot",
+    AlignmentTarget.Kind.PREFERENCE_POPULATION: "campaign",
+}
 
 
 @staff_member_required
@@ -36,13 +49,14 @@ def targets_list(request: HttpRequest) -> HttpResponse:
 
 
 def _freeze_choices() -> dict:
-    return {"versions": selectors.constitution_versions_published(), "snapshots": selectors.graph_snapshots_recent()}
+    return {"versions": selectors.constitution_versions_published(), "snapshots": selectors.graph_snapshots_recent(),
+            "campaigns": campaigns_with_judged_comparisons()}
 
 
 @staff_member_required
 def targets_new(request: HttpRequest) -> HttpResponse:
     form = {"kind": request.GET.get("kind", AlignmentTarget.Kind.CONSTITUTION), "name": "", "source": "",
-            "extra_prompts": ""}
+            "extra_prompts": "", "min_pairs_per_user": "1"}
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         form = {key: request.POST.get(key, "") for key in form}
@@ -59,15 +73,22 @@ def targets_new(request: HttpRequest) -> HttpResponse:
 
 
 def _freeze(form: dict, user) -> AlignmentTarget:
-    source_field = "constitution_version" if form["kind"] == AlignmentTarget.Kind.CONSTITUTION else "graph_snapshot"
-    if form["kind"] not in AlignmentTarget.Kind.values:
-        raise ValidationError({"kind": "Choose a constitution or a moral graph."})
+    kind = form["kind"]
+    if kind not in SOURCE_FIELDS:
+        raise ValidationError({"kind": "Choose a constitution, a moral graph or a preference population."})
     if not form["source"].isdigit():
-        raise ValidationError({source_field: "Choose what to freeze."})
-    if form["kind"] == AlignmentTarget.Kind.CONSTITUTION:
-        return target_freeze_constitution(name=form["name"], constitution_version_id=int(form["source"]),
+        raise ValidationError({SOURCE_FIELDS[kind]: "Choose what to freeze."})
+    source_id = int(form["source"])
+    if kind == AlignmentTarget.Kind.CONSTITUTION:
+        return target_freeze_constitution(name=form["name"], constitution_version_id=source_id,
                                           extra_prompts=form["extra_prompts"].splitlines(), user=user)
-    return target_freeze_moral_graph(name=form["name"], snapshot_id=int(form["source"]), user=user)
+    if kind == AlignmentTarget.Kind.MORAL_GRAPH:
+        return target_freeze_moral_graph(name=form["name"], snapshot_id=source_id, user=user)
+    min_pairs = form["min_pairs_per_user"].strip()
+    if not min_pairs.isdigit():
+        raise ValidationError({"min_pairs_per_user": "Enter a whole number."})
+    return target_freeze_preference_population(name=form["name"], campaign_id=source_id,
+                                               min_pairs_per_user=int(min_pairs), user=user)
 
 
 @staff_member_required
