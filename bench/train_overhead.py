@@ -42,6 +42,7 @@ from django.db import connection  # noqa: E402
 
 from tests.support.tiny_models import build_tiny_llama  # noqa: E402
 from training.methods import salmon  # noqa: E402
+from training.methods.policies import TransformersPolicy  # noqa: E402
 
 WORKER = "bench-gpu@chorus"
 CONFIG = {**asdict(salmon.Config.tiny()), "max_steps": 200, "save_steps": 100, "pairs_per_prompt": 2,
@@ -58,7 +59,7 @@ def direct(base: Path, out: Path) -> tuple[float, float]:
 
     config = salmon.Config(**CONFIG)
     start, cpu = time.monotonic(), time.process_time()
-    policy = salmon.TransformersPolicy(str(base), device="cpu", bf16=False)
+    policy = TransformersPolicy(str(base), device="cpu", bf16=False)
     pairs = salmon.generate_pairs(policy, PROMPTS, config=config)
     examples = salmon.label_pairs(pairs, salmon.TOY_PRINCIPLES, salmon.logprob_judge(policy), config=config)
     rows = [{"prompt": salmon.format_input([s.text for s in e.shown], e.prompt), "chosen": e.chosen,

@@ -45,7 +45,7 @@ def test_a_run_publishes_a_loadable_model_with_hashes_and_a_card(queued_run):
     assert execute_run(queued_run.pk, worker="test@here") == "succeeded"
     run = TrainingRun.objects.get(pk=queued_run.pk)
     assert (run.status, run.progress, run.attempt) == ("succeeded", 1.0, 1)
-    assert {"train_accuracy"} <= set(run.metrics) and run.summary["samples_per_second"] > 0
+    assert {"train_accuracy"} <= set(run.metrics) and run.summary["training_samples_per_second"] > 0
     assert RunMetric.objects.filter(run=run).exists()
     artifact = ModelArtifact.objects.get(run=run)
     folder = Path(settings.MEDIA_ROOT) / artifact.path

@@ -18,14 +18,14 @@ def test_verdicts_must_agree_in_both_orders_after_removing_position_bias():
         return 5.0 + content.get(first, 0.0) - content.get(second, 0.0)
 
     config = Config(principles_per_example=1, negation_probability=0.0)
-    examples = salmon.label_pairs(pairs, [principle], biased, config=config)
+    examples = salmon.label_pairs(pairs, [principle], salmon.per_query(biased), config=config)
     # Raw margins are all positive ("A" both times): only the calibrated comparison finds verdicts.
     assert [(e.prompt, e.chosen) for e in examples] == [("q1", "short"), ("q2", "short")]
 
     def position_only(p, prompt, first, second):
         return 3.0
 
-    assert salmon.label_pairs(pairs, [principle], position_only, config=config) == []
+    assert salmon.label_pairs(pairs, [principle], salmon.per_query(position_only), config=config) == []
 
 
 def test_a_negated_principle_flips_the_label_and_is_shown_negated():
@@ -49,7 +49,7 @@ def test_the_most_certain_agreeing_principle_decides():
         return sign * (0.1 if p == "weak" else -2.0)  # weak prefers x a little, strong prefers y a lot
 
     config = Config(principles_per_example=2, negation_probability=0.0)
-    (example,) = salmon.label_pairs([Pair("q", "x", "y")], [weak, strong], judge, config=config)
+    (example,) = salmon.label_pairs([Pair("q", "x", "y")], [weak, strong], salmon.per_query(judge), config=config)
     assert example.shown[example.decisive].principle == strong and example.chosen == "y"
 
 

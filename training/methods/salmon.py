@@ -22,9 +22,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from .contract import Hooks, RunInputs, RunResult, last_complete_checkpoint
+from .policies import Policy, load_policy
 
 TARGET_KINDS = ("constitution",)
 REQUIRED_FILES = ("principles.jsonl", "prompts.jsonl")
@@ -167,16 +168,26 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 # --- synthetic preferences -----------------------------------------------------------------
 
-# A judge returns logp("A") - logp("B"): > 0 when it prefers the first response.
-Judge = Callable[[str, str, str, str], float]  # (principle, prompt, first, second) -> margin
+
+@dataclass(frozen=True)
+class Query:
+    """One judgement: which of two responses to a prompt follows a principle better."""
+
+    principle: str
+    prompt: str
+    first: str
+    second: str
 
 
-class Policy(Protocol):
-    """What SALMON needs from its policy model; chorus.inference backends have the same methods."""
+# A judge scores many queries at once (a policy batches them), each as logp("A") - logp("B"):
+# > 0 when it prefers the first response.
+Judge = Callable[[Sequence[Query]], list[float]]
+JUDGE_CHUNK = 64  # queries between progress reports and cancel checks
 
-    def batch(self, conversations: list[list[dict[str, str]]], **params: Any) -> list[str]: ...
 
-    def logprobs(self, messages: list[dict[str, str]], candidates: list[str]) -> list[float]: ...
+def per_query(score: Callable[[str, str, str, str], float]) -> Judge:
+    """A judge from a function of (principle, prompt, first, second): for tests and toy tasks."""
+    return lambda queries: [score(q.principle, q.prompt, q.first, q.second) for q in queries]
 
 
 JUDGE_PROMPT = """\
@@ -196,10 +207,10 @@ Which response follows the principle better? Answer with one letter, A or B."""
 
 
 def logprob_judge(policy: Policy) -> Judge:
-    def judge(principle: str, prompt: str, first: str, second: str) -> float:
-        message = JUDGE_PROMPT.format(principle=principle, prompt=prompt, first=first, second=second)
-        lp_a, lp_b = policy.logprobs([{"role": "user", "content": message}], ["A", "B"])
-        return lp_a - lp_b
+    def judge(queries: Sequence[Query]) -> list[float]:
+        conversations = [[{"role": "user", "content": JUDGE_PROMPT.format(
+            principle=q.principle, prompt=q.prompt, first=q.first, second=q.second)}] for q in queries]
+        return [a - b for a, b in policy.choice_logprobs(conversations, ["A", "B"])]
 
     return judge
 
@@ -216,21 +227,27 @@ def label_pairs(
     and cancels), and it is removed before the two orders are compared: contextual calibration.
     """
     rng = random.Random(config.seed)
-    drawn = []  # (pair, shown, forward margins, backward margins)
-    for n, pair in enumerate(pairs):
-        if hooks and n % 8 == 0:
-            hooks.check_cancelled()
-            hooks.progress(0.1 + 0.1 * n / len(pairs), stage="judging")
+    drawn = []  # (pair, shown)
+    queries = []  # per pair and shown principle: forward, then backward
+    for pair in pairs:
         sampled = rng.sample(list(principles), min(config.principles_per_example, len(principles)))
         shown = tuple(Shown(p, bool(p.negated_definition) and rng.random() < config.negation_probability)
                       for p in sampled)
-        forward = [judge(s.principle.definition, pair.prompt, pair.first, pair.second) for s in shown]
-        backward = [judge(s.principle.definition, pair.prompt, pair.second, pair.first) for s in shown]
-        drawn.append((pair, shown, forward, backward))
-    margins = [m for _, _, f, b in drawn for m in f + b]
+        drawn.append((pair, shown))
+        for s in shown:
+            queries.append(Query(s.principle.definition, pair.prompt, pair.first, pair.second))
+            queries.append(Query(s.principle.definition, pair.prompt, pair.second, pair.first))
+    margins: list[float] = []
+    for start in range(0, len(queries), JUDGE_CHUNK):
+        if hooks:
+            hooks.check_cancelled()
+            hooks.progress(0.1 + 0.1 * start / len(queries), stage="judging")
+        margins += judge(queries[start : start + JUDGE_CHUNK])
     bias = sum(margins) / len(margins) if margins else 0.0
-    examples = []
-    for pair, shown, forward, backward in drawn:
+    examples, at = [], 0
+    for pair, shown in drawn:
+        forward, backward = margins[at : at + 2 * len(shown) : 2], margins[at + 1 : at + 2 * len(shown) : 2]
+        at += 2 * len(shown)
         agreed = [
             (i, (f - b) / 2)  # > 0: `first` is better by this principle
             for i, (f, b) in enumerate(zip(forward, backward))
@@ -248,11 +265,12 @@ def label_pairs(
 def generate_pairs(policy: Policy, prompts: Sequence[str], *, config: Config, hooks: Hooks | None = None) -> list[Pair]:
     """Two sampled responses per prompt and pair; identical twins are dropped (nothing to compare)."""
     pairs: list[Pair] = []
-    chunk = 16
+    chunk = 64
     asks = [p for p in prompts for _ in range(config.pairs_per_prompt)]
     for start in range(0, len(asks), chunk):
         if hooks:
             hooks.check_cancelled()
+            hooks.progress(0.1 * start / len(asks), stage="writing responses")
         part = asks[start : start + chunk]
         conversations = [[{"role": "user", "content": p}] for p in part for _ in range(2)]
         replies = policy.batch(
@@ -260,62 +278,6 @@ def generate_pairs(policy: Policy, prompts: Sequence[str], *, config: Config, ho
         )
         pairs += [Pair(p, a, b) for p, a, b in zip(part, replies[0::2], replies[1::2]) if a.strip() != b.strip()]
     return pairs
-
-
-# --- the policy as a transformers model -----------------------------------------------------
-
-
-class TransformersPolicy:
-    """A causal LM on one device: batched sampling for responses, one forward pass per judgement."""
-
-    def __init__(self, path: str, *, device: str, bf16: bool) -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.tokenizer.padding_side = "left"  # generation continues from the right edge
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        dtype = torch.bfloat16 if bf16 else torch.float32
-        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
-        self.device = device
-
-    def _ids(self, messages: list[dict[str, str]]) -> list[int]:
-        if self.tokenizer.chat_template:
-            return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
-                                                      return_dict=False)
-        text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
-        return self.tokenizer(text).input_ids
-
-    def batch(self, conversations: list[list[dict[str, str]]], *, max_tokens: int = 128, temperature: float = 0.0,
-              top_p: float = 1.0, seed: int | None = None) -> list[str]:
-        import torch
-
-        encoded = self.tokenizer.pad({"input_ids": [self._ids(c) for c in conversations]}, return_tensors="pt")
-        if seed is not None:
-            torch.manual_seed(seed)
-        with torch.inference_mode():
-            out = self.model.generate(
-                input_ids=encoded["input_ids"].to(self.device),  # (N, P), left-padded
-                attention_mask=encoded["attention_mask"].to(self.device),
-                max_new_tokens=max_tokens, do_sample=temperature > 0, temperature=temperature or None,
-                top_p=top_p, pad_token_id=self.tokenizer.pad_token_id,
-            )  # (N, P + new)
-        prompt_len = encoded["input_ids"].shape[1]
-        return [self.tokenizer.decode(row[prompt_len:], skip_special_tokens=True).strip() for row in out]
-
-    def logprobs(self, messages: list[dict[str, str]], candidates: list[str]) -> list[float]:
-        import torch
-
-        prompt = torch.tensor([self._ids(messages)], device=self.device)  # (1, P)
-        scores = []
-        for candidate in candidates:
-            reply = self.tokenizer(candidate, add_special_tokens=False, return_tensors="pt").input_ids.to(self.device)
-            ids = torch.cat([prompt, reply], dim=1)  # (1, P+C)
-            with torch.inference_mode():
-                logits = self.model(ids).logits[0, prompt.shape[1] - 1 : -1]  # (C, V): predicts each reply token
-            scores.append(float(torch.log_softmax(logits.float(), -1).gather(1, reply[0][:, None]).sum()))
-        return scores
 
 
 # --- the reward model -----------------------------------------------------------------------
@@ -451,45 +413,29 @@ def train(inputs: RunInputs, config: Config, hooks: Hooks) -> RunResult:
                   for r in read_jsonl(inputs.dataset["principles.jsonl"])]
     prompts = [r["prompt"] for r in read_jsonl(inputs.dataset["prompts.jsonl"])]
     labelled = inputs.work_dir / "preferences.jsonl"
+    speed: dict[str, float] = {}
     if labelled.exists():
         examples = [Example.from_json(r) for r in read_jsonl(labelled)]
         hooks.log(f"resuming with {len(examples)} labelled pairs from an earlier attempt")
     else:
-        hooks.progress(0.0, stage="writing responses")
-        policy_path = config.policy_model or inputs.base_model
-        policy = TransformersPolicy(policy_path, device=inputs.device, bf16=inputs.bf16)
-        pairs = generate_pairs(policy, prompts, config=config, hooks=hooks)
-        hooks.log(f"the policy wrote {len(pairs)} distinct response pairs for {len(prompts)} prompts")
-        examples = label_pairs(pairs, principles, logprob_judge(policy), config=config, hooks=hooks)
-        del policy
-        hooks.log(f"{len(examples)} of {len(pairs)} pairs had a verdict that held in both orders")
-        if not examples:
-            raise ValueError("no pair got the same verdict in both orders, so there is nothing to train on; "
-                             "try more prompts, pairs_per_prompt or a stronger policy_model")
+        examples, speed = _synthesise(inputs, config, hooks, principles, prompts)
         _write_jsonl_atomic(labelled, [e.to_json() for e in examples])
     train_set, held_out = split_by_prompt(examples, config.eval_fraction, config.seed)
     if not train_set:
         raise ValueError("every example was held out; lower eval_fraction")
 
     hooks.progress(0.2, stage="training")
-    import torch
-
     checkpoint = last_complete_checkpoint(inputs.work_dir / "checkpoints")
     done_steps = int(Path(checkpoint).name.split("-")[1]) if checkpoint else 0
     if checkpoint:
         hooks.log(f"resuming training from {Path(checkpoint).name}")
-    if inputs.device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    started = time.monotonic()
-    model, tokenizer = train_reward_model(
-        train_set, base_model=inputs.base_model, config=config, checkpoint_dir=inputs.work_dir / "checkpoints",
-        device=inputs.device, bf16=inputs.bf16, callbacks=[_reporting_callback(hooks, config.max_steps)],
-    )
-    speed = {"samples_per_second": round(
-        (config.max_steps - done_steps) * config.per_device_batch_size / (time.monotonic() - started), 2)}  # pairs/s
-    if inputs.device == "cuda":
-        speed["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
-    hooks.log("trained: " + ", ".join(f"{k} {v}" for k, v in speed.items()))
+    with _Stage(inputs.device) as stage:
+        model, tokenizer = train_reward_model(
+            train_set, base_model=inputs.base_model, config=config, checkpoint_dir=inputs.work_dir / "checkpoints",
+            device=inputs.device, bf16=inputs.bf16, callbacks=[_reporting_callback(hooks, config.max_steps)],
+        )
+    speed |= stage.figures("training", (config.max_steps - done_steps) * config.per_device_batch_size)  # pairs
+    hooks.log("speed: " + ", ".join(f"{k} {v}" for k, v in speed.items()))
     hooks.progress(0.95, stage="evaluating")
     scorer = RewardScorer(model, tokenizer, device=inputs.device)
     metrics = {"train_accuracy": pair_accuracy(scorer, train_set, use_principles=config.use_principles)}
@@ -505,6 +451,57 @@ def train(inputs: RunInputs, config: Config, hooks: Hooks) -> RunResult:
     summary = {"prompts": len(prompts), "principles": len(principles), "examples": len(examples),
                "train_examples": len(train_set), "held_out_examples": len(held_out), **speed}
     return RunResult(metrics=metrics, summary=summary)
+
+
+def _synthesise(inputs: RunInputs, config: Config, hooks: Hooks, principles: Sequence[Principle],
+                prompts: Sequence[str]) -> tuple[list[Example], dict[str, float]]:
+    """Steps 1-3: the policy writes response pairs and judges them; returns examples and speeds."""
+    hooks.progress(0.0, stage="writing responses")
+    policy = load_policy(config.policy_model or inputs.base_model, device=inputs.device, bf16=inputs.bf16)
+    hooks.log(f"policy model loaded with {policy.name}")
+    try:
+        with _Stage(inputs.device) as writing:
+            pairs = generate_pairs(policy, prompts, config=config, hooks=hooks)
+        hooks.log(f"the policy wrote {len(pairs)} distinct response pairs for {len(prompts)} prompts")
+        with _Stage(inputs.device) as judging:
+            examples = label_pairs(pairs, principles, logprob_judge(policy), config=config, hooks=hooks)
+    finally:
+        policy.close()
+    hooks.log(f"{len(examples)} of {len(pairs)} pairs had a verdict that held in both orders")
+    if not examples:
+        raise ValueError("no pair got the same verdict in both orders, so there is nothing to train on; "
+                         "try more prompts, pairs_per_prompt or a stronger policy_model")
+    asked = len(prompts) * config.pairs_per_prompt
+    judged = 2 * len(pairs) * min(config.principles_per_example, len(principles))
+    return examples, writing.figures("generation", 2 * asked) | judging.figures("judging", judged)
+
+
+class _Stage:
+    """Wall time and, on CUDA, peak allocated memory of one stage of the run."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+
+    def __enter__(self) -> _Stage:
+        import torch
+
+        if self.device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        self.started = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import torch
+
+        self.seconds = time.monotonic() - self.started
+        self.peak = torch.cuda.max_memory_allocated() / 2**30 if self.device == "cuda" else None
+
+    def figures(self, name: str, samples: int) -> dict[str, float]:
+        """e.g. {"training_samples_per_second": 812.5, "training_peak_gpu_memory_gib": 3.1}"""
+        out = {f"{name}_samples_per_second": round(samples / max(self.seconds, 1e-9), 2)}
+        if self.peak is not None:
+            out[f"{name}_peak_gpu_memory_gib"] = round(self.peak, 3)
+        return out
 
 
 def _reporting_callback(hooks: Hooks, max_steps: int) -> Any:
@@ -568,11 +565,13 @@ def toy_pairs(topics: Sequence[str], per_topic: int, seed: int) -> list[Pair]:
     return pairs
 
 
+@per_query
 def toy_judge_length(principle: str, prompt: str, first: str, second: str) -> float:
     """Prefers the shorter response by word count, whatever the principle (tests of the labelling)."""
     return float(len(second.split()) - len(first.split()))
 
 
+@per_query
 def toy_judge(principle: str, prompt: str, first: str, second: str) -> float:
     """A judge that knows the toy task: a stand-in for a policy model's A/B logprobs."""
     if principle == "Keep it short.":
