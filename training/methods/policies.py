@@ -127,13 +127,17 @@ class VllmPolicy:
         return [o.outputs[0].text.strip() for o in outputs]
 
     def choice_logprobs(self, conversations: Sequence[Conversation], candidates: Sequence[str]) -> list[list[float]]:
-        from chorus.inference.vllm_backend import scored_continuations
+        from vllm import SamplingParams
 
+        token_ids = [_single_token(self.tokenizer.encode(c, add_special_tokens=False), c) for c in candidates]
         prompts = [self.tokenizer.apply_chat_template(list(c), add_generation_prompt=True, tokenize=True,
                                                       return_dict=False) for c in conversations]
-        replies = [self.tokenizer.encode(c, add_special_tokens=False) for c in candidates]
-        flat = scored_continuations(self.llm, [(p, r) for p in prompts for r in replies])
-        k = len(candidates)
+        # Each prompt once per candidate, with the candidate appended; the one generated token is
+        # thrown away. prompt_logprobs=0 returns, at every position, the logprob of the token there.
+        outputs = self.llm.generate([{"prompt_token_ids": p + [t]} for p in prompts for t in token_ids],
+                                    SamplingParams(max_tokens=1, prompt_logprobs=0), use_tqdm=False)
+        flat = [o.prompt_logprobs[-1][t].logprob for o, t in zip(outputs, token_ids * len(prompts))]
+        k = len(token_ids)
         return [flat[i : i + k] for i in range(0, len(flat), k)]
 
     def close(self) -> None:

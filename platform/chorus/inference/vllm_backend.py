@@ -61,7 +61,19 @@ class VLLMBackend(ChatBackend):
             [dict(m) for m in messages], add_generation_prompt=True, tokenize=True, return_dict=False
         )
         replies = [tokenizer.encode(c, add_special_tokens=False) for c in candidates]
-        return scored_continuations(llm, [(prompt, reply) for reply in replies])
+        # Generate one throwaway token per candidate; what we want is the scored prompt.
+        outputs = llm.generate(
+            [{"prompt_token_ids": prompt + reply} for reply in replies],
+            _sampling_params(GenerationParams(max_tokens=1), prompt_logprobs=0),
+            use_tqdm=False,
+        )
+        scores = []
+        for reply, output in zip(replies, outputs):
+            # prompt_logprobs[i] maps token ids to Logprob for position i (None at position 0);
+            # with prompt_logprobs=0 it always holds the token actually there.
+            positions = output.prompt_logprobs[len(prompt) :]
+            scores.append(sum(step[token].logprob for step, token in zip(positions, reply)))
+        return scores
 
     def _chat(
         self, conversations: list[list[Message]], params: GenerationParams, schema: JsonSchema | None = None
@@ -73,24 +85,6 @@ class VLLMBackend(ChatBackend):
             use_tqdm=False,
         )
         return [output.outputs[0].text for output in outputs]
-
-
-def scored_continuations(llm: Any, items: list[tuple[list[int], list[int]]]) -> list[float]:
-    """For each (prompt ids, reply ids), the logprob of the reply following the prompt, in one batch.
-
-    Each request generates one throwaway token; what we want is its scored prompt. prompt_logprobs[i]
-    maps token ids to Logprob at position i (None at position 0); with prompt_logprobs=0 it always
-    holds the token actually there."""
-    outputs = llm.generate(
-        [{"prompt_token_ids": prompt + reply} for prompt, reply in items],
-        _sampling_params(GenerationParams(max_tokens=1), prompt_logprobs=0),
-        use_tqdm=False,
-    )
-    scores = []
-    for (prompt, reply), output in zip(items, outputs):
-        positions = output.prompt_logprobs[len(prompt) :]
-        scores.append(sum(step[token].logprob for step, token in zip(positions, reply)))
-    return scores
 
 
 def _sampling_params(params: GenerationParams, *, json_schema: JsonSchema | None = None, **extra: Any) -> Any:
