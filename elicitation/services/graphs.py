@@ -93,7 +93,7 @@ def wisest_values_per_context(*, result: CampaignGraph, campaign: Campaign) -> l
     rank = {v.id: v.page_rank for v in result.graph.values}
     titles = dict(CanonicalCard.objects.filter(campaign=campaign).values_list("pk", "title"))
     out = []
-    for context in Context.objects.filter(campaign=campaign).prefetch_related("cards"):
+    for context in Context.objects.filter(campaign=campaign):
         edges = [e for e in result.graph.edges if context.pk in e.contexts]
         members = {e.source_value_id for e in edges} | {e.wiser_value_id for e in edges}
         superseded = {e.source_value_id for e in edges}

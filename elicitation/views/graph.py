@@ -60,8 +60,8 @@ def graph_json(request: HttpRequest, slug: str) -> HttpResponse:
     summary = result.graph.to_mai_json()
     summary["asOf"] = result.as_of.isoformat()
     summary["voteCount"] = len(result.votes)
-    summary["contexts"] = {str(c.pk): c.text for c in Context.objects.filter(campaign=campaign)}
     summary["wisest"] = graphs.wisest_values_per_context(result=result, campaign=campaign)
+    summary["contexts"] = {str(w["context_id"]): w["context"] for w in summary["wisest"]}  # every context
     attribute = request.GET.get("split", "").strip()
     if attribute:
         split = graphs.edge_agreement_by(result=result, attribute=attribute)
