@@ -67,7 +67,7 @@ def _seed_training() -> None:
         constitution_create, constitution_draft, constitution_entry_add, constitution_version_publish,
         principle_create,
     )
-    from training.models import ModelArtifact, RunMetric, TrainingRun
+    from training.models import ModelArtifact, ModelRepo, RunMetric, TrainingRun
     from training.services.targets import target_freeze_constitution
     from training.storage import model_dir
 
@@ -86,8 +86,10 @@ def _seed_training() -> None:
     for name, data in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)
+    repo = ModelRepo.objects.create(target_name=target.name, method="salmon", last_number=1)
     ModelArtifact.objects.create(
-        run=run, target=target, method="salmon", base_model="/models/base", name="Toy constitution-v1-salmon-run2",
+        run=run, target=target, method="salmon", repo=repo, repo_number=1, base_model="/models/base",
+        name="Toy constitution-v1-salmon-run2",
         path=folder.relative_to(settings.MEDIA_ROOT).as_posix(), metrics={"train_accuracy": 0.5}, model_card="# fuzz",
         files=[{"name": n, "sha256": hashlib.sha256(d).hexdigest(), "size_bytes": len(d)} for n, d in files.items()],
     )

@@ -117,6 +117,21 @@ class RunMetric(models.Model):
         ordering = ["run", "step", "pk"]
 
 
+class ModelRepo(models.Model):
+    """Every model one method trained towards one target name, served as one Hub repo. It numbers
+    them `v1`, `v2`, ...; a number is given once, so a deleted model's number is never reused."""
+
+    target_name = models.CharField(max_length=200)
+    method = models.CharField(max_length=50)
+    last_number = models.PositiveIntegerField(default=0, help_text="the number its newest model took")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["target_name", "method"], name="model_repo_target_method")]
+
+    def __str__(self) -> str:
+        return f"{self.target_name} ({self.method})"
+
+
 class ModelArtifact(models.Model):
     """A trained model as published files, loadable by `from_pretrained` as downloaded."""
 
@@ -124,6 +139,8 @@ class ModelArtifact(models.Model):
     run = models.OneToOneField(TrainingRun, on_delete=models.PROTECT, related_name="artifact")
     target = models.ForeignKey(AlignmentTarget, on_delete=models.PROTECT, related_name="models")
     method = models.CharField(max_length=50)
+    repo = models.ForeignKey(ModelRepo, on_delete=models.PROTECT, related_name="artifacts")
+    repo_number = models.PositiveIntegerField(help_text="its `v<n>` in the repo, for good")
     base_model = models.CharField(max_length=500)
     name = models.CharField(max_length=200)
     path = models.CharField(max_length=500, help_text="folder, relative to MEDIA_ROOT")
@@ -134,6 +151,7 @@ class ModelArtifact(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["repo", "repo_number"], name="artifact_repo_number")]
 
     def __str__(self) -> str:
         return self.name

@@ -119,6 +119,72 @@ def test_revisions_v1_main_and_the_commit_id(published, hub, tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_deleted_models_vn_is_gone_for_good_and_the_others_keep_theirs(published, reward_models, hub, tmp_path):
+    v1, v2 = published
+    base, first, _ = reward_models
+    v3 = model_publish(target=v1.target, base_model=base, folder=first)
+    repo_id = hub_repo_id(v1)
+    api = HfApi(endpoint=hub["endpoint"], token=hub["token"])
+    v2.delete()  # no service deletes models yet; whatever does must not move the others' numbers
+
+    folder = Path(snapshot_download(repo_id, revision="v3", cache_dir=tmp_path / "a", **hub))
+    assert folder.name == artifact_commit(v3) == api.model_info(repo_id, revision="main").sha
+    for f in v3.files:
+        assert hashlib.sha256((folder / f["name"]).read_bytes()).hexdigest() == f["sha256"]
+    raw = httpx2.get(f"{hub['endpoint']}/api/models/{repo_id}/revision/v2",
+                     headers={"Authorization": f"Bearer {hub['token']}"})
+    assert (raw.status_code, raw.headers["X-Error-Code"]) == (404, "RevisionNotFound")
+    with pytest.raises(RevisionNotFoundError):
+        snapshot_download(repo_id, revision="v2", cache_dir=tmp_path / "b", **hub)
+    assert [(t.name, t.target_commit) for t in api.list_repo_refs(repo_id).tags] == [
+        ("v1", artifact_commit(v1)), ("v3", artifact_commit(v3))]
+
+    v3.delete()  # the newest: its number is not handed out again either
+    v4 = model_publish(target=v1.target, base_model=base, folder=first)
+    assert v4.repo_number == 4 and api.model_info(repo_id).sha == artifact_commit(v4)
+    with pytest.raises(RevisionNotFoundError):
+        api.model_info(repo_id, revision="v3")
+    assert api.model_info(repo_id, revision="v1").sha == artifact_commit(v1)
+
+
+@pytest.fixture
+def many_files(tmp_path) -> Path:
+    """A model folder of 1,503 entries: more than a page of the tree listing."""
+    folder = tmp_path / "many"
+    (folder / "shards").mkdir(parents=True)
+    for i in range(1500):
+        (folder / "shards" / f"{i:04}.json").write_text(str(i))
+    (folder / "config.json").write_text("{}")
+    return folder
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tree_longer_than_a_page_comes_in_pages_the_client_follows(media, reward_models, many_files, hub,
+                                                                      monkeypatch):
+    monkeypatch.setattr("training.services.runs._dispatch", lambda run_id, task_id: None)
+    model = model_publish(target=toy_target(), base_model=reward_models[0], folder=many_files)
+    repo_id = hub_repo_id(model)
+    api = HfApi(endpoint=hub["endpoint"], token=hub["token"])
+    shards = [f"shards/{i:04}.json" for i in range(1500)]
+    assert [e.path for e in api.list_repo_tree(repo_id, path_in_repo="shards")] == shards
+    assert [e.path for e in api.list_repo_tree(repo_id, recursive=True)] == ["shards", "README.md", "config.json",
+                                                                              *shards]
+
+    auth = {"Authorization": f"Bearer {hub['token']}"}
+    first = httpx2.get(f"{hub['endpoint']}/api/models/{repo_id}/tree/main/shards", headers=auth,
+                       params={"expand": "true"})
+    assert [e["path"] for e in first.json()] == shards[:1000]
+    following = first.links["next"]["url"]
+    assert following.startswith(f"{hub['endpoint']}/api/models/{repo_id}/tree/{artifact_commit(model)}/shards?")
+    # main moves on to a model without that folder; the next page still lists the first one's.
+    model_publish(target=model.target, base_model=reward_models[0], folder=reward_models[1])
+    rest = httpx2.get(following, headers=auth)
+    assert [e["path"] for e in rest.json()] == shards[1000:] and "next" not in rest.links
+    bad = httpx2.get(f"{hub['endpoint']}/api/models/{repo_id}/tree/main", headers=auth, params={"cursor": "-1"})
+    assert bad.status_code == 400 and "cursor" in bad.json()["error"]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_hf_hub_download_of_one_file(published, hub, tmp_path):
     v1, _ = published
     path = hf_hub_download(hub_repo_id(v1), "config.json", revision="v1", cache_dir=tmp_path, **hub)

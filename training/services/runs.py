@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from ..configs import config_as_dict, config_validate, method_module, model_folder_check
 from ..methods.contract import last_complete_checkpoint
-from ..models import AlignmentTarget, ModelArtifact, RunMetric, TrainingRun
+from ..models import AlignmentTarget, ModelArtifact, ModelRepo, RunMetric, TrainingRun
 from ..storage import run_dir
 
 log = logging.getLogger(__name__)
@@ -177,8 +177,10 @@ def run_succeed(
     run = _held(claim).select_for_update().select_related("target").first()
     if run is None:
         return None
+    repo = _repo_take_number(target_name=run.target.name, method=run.method)
     artifact = ModelArtifact.objects.create(
-        run=run, target=run.target, method=run.method, base_model=run.base_model,
+        run=run, target=run.target, method=run.method, repo=repo, repo_number=repo.last_number,
+        base_model=run.base_model,
         name=f"{run.target.name}-v{run.target.version}-{run.method}-run{run.pk}", path=artifact_path,
         files=files, metrics=dict(metrics), model_card=model_card,
     )
@@ -187,6 +189,15 @@ def run_succeed(
     run.save(update_fields=["status", "progress", "stage", "metrics", "summary", "finished_at"])
     _log(run.pk, f"succeeded; model {artifact.name} published with {len(files)} files")
     return artifact
+
+
+def _repo_take_number(*, target_name: str, method: str) -> ModelRepo:
+    """The model's repo, its counter moved on to the model's number. The row stays locked until the
+    caller's transaction ends, so two runs finishing at once take numbers one after the other."""
+    repo, _ = ModelRepo.objects.select_for_update().get_or_create(target_name=target_name, method=method)
+    repo.last_number += 1
+    repo.save(update_fields=["last_number"])
+    return repo
 
 
 @transaction.atomic  # the status and its log line appear together

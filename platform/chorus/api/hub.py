@@ -16,7 +16,7 @@ import re
 from datetime import UTC, datetime
 
 from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.urls import get_script_prefix
+from django.urls import get_script_prefix, reverse
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.views import APIView
@@ -26,6 +26,7 @@ from chorus.accounts.models import Scope
 from .hub_repos import HubRepo, Revision, artifact_revision, hub_repo_id, repo_find, tree_entries
 
 CHUNK = 1 << 20
+TREE_PAGE_SIZE = 1000  # entries per tree page, as on the Hub; the client follows the Link header to the next
 _RANGE_RE = re.compile(r"bytes=(\d{0,18})-(\d{0,18})")
 
 
@@ -177,6 +178,8 @@ _REVISION_PARAM = _path_param("revision", "`main`, `v<n>` or a 40-hex commit id"
 class TreeQuery(serializers.Serializer):
     recursive = serializers.BooleanField(default=False)
     expand = serializers.BooleanField(default=False, help_text="accepted for the client's sake; changes nothing")
+    cursor = serializers.IntegerField(default=0, min_value=0,
+                                      help_text="where the page starts; take it from the previous page's Link header")
 
 
 # --- views ---------------------------------------------------------------------------------------
@@ -219,7 +222,9 @@ class HubModelInfoRevisionApi(HubModelInfoApi):
 
 
 class HubTreeApi(HubApiView):
-    """What `HfApi.list_repo_tree` reads: files (as LFS files, with their sha256) and folders, in one page."""
+    """What `HfApi.list_repo_tree` reads: files (as LFS files, with their sha256) and folders, a page
+    at a time. If there is more, `Link: <url>; rel="next"` gives the next page, pinned to the commit
+    the first page came from, so a model published meanwhile cannot mix two models' listings."""
 
     @extend_schema(tags=["hub"], parameters=[*_REPO_PARAMS, _REVISION_PARAM, TreeQuery],
                    responses={200: HubTreeEntryOutput(many=True), 400: HubErrorOutput, **_ERRORS})
@@ -231,7 +236,20 @@ class HubTreeApi(HubApiView):
         entries = tree_entries(found, path, recursive=query.validated_data["recursive"])
         if entries is None:
             raise HubError(404, "Entry not found", "EntryNotFound", found.commit)
-        return JsonResponse(entries, safe=False)
+        start = query.validated_data["cursor"]
+        end = start + TREE_PAGE_SIZE
+        response = JsonResponse(entries[start:end], safe=False)
+        if end < len(entries):
+            response["Link"] = f'<{_tree_page_url(request, namespace, name, found.commit, path, end)}>; rel="next"'
+        return response
+
+
+def _tree_page_url(request, namespace: str, name: str, commit: str, path: str, cursor: int) -> str:
+    kwargs = {"namespace": namespace, "name": name, "revision": commit, **({"path": path} if path else {})}
+    query = request.GET.copy()
+    query["cursor"] = str(cursor)
+    return request.build_absolute_uri(f"{reverse('hub:tree-path' if path else 'hub:tree', kwargs=kwargs)}?"
+                                      f"{query.urlencode()}")
 
 
 class HubTreePathApi(HubTreeApi):

@@ -1,9 +1,11 @@
 """Trained models as Hugging Face Hub repositories: repo ids, revisions, commits and file listings.
 
 A repo is every model one method trained towards one alignment-target name:
-`chorus/<target slug>-<method>`, e.g. `chorus/toy-constitution-salmon`. Its revisions are those
-models in publication order: `v1`, `v2`, ... ; `main` is the newest; and each has a commit id, a
-40-hex SHA-1 over the model's uuid and file manifest, which never changes and never repeats.
+`chorus/<target slug>-<method>`, e.g. `chorus/toy-constitution-salmon` (a `training.ModelRepo`).
+Its revisions are those models: `v<n>`, the number each took when it was published (numbers are
+never reused, so after a deletion the others keep theirs and the deleted one's is simply gone);
+`main`, the newest; and a commit id each, a 40-hex SHA-1 over the model's uuid and file manifest,
+which never changes and never repeats.
 
 The target slug is the name lowercased to ASCII letters, digits and single hyphens. Should two
 target names slug alike, the first to publish a model keeps the plain slug and the others get
@@ -20,7 +22,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import Min
 
-from training.models import ModelArtifact
+from training.models import ModelArtifact, ModelRepo
 
 HUB_NAMESPACE = "chorus"
 COMMIT_RE = re.compile(r"[0-9a-f]{40}")
@@ -48,12 +50,11 @@ class HubFile:
 @dataclass(frozen=True)
 class Revision:
     artifact: ModelArtifact
-    number: int  # the `v<number>` tag
     commit: str
 
     @property
     def tag(self) -> str:
-        return f"v{self.number}"
+        return f"v{self.artifact.repo_number}"
 
     @property
     def files(self) -> list[HubFile]:
@@ -81,8 +82,7 @@ class HubRepo:
         if revision == "main":
             return self.revisions[-1]
         if match := _VERSION_RE.fullmatch(revision):
-            number = int(match[1])
-            return self.revisions[number - 1] if number <= len(self.revisions) else None
+            return next((r for r in self.revisions if r.artifact.repo_number == int(match[1])), None)
         if COMMIT_RE.fullmatch(revision):
             return next((r for r in self.revisions if r.commit == revision), None)
         return None
@@ -94,9 +94,10 @@ def artifact_commit(artifact: ModelArtifact) -> str:
 
 
 def target_slugs() -> dict[str, str]:
-    """Target name -> its slug, for every target name with a published model (one query)."""
-    firsts = (ModelArtifact.objects.values("target__name").annotate(first=Min("pk")).order_by("first")
-              .values_list("target__name", flat=True))
+    """Target name -> its slug, for every target name that has published a model (one query). Names
+    keep their claim in the order of their first repo, even if every model in it is deleted."""
+    firsts = (ModelRepo.objects.values("target_name").annotate(first=Min("pk")).order_by("first")
+              .values_list("target_name", flat=True))
     slugs: dict[str, str] = {}
     taken: set[str] = set()
     for name in firsts:
@@ -126,17 +127,15 @@ def repo_find(namespace: str, name: str) -> HubRepo | None:
     target_name = next((n for n, s in target_slugs().items() if s == slug), None)
     if target_name is None:
         return None
-    artifacts = (ModelArtifact.objects.filter(target__name=target_name, method=method).select_related("target")
-                 .defer("model_card").order_by("created_at", "pk"))
-    revisions = [Revision(a, i, artifact_commit(a)) for i, a in enumerate(artifacts, start=1)]
+    artifacts = (ModelArtifact.objects.filter(repo__target_name=target_name, repo__method=method)
+                 .select_related("target").defer("model_card").order_by("repo_number"))
+    revisions = [Revision(a, artifact_commit(a)) for a in artifacts]
     return HubRepo(f"{namespace}/{name}", revisions) if revisions else None
 
 
 def artifact_revision(artifact: ModelArtifact) -> Revision:
     """The revision (`vN` and commit) under which `artifact` is served."""
-    repo = repo_find(*hub_repo_id(artifact).split("/"))
-    assert repo is not None  # the artifact itself is in it
-    return next(r for r in repo.revisions if r.artifact.pk == artifact.pk)
+    return Revision(artifact, artifact_commit(artifact))
 
 
 def tree_entries(revision: Revision, path: str, *, recursive: bool) -> list[dict] | None:
