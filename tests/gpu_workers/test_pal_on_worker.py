@@ -1,0 +1,64 @@
+"""A second method through the same machinery: PAL trained on the gpu worker from a preference
+population frozen out of real judged comparisons."""
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from elicitation.exports import pseudonym
+from tests.factories import CampaignFactory
+from tests.support.comparisons import judge, person
+from training.methods import pal
+from training.models import ModelArtifact, TrainingRun
+from training.services.runs import run_create
+from training.services.targets import target_freeze_preference_population
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SHORT = ("Start small.", "Ask a friend.", "Take your time.")
+MORE = " Then check it twice, and wait a bit before the next step."
+
+
+def test_a_population_target_trains_a_personalised_model_on_the_gpu_worker(
+    celery_workers, tiny_model_dir, scripted_llm
+):
+    campaign = CampaignFactory(title="Brevity study")
+    rng = random.Random(0)
+    people = []
+    for n in range(16):  # even: prefer the short answer; odd: the long one
+        participant = person(campaign, system="Short answers, please." if n % 2 == 0 else "Give me detail.")
+        for _ in range(12):
+            short = rng.choice(SHORT)
+            long_first = rng.random() < 0.5
+            a, b = (short + MORE, short) if long_first else (short, short + MORE)
+            wants_long = n % 2 == 1
+            judge(participant, scripted_llm, prompt=rng.choice(pal.TOY_PROMPTS), a=a, b=b,
+                  choice="a" if long_first == wants_long else "b")
+        people.append(participant)
+    target = target_freeze_preference_population(name="brevity", campaign_id=campaign.pk)
+
+    run = run_create(target=target, method="pal", base_model=str(tiny_model_dir),
+                     config={**asdict(pal.Config.tiny()), "new_user_fraction": 0.25, "eval_fraction": 0.25})
+    deadline = time.monotonic() + 180
+    while not (run := TrainingRun.objects.get(pk=run.pk)).is_finished and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert run.status == "succeeded", f"{run.error}\n{run.log}"
+    # Pseudonyms are new each time, so which people are held out varies: bounds with room to spare.
+    assert run.metrics["eval_accuracy"] >= 0.75 and run.metrics["new_user_accuracy"] >= 0.75
+    assert run.metrics["eval_accuracy"] >= run.metrics["eval_accuracy_population_weights"] + 0.2
+    assert run.summary["people"] == 16 and run.metric_points.filter(values__has_key="loss").exists()
+
+    artifact = ModelArtifact.objects.get(run=run)
+    scorer = pal.PalScorer.load(Path(settings.MEDIA_ROOT) / artifact.path)
+    number = {pseudonym(p.public_id): n for n, p in enumerate(people)}
+    brief = next(u for u in scorer.users if number[u] % 2 == 0)  # people seen in training, by pseudonym
+    detailed = next(u for u in scorer.users if number[u] % 2 == 1)
+    tea, short = "How do I make tea?", SHORT[0]
+    assert scorer.score(brief, tea, short) > scorer.score(brief, tea, short + MORE)
+    assert scorer.score(detailed, tea, short + MORE) > scorer.score(detailed, tea, short)
+    assert "PAL personalised reward model" in artifact.model_card
