@@ -291,7 +291,7 @@ class TargetRefOutput(serializers.Serializer):
 
 class ModelHubOutput(serializers.Serializer):
     repo_id = serializers.CharField(help_text="for huggingface_hub, with endpoint=<chorus>/hf")
-    revision = serializers.CharField(required=False, help_text="v<n>: this model's place in the repo (detail only)")
+    revision = serializers.CharField(required=False, help_text="v<n>: this model's version in its repo, never reused (detail only)")
     commit = serializers.CharField(help_text="40-hex revision that always names exactly this model")
 
 
