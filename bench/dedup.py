@@ -13,7 +13,10 @@ Rows, for each threshold (cosine distance on the sorted, newline-joined policies
 - online, oracle judge: the same, but a STAND-IN judge that knows the true groups is asked about the
   MAX_JUDGED nearest values; the best production could do with a perfect judge at that threshold.
 Then the real judge (the configured chat backend, the bundled SmolLM2-135M by default) is measured
-on a sample of the pairs it would be asked at the production threshold, half same and half not.
+on a sample of the pairs it would be asked at the production threshold, half same and half not: the
+JSON answer (the judge before calibration, and still the fallback for backends without logprobs)
+and the Yes/No log-probability margin, raw, minus the content-free lean (production), and minus the
+lean in both card orders.
 
     .venv/bin/python bench/dedup.py [--judge-pairs 100]
 """
@@ -41,9 +44,12 @@ from elicitation.models import CanonicalCard
 from elicitation.services.dedup import (
     DISTANCE_THRESHOLD,
     MAX_JUDGED,
+    content_free_lean,
     embed_policies,
     judge_same_value,
+    judge_same_value_json,
     nearest_candidates,
+    yes_no_margin,
 )
 
 GROUPS, PER_GROUP, SEED = 400, 5, 0
@@ -243,28 +249,50 @@ def check_mirror(vectors: np.ndarray, checked: int = 50) -> bool:
 
 
 def real_judge_sample(cards: list[Card], asked: list[tuple[int, int]], size: int, rng: random.Random) -> None:
+    """The judges on the same sampled pairs: the old JSON answer, and Yes/No log-probabilities read
+    raw, calibrated (production), and calibrated in both card orders."""
+    from chorus.inference import NotSupported
+    from chorus.llm import chat_backend
+    from django.conf import settings
+
     same = [p for p in asked if cards[p[0]].group == cards[p[1]].group]
     different = [p for p in asked if cards[p[0]].group != cards[p[1]].group]
     sample = rng.sample(same, min(size // 2, len(same))) + rng.sample(different, min(size - size // 2, len(different)))
-    from django.conf import settings
-
+    backend = chat_backend()
     print(f"\nReal judge ({settings.CHORUS_LLM_BACKEND}:{settings.CHORUS_LLM_MODEL}) on {len(sample)} of the "
           f"{len(asked)} pairs it would be asked at the production threshold {DISTANCE_THRESHOLD}:")
-    judge_same_value(cards[0].as_dict(), cards[1].as_dict())  # load the model outside the timing
+    truth = np.array([cards[a].group == cards[b].group for a, b in sample])
+    print(f"  pairs: {int(truth.sum())} same value, {int((~truth).sum())} different values")
+    first, second = cards[0].as_dict(), cards[1].as_dict()
+    judge_same_value_json(backend, first, second)  # load the model outside the timing
     start = time.perf_counter()
-    verdicts = [(cards[a].group == cards[b].group, judge_same_value(cards[a].as_dict(), cards[b].as_dict()))
-                for a, b in sample]
-    seconds = time.perf_counter() - start
-    said_same_when_same = [v for truth, v in verdicts if truth]
-    said_same_when_not = [v for truth, v in verdicts if not truth]
-    accuracy = sum(truth == v for truth, v in verdicts) / len(verdicts)
-    print(f"  pairs: {len(said_same_when_same)} same value, {len(said_same_when_not)} different values")
-    print(f"  accuracy {accuracy:.3f}; says 'same' to {_share(said_same_when_same)} of same pairs and "
-          f"{_share(said_same_when_not)} of different pairs; {seconds / len(verdicts):.2f} s per call")
+    json_says = np.array([judge_same_value_json(backend, cards[a].as_dict(), cards[b].as_dict()) for a, b in sample])
+    json_s = (time.perf_counter() - start) / len(sample)
+    print(f"  {'judge':46} {'accuracy':>8} {'precision':>9} {'recall':>6} {'says same':>9} {'s/pair':>6}")
+    _judge_row("JSON answer (before)", json_says, truth, json_s)
+    try:
+        lean = content_free_lean(backend)
+    except NotSupported:
+        print("  (this backend has no logprobs: production uses the JSON answer above)")
+        return
+    start = time.perf_counter()
+    forward = np.array([yes_no_margin(backend, cards[a].as_dict(), cards[b].as_dict()) for a, b in sample])
+    forward_s = (time.perf_counter() - start) / len(sample)
+    backward = np.array([yes_no_margin(backend, cards[b].as_dict(), cards[a].as_dict()) for a, b in sample])
+    assert judge_same_value(first, second) == (yes_no_margin(backend, first, second) > lean), "bench != service"
+    print(f"  (content-free lean: log P(Yes) - log P(No) = {lean:+.3f}; margins on same pairs: mean "
+          f"{forward[truth].mean():+.3f}, on different pairs: {forward[~truth].mean():+.3f})")
+    _judge_row("Yes/No logprobs, raw: margin > 0", forward > 0, truth, forward_s)
+    _judge_row("Yes/No logprobs - lean (production)", forward > lean, truth, forward_s)
+    _judge_row("Yes/No logprobs - lean, both orders say same", (forward > lean) & (backward > lean), truth,
+               2 * forward_s)
 
 
-def _share(flags: list[bool]) -> str:
-    return f"{sum(flags) / len(flags):.0%}" if flags else "n/a"
+def _judge_row(name: str, says: np.ndarray, truth: np.ndarray, seconds: float) -> None:
+    true_positive = int((says & truth).sum())
+    precision = f"{true_positive / says.sum():9.3f}" if says.any() else f"{'n/a':>9}"
+    print(f"  {name:46} {(says == truth).mean():8.3f} {precision} {true_positive / truth.sum():6.3f} "
+          f"{says.mean():9.0%} {seconds:6.2f}")
 
 
 def main() -> None:

@@ -7,8 +7,10 @@ nearest few. Exact search in numpy: a campaign has thousands of values, not mill
 from __future__ import annotations
 
 import json
+from functools import cache
 
 import numpy as np
+from chorus.inference import ChatBackend, NotSupported
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -18,11 +20,19 @@ from ..models import CanonicalCard, Context, ValuesCard
 
 # bench/dedup.py: reworded cards of one value sit at a median distance of about 0.3, so 0.35 lets a
 # capable judge (vLLM in production) see them (pairwise F1 0.63 with a perfect judge). The bundled
-# 135M judge says "same" to nearly everything, so on the embedded default expect over-merging that
-# curators split on the values page.
+# 135M judge cannot tell values apart either way (100 pairs at 0.35, half duplicates): asked for
+# JSON it says "same" to all (accuracy 0.50); scored by Yes/No logprobs minus its lean on
+# content-free cards, it says "same" to 50% but at accuracy 0.46 (precision 0.46), chance too.
+# Calibration removes the blanket "same", not the guessing: on the embedded default curators still
+# split and merge on the values page.
 DISTANCE_THRESHOLD = 0.35
 MAX_JUDGED = 3
 CONTEXT_DISTANCE_THRESHOLD = 0.12
+# Contextual calibration (Zhao et al. 2021): the judge's margin on cards that say nothing is its lean.
+CONTENT_FREE_CARDS = [
+    {"title": "", "description": "", "policies": []},
+    {"title": "N/A", "description": "N/A", "policies": ["N/A"]},
+]
 
 
 def embed_policies(policies_list: list[list[str]]) -> np.ndarray:
@@ -41,16 +51,46 @@ def nearest_candidates(vector: np.ndarray, canonicals: list[CanonicalCard]) -> l
 
 
 def judge_same_value(a: dict, b: dict) -> bool:
-    """The LLM judge; card text is participant-derived, so it goes in delimited."""
+    """The LLM judge: "Yes" beats "No" by more than the model's lean on content-free cards.
+
+    Backends without logprobs (the OpenAI API) answer in JSON instead."""
     from chorus.llm import chat_backend
 
+    backend = chat_backend()
+    try:
+        return yes_no_margin(backend, a, b) > content_free_lean(backend)
+    except NotSupported:
+        return judge_same_value_json(backend, a, b)
+
+
+def yes_no_margin(backend: ChatBackend, a: dict, b: dict) -> float:
+    """log P("Yes") - log P("No") for "same value?"; card text is participant-derived, so it goes in delimited."""
+    messages = [
+        {"role": "system", "content": prompts.JUDGE_YES_NO_SYSTEM},
+        {"role": "user", "content": f"{_cards_text(a, b)}\n\n{prompts.JUDGE_QUESTION}"},
+    ]
+    yes, no = backend.logprobs(messages, prompts.JUDGE_ANSWERS)
+    return yes - no
+
+
+@cache
+def content_free_lean(backend: ChatBackend) -> float:
+    """How much the model favours "Yes" when the cards carry no content; once per backend and process."""
+    return float(np.mean([yes_no_margin(backend, card, card) for card in CONTENT_FREE_CARDS]))
+
+
+def judge_same_value_json(backend: ChatBackend, a: dict, b: dict) -> bool:
     messages = [
         {"role": "system", "content": prompts.JUDGE_SYSTEM},
-        {"role": "user", "content": f"Card 1:\n{prompts.delimit(prompts.card_json(a))}\n\n"
-                                    f"Card 2:\n{prompts.delimit(prompts.card_json(b))}"},
+        {"role": "user", "content": _cards_text(a, b)},
     ]
-    raw = chat_backend().complete(messages, json_schema=prompts.JUDGE_SCHEMA, max_tokens=12)
+    raw = backend.complete(messages, json_schema=prompts.JUDGE_SCHEMA, max_tokens=12)
     return bool(json.loads(raw)["same"])
+
+
+def _cards_text(a: dict, b: dict) -> str:
+    return (f"Card 1:\n{prompts.delimit(prompts.card_json(a))}\n\n"
+            f"Card 2:\n{prompts.delimit(prompts.card_json(b))}")
 
 
 def card_deduplicate(*, card: ValuesCard) -> CanonicalCard:

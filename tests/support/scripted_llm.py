@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from chorus.inference import ChatBackend, InferenceError, StructuredOutputError
+from chorus.inference import ChatBackend, InferenceError, NotSupported, StructuredOutputError
 
 CARD = {
     "title": "Informed Personal Choice",
@@ -32,6 +32,10 @@ PRINCIPLE = {
 class ScriptedBackend(ChatBackend):
     name = "scripted"
     principle = PRINCIPLE  # drafted principles; a test may set its own on the instance
+    # The dedup judge's Yes/No logprobs: "Yes" leads "No" by `yes_lean` on any pair of cards, plus
+    # `signal` (or minus it) by `same_value` on cards with content. None: no logprobs, as over the OpenAI API.
+    yes_lean: float | None = None
+    signal = 1.0
 
     def __init__(self, replies=None, cards=None, same_value=False, contexts=None, story=None):
         self.replies = list(replies or ["What did you pay attention to then?"])
@@ -62,6 +66,19 @@ class ScriptedBackend(ChatBackend):
         if "negated_definition" in props:
             return json.dumps(self.principle)
         raise InferenceError(f"the scripted backend has no answer for schema {sorted(props)}")
+
+    def logprobs(self, messages, candidates) -> list[float]:
+        from elicitation import prompts
+        from elicitation.services.dedup import CONTENT_FREE_CARDS
+
+        if self.yes_lean is None:
+            raise NotSupported("the scripted backend scores nothing unless a test gives it a yes_lean")
+        self.calls.append({"messages": list(messages), "json_schema": None, "params": {"candidates": candidates}})
+        if candidates != prompts.JUDGE_ANSWERS:
+            raise InferenceError(f"the scripted backend cannot score {candidates}")
+        content_free = any(prompts.card_json(c) in messages[-1]["content"] for c in CONTENT_FREE_CARDS)
+        margin = self.yes_lean + (0.0 if content_free else self.signal if self.same_value else -self.signal)
+        return [margin / 2, -margin / 2]
 
     def stream(self, messages, **params) -> Iterator[str]:
         self.calls.append({"messages": list(messages), "json_schema": None, "params": params})
