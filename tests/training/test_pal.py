@@ -57,7 +57,7 @@ def test_each_person_gets_their_own_reward_and_new_people_are_placed_from_four_p
     assert len(hooks.points) >= 4 and all("loss" in values for _, values in hooks.points)
 
 
-def test_the_saved_model_loads_through_from_pretrained_and_scores_for_anyone(tiny_model_dir, tmp_path):
+def test_the_saved_model_loads_through_from_pretrained_and_scores_for_anyone(tiny_model_dir, tmp_path, capsys):
     from transformers import AutoModel
 
     _, _, folder = run(tmp_path, tiny_model_dir, pal.toy_population(20, 10, seed=1), Config.tiny())
@@ -77,6 +77,10 @@ def test_the_saved_model_loads_through_from_pretrained_and_scores_for_anyone(tin
     assert sum(weights) == pytest.approx(1.0)
     assert scorer.score_weights(weights, "How do I cook rice?", "Rinse it. Then check it twice, and wait a bit.") > \
         scorer.score_weights(weights, "How do I cook rice?", "Rinse it.")
+    # The model page's snippet (pal.USAGE) prints the first person's reward.
+    exec(pal.USAGE, {"path": str(folder / "out")})
+    printed = float(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed == pytest.approx(scorer.score(scorer.users[0], "How do I make tea?", "Boil water, then steep."), abs=1e-5)
 
 
 def test_a_restarted_run_resumes_from_its_checkpoint_and_reuses_its_features(tiny_model_dir, tmp_path):

@@ -89,7 +89,7 @@ def test_principle_following_reward_model_trains_on_cpu_in_under_a_minute(tiny_m
     assert isinstance(scorer.score(["Rhyme.", "Use French."], "Hi?", "Bonjour."), float)
 
 
-def test_lora_training_gives_a_plain_model_that_loads_without_peft(tiny_model_dir, tmp_path):
+def test_lora_training_gives_a_plain_model_that_loads_without_peft(tiny_model_dir, tmp_path, capsys):
     from transformers import AutoModelForSequenceClassification
 
     config = Config.tiny()
@@ -102,4 +102,11 @@ def test_lora_training_gives_a_plain_model_that_loads_without_peft(tiny_model_di
     tokenizer.save_pretrained(tmp_path / "model")
     loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "model")
     assert not any("lora" in name for name, _ in loaded.named_parameters())
-    assert isinstance(salmon.RewardScorer.load(tmp_path / "model").score(["Be kind."], "Hi?", "Hello!"), float)
+    scorer = salmon.RewardScorer.load(tmp_path / "model")
+    assert isinstance(scorer.score(["Be kind."], "Hi?", "Hello!"), float)
+
+    # The model page shows salmon.USAGE: plain transformers must reproduce RewardScorer's reward.
+    exec(salmon.USAGE, {"path": str(tmp_path / "model")})
+    printed = float(capsys.readouterr().out.strip().splitlines()[-1])
+    expected = scorer.score(["Keep it short."], "How do I make tea?", "Boil water, then steep.")
+    assert printed == pytest.approx(expected, abs=1e-5)

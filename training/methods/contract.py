@@ -8,6 +8,8 @@ A method is one module in this package that defines:
     TARGET_KINDS   the alignment-target kinds it trains from, e.g. ("constitution",)
     REQUIRED_FILES the target dataset files it reads, each with at least one row
     MODEL_CARD     markdown for the model card: what the model does, how to use it, its limits
+    USAGE          Python that loads the model from the folder named by a variable `path` and
+                   prints one score; the model page shows it, and each method's tests run it
     train(inputs, config, hooks) -> RunResult
 
 Adding a method is adding such a module; the run machinery finds it by name.

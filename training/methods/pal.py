@@ -87,6 +87,14 @@ of pairs are uncertain; rewards compare responses for one person and prompt, not
 """
 
 
+USAGE = """\
+from training.methods.pal import PalScorer  # from a Chorus checkout (the repository root on sys.path)
+
+scorer = PalScorer.load(path)
+person = scorer.users[0]  # pseudonyms, as in pal.json
+print(scorer.score(person, "How do I make tea?", "Boil water, then steep."))
+"""
+
 # --- data ----------------------------------------------------------------------------------
 
 

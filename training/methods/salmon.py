@@ -108,6 +108,18 @@ the same principles and prompt; it says nothing about truthfulness beyond what t
 """
 
 
+USAGE = """\
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained(path)
+model = AutoModelForSequenceClassification.from_pretrained(path).eval()
+principles = ["Keep it short."]
+text = ("Principles:\\n" + "".join(f"- {p}\\n" for p in principles)
+        + "Prompt: How do I make tea?\\nResponse: Boil water, then steep." + tokenizer.eos_token)
+print(model(**tokenizer(text, return_tensors="pt")).logits[0, 0].item())
+"""
+
+
 # --- data ----------------------------------------------------------------------------------
 
 

@@ -24,7 +24,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from elicitation.selectors import campaigns_with_judged_comparisons
 from training import selectors
-from training.configs import config_fields, method_names
+from training.configs import config_fields, method_module, method_names
 from training.models import AlignmentTarget
 from training.services.runs import run_cancel, run_create
 from training.services.targets import (
@@ -188,7 +188,7 @@ def models_detail(request: HttpRequest, model_id: int) -> HttpResponse:
         raise Http404("No such model.")
     return render(request, "dashboard/models_detail.html", {
         "artifact": artifact, "folder": Path(settings.MEDIA_ROOT) / artifact.path,
-        "metrics": sorted(artifact.metrics.items()),
+        "metrics": sorted(artifact.metrics.items()), "usage": method_module(artifact.method).USAGE,
     })
 
 
