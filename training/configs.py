@@ -33,6 +33,11 @@ def method_module(name: str) -> ModuleType:
     return importlib.import_module(f"training.methods.{name}")
 
 
+def methods_for_kind(kind: str) -> list[str]:
+    """The methods that train from targets of this kind."""
+    return [name for name in method_names() if kind in method_module(name).TARGET_KINDS]
+
+
 @dataclasses.dataclass(frozen=True)
 class FieldSpec:
     name: str

@@ -160,3 +160,35 @@ def test_freeze_a_preference_population_from_the_form(staff, scripted_llm):
     assert reverse("dashboard:campaign_detail", args=[campaign.pk]) in html
     listed = staff.get(reverse("dashboard:targets_list")).content.decode()
     assert "Preference population" in listed and "Preferences of “Faith study”: 1 pair from 1 participant" in listed
+
+
+def test_the_run_form_offers_only_methods_and_targets_that_fit(staff, toy_target, scripted_llm):
+    from django.utils import timezone
+
+    from elicitation.models import GraphSnapshot
+    from tests.factories import CampaignFactory
+    from tests.support.comparisons import judge, person
+    from training.services.targets import target_freeze_moral_graph, target_freeze_preference_population
+
+    url = reverse("dashboard:runs_new")
+    empty = staff.get(url, {"method": "pal"}).content.decode()
+    assert 'id="no-targets"' in empty and "pal trains from preference population targets" in empty
+
+    campaign = CampaignFactory(title="Prefs")
+    judge(person(campaign, system="Be brief."), scripted_llm, prompt="P1", choice="a")
+    prefs = target_freeze_preference_population(name="prefs", campaign_id=campaign.pk, min_pairs_per_user=1)
+    page = staff.get(reverse("dashboard:targets_detail", args=[prefs.pk])).content.decode()
+    assert "Train pal on this target" in page and "Train salmon" not in page
+    # Following the link (no method named) opens pal's form with the target chosen; only fitting targets listed.
+    form = staff.get(url, {"target": prefs.pk}).content.decode()
+    assert '<option value="pal" selected>' in form and f'<option value="{prefs.pk}" selected>' in form
+    assert f'<option value="{toy_target.pk}"' not in form
+    salmon = staff.get(url, {"method": "salmon"}).content.decode()
+    assert f'<option value="{toy_target.pk}"' in salmon and f'<option value="{prefs.pk}"' not in salmon
+
+    snapshot = GraphSnapshot.objects.create(campaign=campaign, as_of=timezone.now(), vote_count=1, summary={
+        "values": [{"id": 1, "title": "Care", "policies": ["FEELINGS of"], "pageRank": 1.0}], "edges": [],
+        "contexts": {}})
+    graph = target_freeze_moral_graph(name="graph", snapshot_id=snapshot.pk)
+    page = staff.get(reverse("dashboard:targets_detail", args=[graph.pk])).content.decode()
+    assert 'id="no-trainers"' in page and "Train " not in page

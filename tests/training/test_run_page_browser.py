@@ -19,7 +19,7 @@ def test_queue_watch_progress_and_loss_then_cancel(page, live_server, staff_user
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("link", name="toy v1").click()
     expect(page.locator('[data-provenance="principles"]')).to_have_text("2")
-    page.get_by_role("link", name="Train on this target").click()
+    page.get_by_role("link", name="Train salmon on this target").click()
 
     page.fill("#base_model", str(tiny_model_dir))
     settings = {"max_steps": "100000", "save_steps": "100000", "max_new_tokens": "12", "pairs_per_prompt": "2",

@@ -24,7 +24,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from elicitation.selectors import campaigns_with_judged_comparisons
 from training import selectors
-from training.configs import config_fields, method_module, method_names
+from training.configs import config_fields, method_module, method_names, methods_for_kind
 from training.models import AlignmentTarget
 from training.services.runs import run_cancel, run_create
 from training.services.targets import (
@@ -99,27 +99,28 @@ def targets_detail(request: HttpRequest, target_id: int) -> HttpResponse:
         raise Http404("No such target.")
     return render(request, "dashboard/targets_detail.html", {
         "target": target, "files": target.files.all(), "runs": selectors.target_runs(target=target),
-        "models": target.models.select_related("run"),
+        "models": target.models.select_related("run"), "trainers": methods_for_kind(target.kind),
     })
 
 
 @staff_member_required
 def runs_new(request: HttpRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else request.GET
-    method = data.get("method") or "salmon"
+    chosen = selectors.target_get(target_id=int(data["target"])) if data.get("target", "").isdigit() else None
+    method = data.get("method") or next(iter(methods_for_kind(chosen.kind) if chosen else []), "salmon")
     if method not in method_names():
         raise Http404("No such method.")
+    kinds = method_module(method).TARGET_KINDS
     fields = config_fields(method)
     form = {"target": data.get("target", ""), "base_model": data.get("base_model", ""),
             "config": {f.name: data.get(f"config.{f.name}", "") for f in fields}}
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
-        target = selectors.target_get(target_id=int(form["target"])) if form["target"].isdigit() else None
         config = {name: value for name, value in form["config"].items() if value != ""}
         try:
-            if target is None:
+            if chosen is None:
                 raise ValidationError({"target": "Choose a target."})
-            run = run_create(target=target, method=method, base_model=form["base_model"], config=config,
+            run = run_create(target=chosen, method=method, base_model=form["base_model"], config=config,
                              user=request.user)
         except ValidationError as exc:
             errors = exc.message_dict
@@ -127,9 +128,11 @@ def runs_new(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Run {run.pk} is queued on the gpu queue.")
             return redirect("dashboard:runs_detail", run_id=run.pk)
     return render(request, "dashboard/runs_new.html", {
-        "form": form, "errors": errors, "method": method, "methods": method_names(),
+        "form": form, "errors": errors, "method": method, "kinds": [AlignmentTarget.Kind(k).label for k in kinds],
+        "methods": [(name, ", ".join(AlignmentTarget.Kind(k).label for k in method_module(name).TARGET_KINDS))
+                    for name in method_names()],
         "fields": [(f, form["config"][f.name], errors.get(f"config.{f.name}")) for f in fields],
-        "targets": selectors.target_list(),
+        "targets": selectors.target_list().filter(kind__in=kinds),
     }, status=400 if errors else 200)
 
 
