@@ -100,7 +100,7 @@ def test_a_restarted_run_resumes_from_its_checkpoint_and_reuses_its_features(tin
 
 def test_new_people_never_train_and_everyone_seen_keeps_a_training_pair():
     pairs = pal.toy_population(30, 3, seed=3)
-    split = pal.split_population(pairs, Config(new_user_fraction=0.2, eval_fraction=0.5, adaptation_pairs=2))
+    split = pal.split_population(pairs, seed=0, new_user_fraction=0.2, eval_fraction=0.5, adaptation_pairs=2)
     trained_on = {p.user for p in split.train}
     assert len(split.new_users) == 6 and not trained_on & set(split.new_users)
     assert {p.user for p in split.held_out} <= trained_on and len(trained_on) == 24
@@ -113,6 +113,6 @@ def test_a_population_of_one_is_refused(tiny_model_dir, tmp_path):
 
 def test_people_with_too_few_pairs_to_test_a_fit_train_instead_of_being_dropped():
     pairs = pal.toy_population(10, 2, seed=4) + pal.toy_population(10, 6, seed=5)[:6]  # person-000 has 8
-    split = pal.split_population(pairs, Config(new_user_fraction=0.5, adaptation_pairs=4))
+    split = pal.split_population(pairs, seed=0, new_user_fraction=0.5, eval_fraction=0.2, adaptation_pairs=4)
     assert list(split.new_users) == ["person-000"]
     assert len(split.train) + len(split.held_out) + sum(map(len, split.new_users.values())) == len(pairs)

@@ -17,14 +17,30 @@ from __future__ import annotations
 
 import json
 import math
-import random
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .contract import Hooks, RunInputs, RunResult, last_complete_checkpoint
+from .contract import Hooks, RunInputs, RunResult
+from .population import (
+    TOY_PROMPTS,
+    FeatureCache,
+    Featuriser,
+    PrefPair,
+    features_of_every_response,
+    format_text,
+    load_checkpoint,
+    new_user_accuracy,
+    pooled_accuracy,
+    read_pairs,
+    save_checkpoint,
+    split_population,
+    standardiser,
+    toy_population,
+)
+
+__all__ = ["TOY_PROMPTS", "Config", "PalScorer", "PrefPair", "split_population", "toy_population", "train"]
 
 TARGET_KINDS = ("preference_population",)
 REQUIRED_FILES = ("preferences.jsonl", "users.jsonl")
@@ -95,101 +111,6 @@ person = scorer.users[0]  # pseudonyms, as in pal.json
 print(scorer.score(person, "How do I make tea?", "Boil water, then steep."))
 """
 
-# --- data ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PrefPair:
-    user: str
-    prompt: str
-    chosen: str
-    rejected: str
-
-
-def format_text(prompt: str, response: str) -> str:
-    """What the base model reads for one response (see MODEL_CARD)."""
-    return f"Prompt: {prompt}\nResponse: {response}"
-
-
-def read_pairs(path: Path) -> list[PrefPair]:
-    with open(path, encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
-    return [PrefPair(r["user"], r["prompt"], r["chosen"], r["rejected"]) for r in rows]
-
-
-@dataclass(frozen=True)
-class Split:
-    train: list[PrefPair]
-    held_out: list[PrefPair]  # later pairs of people seen in training
-    new_users: dict[str, list[PrefPair]]  # people never seen in training: all their pairs, in order
-
-
-def split_population(pairs: Sequence[PrefPair], config: Config) -> Split:
-    """New people are drawn at random among those with more than `adaptation_pairs` pairs (at least
-    2 people stay seen); each seen person keeps their last `eval_fraction` of pairs (at least one
-    left to train on) for evaluation."""
-    by_user: dict[str, list[PrefPair]] = defaultdict(list)
-    for pair in pairs:
-        by_user[pair.user].append(pair)
-    users = sorted(by_user)
-    random.Random(config.seed).shuffle(users)
-    # Only people with pairs left over after fitting them can say how well they were fitted.
-    testable = [u for u in users if len(by_user[u]) > config.adaptation_pairs]
-    n_new = min(round(len(users) * config.new_user_fraction), max(len(users) - 2, 0), len(testable))
-    new_users = {u: by_user[u] for u in testable[:n_new]}
-    train, held_out = [], []
-    for user in (u for u in users if u not in new_users):
-        own = by_user[user]
-        keep = max(len(own) - round(len(own) * config.eval_fraction), 1)
-        train += own[:keep]
-        held_out += own[keep:]
-    return Split(train, held_out, new_users)
-
-
-# --- features from the frozen base model ------------------------------------------------------
-
-
-class Featuriser:
-    """The base model's mean last hidden state for texts, one forward pass per batch."""
-
-    def __init__(self, path: str, *, device: str, bf16: bool, max_length: int) -> None:
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.tokenizer.padding_side = "right"
-        self.model = AutoModel.from_pretrained(path, dtype=torch.bfloat16 if bf16 else torch.float32).to(device).eval()
-        self.device, self.max_length = device, max_length
-
-    def __call__(self, texts: Sequence[str], *, batch_size: int = 32, hooks: Hooks | None = None) -> Any:
-        import torch
-
-        out = []
-        for start in range(0, len(texts), batch_size):
-            if hooks:
-                hooks.check_cancelled()
-                hooks.progress(0.3 * start / len(texts), stage="reading responses")
-            enc = self.tokenizer(list(texts[start : start + batch_size]), return_tensors="pt", padding=True,
-                                 truncation=True, max_length=self.max_length).to(self.device)  # (B, T)
-            with torch.inference_mode():
-                hidden = self.model(**enc).last_hidden_state.float()  # (B, T, H)
-            mask = enc["attention_mask"].unsqueeze(-1).float()  # (B, T, 1)
-            out.append(((hidden * mask).sum(1) / mask.sum(1)).cpu())  # (B, H)
-        return torch.cat(out)  # (N, H)
-
-    def close(self) -> None:
-        import gc
-
-        import torch
-
-        del self.model
-        gc.collect()
-        if self.device == "cuda":
-            torch.cuda.empty_cache()
-
-
 # --- the model ---------------------------------------------------------------------------------
 
 
@@ -218,11 +139,6 @@ def _bt_loss(head: Any, chosen: Any, rejected: Any, weights: Any) -> tuple[Any, 
     return -torch.nn.functional.logsigmoid(margin).mean(), (margin > 0).float().mean()
 
 
-def _standardiser(features: Any) -> tuple[Any, Any]:
-    """Mean and spread of the training features: the map sees centred, unit-scale inputs."""
-    return features.mean(0), features.std(0).clamp_min(1e-6)
-
-
 @dataclass
 class Trained:
     head: Any
@@ -238,7 +154,7 @@ def fit_population(features: Any, index: Mapping[str, int], pairs: Sequence[Pref
 
     users = sorted({p.user for p in pairs})
     row = {u: i for i, u in enumerate(users)}
-    mean, std = _standardiser(features)
+    mean, std = standardiser(features)
     x = (features - mean) / std  # (N, H)
     chosen = torch.tensor([index[format_text(p.prompt, p.chosen)] for p in pairs])
     rejected = torch.tensor([index[format_text(p.prompt, p.rejected)] for p in pairs])
@@ -247,14 +163,11 @@ def fit_population(features: Any, index: Mapping[str, int], pairs: Sequence[Pref
     head = _new_head(x.shape[1], config, len(users))
     optimiser = torch.optim.AdamW(head.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     step = 0
-    resume = last_complete_checkpoint(checkpoints) if checkpoints else None
-    if resume:
-        state = torch.load(Path(resume) / "state.pt", weights_only=True)
+    state = load_checkpoint(checkpoints, hooks) if checkpoints else None
+    if state:
         head.load_state_dict(state["head"])
         optimiser.load_state_dict(state["optimiser"])
         step = state["step"]
-        if hooks:
-            hooks.log(f"resuming training from {Path(resume).name}")
     generator = torch.Generator().manual_seed(config.seed + step)
     while step < config.steps:
         batch = torch.randint(len(pairs), (min(config.batch_size, len(pairs)),), generator=generator)
@@ -270,25 +183,10 @@ def fit_population(features: Any, index: Mapping[str, int], pairs: Sequence[Pref
                 hooks.metrics(step, {"loss": float(loss.detach()), "accuracy": float(accuracy)})
             hooks.check_cancelled()
         if checkpoints and (step % config.save_steps == 0 or step == config.steps):
-            _save_checkpoint(checkpoints, step, head, optimiser)
+            save_checkpoint(checkpoints, step, {"head": head.state_dict(), "optimiser": optimiser.state_dict()})
             if hooks:
                 hooks.log(f"checkpoint saved at step {step}")
     return Trained(head.eval(), users, mean, std)
-
-
-def _save_checkpoint(folder: Path, step: int, head: Any, optimiser: Any) -> None:
-    """Written like transformers' checkpoints, trainer_state.json last, so that one cut short by a
-    crash is skipped on resume; the newest two are kept."""
-    import shutil
-
-    import torch
-
-    target = folder / f"checkpoint-{step}"
-    target.mkdir(parents=True, exist_ok=True)
-    torch.save({"head": head.state_dict(), "optimiser": optimiser.state_dict(), "step": step}, target / "state.pt")
-    (target / "trainer_state.json").write_text(json.dumps({"global_step": step}))
-    for old in sorted(folder.glob("checkpoint-*"), key=lambda d: int(d.name.split("-")[1]))[:-2]:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 # --- scoring and fitting someone new ----------------------------------------------------------
@@ -299,10 +197,10 @@ class PalScorer:
 
     def __init__(self, trained: Trained, featuriser: Featuriser) -> None:
         self.trained, self.featuriser = trained, featuriser
-        self.known: dict[str, Any] = {}  # text -> its base-model features, when already computed
+        self.cache = FeatureCache(featuriser, trained.mean, trained.std)
 
     def remember(self, texts: Sequence[str], features: Any) -> None:
-        self.known.update(zip(texts, features))
+        self.cache.remember(texts, features)
 
     @property
     def users(self) -> list[str]:
@@ -332,8 +230,7 @@ class PalScorer:
             "max_length": max_length, "input_format": format_text("<prompt>", "<response>"),
             "users": self.trained.users,
         }, indent=2))
-        self.featuriser.model.save_pretrained(folder)
-        self.featuriser.tokenizer.save_pretrained(folder)
+        self.featuriser.save(folder)
 
     def weights_of(self, user: str) -> list[float]:
         import torch
@@ -350,7 +247,7 @@ class PalScorer:
     def rewards(self, weights: Sequence[float], items: Sequence[tuple[str, str]]) -> list[float]:
         import torch
 
-        x = self._features([format_text(p, r) for p, r in items])
+        x = self.cache.standardised([format_text(p, r) for p, r in items])
         w = torch.tensor([list(weights)] * len(items), dtype=torch.float32)
         with torch.no_grad():
             return self.trained.head.reward(x, w).tolist()
@@ -360,8 +257,7 @@ class PalScorer:
         numbers are learned, so a handful of pairs is enough to place them."""
         import torch
 
-        x = self._features([format_text(p, c) for p, c, _ in pairs] + [format_text(p, r) for p, _, r in pairs])
-        chosen, rejected = x[: len(pairs)], x[len(pairs) :]
+        chosen, rejected = self.cache.pairs(pairs)
         logits = torch.zeros(1, self.trained.head.prototypes.shape[0], requires_grad=True)
         optimiser = torch.optim.Adam([logits], lr=learning_rate)
         for _ in range(steps):
@@ -378,14 +274,6 @@ class PalScorer:
         rewards = self.rewards(weights, items)
         return sum(c > r for c, r in zip(rewards[: len(pairs)], rewards[len(pairs) :])) / len(pairs)
 
-    def _features(self, texts: Sequence[str]) -> Any:
-        import torch
-
-        missing = [t for t in dict.fromkeys(texts) if t not in self.known]
-        if missing:
-            self.remember(missing, self.featuriser(missing))
-        return (torch.stack([self.known[t] for t in texts]) - self.trained.mean) / self.trained.std  # (N, H)
-
 
 # --- the run ----------------------------------------------------------------------------------
 
@@ -396,22 +284,15 @@ def train(inputs: RunInputs, config: Config, hooks: Hooks) -> RunResult:
     import torch
 
     pairs = read_pairs(inputs.dataset["preferences.jsonl"])
-    split = split_population(pairs, config)
+    split = split_population(pairs, seed=config.seed, new_user_fraction=config.new_user_fraction,
+                             eval_fraction=config.eval_fraction, adaptation_pairs=config.adaptation_pairs)
     seen = sorted({p.user for p in split.train})
     if len(seen) < 2:
         raise ValueError(f"PAL needs pairs from at least 2 people to train on; this target has {len(seen)}")
     hooks.log(f"{len(pairs)} pairs from {len(seen) + len(split.new_users)} people: {len(split.train)} to train on, "
               f"{len(split.held_out)} held out, {len(split.new_users)} people kept aside as new")
-    texts = sorted({format_text(p.prompt, r) for p in pairs for r in (p.chosen, p.rejected)})
-    featuriser = Featuriser(inputs.base_model, device=inputs.device, bf16=inputs.bf16, max_length=config.max_length)
-    cached = inputs.work_dir / "features.pt"
-    if cached.exists():
-        features = torch.load(cached, weights_only=True)
-        hooks.log(f"resuming with the features of {len(texts)} responses from an earlier attempt")
-    else:
-        features = featuriser(texts, batch_size=config.feature_batch_size, hooks=hooks)
-        torch.save(features, cached.with_name(".features.pt.tmp"))
-        cached.with_name(".features.pt.tmp").replace(cached)
+    featuriser, texts, features = features_of_every_response(
+        inputs, pairs, max_length=config.max_length, batch_size=config.feature_batch_size, hooks=hooks)
     index = {t: i for i, t in enumerate(texts)}
     trained = fit_population(features, index, split.train, config=config, checkpoints=inputs.work_dir / "checkpoints",
                              hooks=hooks)
@@ -419,58 +300,25 @@ def train(inputs: RunInputs, config: Config, hooks: Hooks) -> RunResult:
     scorer.remember(texts, features)
 
     hooks.progress(0.92, stage="evaluating")
-    metrics = {"train_accuracy": _accuracy(scorer, split.train, scorer.weights_of)}
+
+    def own(user: str, mine: list[PrefPair]) -> float:
+        return scorer.pair_accuracy(scorer.weights_of(user), mine)
+
+    metrics = {"train_accuracy": pooled_accuracy(split.train, own)}
     if split.held_out:
-        metrics["eval_accuracy"] = _accuracy(scorer, split.held_out, scorer.weights_of)
+        metrics["eval_accuracy"] = pooled_accuracy(split.held_out, own)
         everyone = torch.tensor([scorer.weights_of(u) for u in seen]).mean(0).tolist()
-        metrics["eval_accuracy_population_weights"] = _accuracy(scorer, split.held_out, lambda _: everyone)
+        metrics["eval_accuracy_population_weights"] = pooled_accuracy(
+            split.held_out, lambda _, mine: scorer.pair_accuracy(everyone, mine))
     if split.new_users:
-        right = total = 0
-        for own in split.new_users.values():
-            fitted = scorer.fit_user([(p.prompt, p.chosen, p.rejected) for p in own[: config.adaptation_pairs]],
-                                     steps=config.adaptation_steps)
-            rest = own[config.adaptation_pairs :]
-            right += round(scorer.pair_accuracy(fitted, rest) * len(rest))
-            total += len(rest)
-        metrics["new_user_accuracy"] = right / total
+        metrics["new_user_accuracy"] = new_user_accuracy(
+            split.new_users, config.adaptation_pairs,
+            fit=lambda first: scorer.fit_user([(p.prompt, p.chosen, p.rejected) for p in first],
+                                              steps=config.adaptation_steps),
+            accuracy=scorer.pair_accuracy)
     scorer.save(inputs.output_dir, max_length=config.max_length)
     dominant = torch.softmax(trained.head.user_logits.detach(), -1).argmax(-1)  # (U,)
     summary = {"people": len(seen) + len(split.new_users), "pairs": len(pairs), "train_pairs": len(split.train),
                "held_out_pairs": len(split.held_out), "new_people": len(split.new_users),
                "people_per_prototype": torch.bincount(dominant, minlength=config.prototypes).tolist()}
     return RunResult(metrics=metrics, summary=summary)
-
-
-def _accuracy(scorer: PalScorer, pairs: Sequence[PrefPair], weights_for: Any) -> float:
-    """Pooled over people: each person's pairs scored with `weights_for(user)`."""
-    by_user: dict[str, list[PrefPair]] = defaultdict(list)
-    for pair in pairs:
-        by_user[pair.user].append(pair)
-    right = sum(scorer.pair_accuracy(weights_for(u), own) * len(own) for u, own in by_user.items())
-    return right / len(pairs)
-
-
-# --- a toy population with a known answer (tests, benches, the tiny config) --------------------
-
-TOY_PROMPTS = tuple(f"How do I {topic}?" for topic in (
-    "boil an egg", "tie a knot", "plant a seed", "fix a tire", "learn a song", "clean a pan", "fold a shirt",
-    "bake bread", "write a card", "paint a wall", "read a map", "make tea", "save money", "sew a button",
-))
-_TOY_CORE = ("Do it slowly.", "Ask a friend.", "Start small.", "Take your time.", "Keep it simple.", "Just try it.")
-_TOY_MORE = ("Then check it twice, and wait a bit before the next step.",
-             "First read the steps, then gather what you need and go.",
-             "Go one step at a time, and note what went wrong each time.")
-
-
-def toy_population(people: int, pairs_per_person: int, seed: int) -> list[PrefPair]:
-    """Even-numbered people prefer the short answer, odd-numbered the long one: a single reward for
-    everybody can be right for only half of them."""
-    rng = random.Random(seed)
-    pairs = []
-    for n in range(people):
-        for _ in range(pairs_per_person):
-            core = rng.choice(_TOY_CORE)
-            short, long = core, f"{core} {rng.choice(_TOY_MORE)}"
-            chosen, rejected = (short, long) if n % 2 == 0 else (long, short)
-            pairs.append(PrefPair(f"person-{n:03d}", rng.choice(TOY_PROMPTS), chosen, rejected))
-    return pairs

@@ -1,0 +1,230 @@
+"""What the personalised methods (PAL, VPL) share: a preference-population target's pairs, the
+split into people seen in training and people kept aside as new, the frozen base model's features
+of every response (computed once, kept in the run's work folder), checkpoints, pooled accuracy,
+and a toy population with a known answer. Not a method itself; no Django.
+"""
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .contract import Hooks, RunInputs, last_complete_checkpoint
+
+
+@dataclass(frozen=True)
+class PrefPair:
+    user: str
+    prompt: str
+    chosen: str
+    rejected: str
+
+
+def format_text(prompt: str, response: str) -> str:
+    """What the base model reads for one response (see each method's MODEL_CARD)."""
+    return f"Prompt: {prompt}\nResponse: {response}"
+
+
+def read_pairs(path: Path) -> list[PrefPair]:
+    with open(path, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return [PrefPair(r["user"], r["prompt"], r["chosen"], r["rejected"]) for r in rows]
+
+
+def by_user(pairs: Sequence[PrefPair]) -> dict[str, list[PrefPair]]:
+    grouped: dict[str, list[PrefPair]] = defaultdict(list)
+    for pair in pairs:
+        grouped[pair.user].append(pair)
+    return dict(grouped)
+
+
+@dataclass(frozen=True)
+class Split:
+    train: list[PrefPair]
+    held_out: list[PrefPair]  # later pairs of people seen in training
+    new_users: dict[str, list[PrefPair]]  # people never seen in training: all their pairs, in order
+
+
+def split_population(pairs: Sequence[PrefPair], *, seed: int, new_user_fraction: float, eval_fraction: float,
+                     adaptation_pairs: int) -> Split:
+    """New people are drawn at random among those with more than `adaptation_pairs` pairs (at least
+    2 people stay seen); each seen person keeps their last `eval_fraction` of pairs (at least one
+    left to train on) for evaluation."""
+    grouped = by_user(pairs)
+    users = sorted(grouped)
+    random.Random(seed).shuffle(users)
+    # Only people with pairs left over after fitting them can say how well they were fitted.
+    testable = [u for u in users if len(grouped[u]) > adaptation_pairs]
+    n_new = min(round(len(users) * new_user_fraction), max(len(users) - 2, 0), len(testable))
+    new_users = {u: grouped[u] for u in testable[:n_new]}
+    train, held_out = [], []
+    for user in (u for u in users if u not in new_users):
+        own = grouped[user]
+        keep = max(len(own) - round(len(own) * eval_fraction), 1)
+        train += own[:keep]
+        held_out += own[keep:]
+    return Split(train, held_out, new_users)
+
+
+def pooled_accuracy(pairs: Sequence[PrefPair], accuracy_of: Callable[[str, list[PrefPair]], float]) -> float:
+    """Accuracy over all pairs, each person's own scored by `accuracy_of(user, their pairs)`."""
+    right = sum(accuracy_of(user, own) * len(own) for user, own in by_user(pairs).items())
+    return right / len(pairs)
+
+
+def new_user_accuracy(new_users: dict[str, list[PrefPair]], first: int,
+                      fit: Callable[[list[PrefPair]], Any], accuracy: Callable[[Any, list[PrefPair]], float]) -> float:
+    """Each new person fitted from their first `first` pairs, scored on the rest, pooled."""
+    right = total = 0
+    for own in new_users.values():
+        rest = own[first:]
+        right += round(accuracy(fit(own[:first]), rest) * len(rest))
+        total += len(rest)
+    return right / total
+
+
+# --- features from the frozen base model ------------------------------------------------------
+
+
+class Featuriser:
+    """The base model's mean last hidden state for texts, one forward pass per batch."""
+
+    def __init__(self, path: str, *, device: str, bf16: bool, max_length: int) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer.padding_side = "right"
+        self.model = AutoModel.from_pretrained(path, dtype=torch.bfloat16 if bf16 else torch.float32).to(device).eval()
+        self.device, self.max_length = device, max_length
+
+    def __call__(self, texts: Sequence[str], *, batch_size: int = 32, hooks: Hooks | None = None) -> Any:
+        import torch
+
+        out = []
+        for start in range(0, len(texts), batch_size):
+            if hooks:
+                hooks.check_cancelled()
+                hooks.progress(0.3 * start / len(texts), stage="reading responses")
+            enc = self.tokenizer(list(texts[start : start + batch_size]), return_tensors="pt", padding=True,
+                                 truncation=True, max_length=self.max_length).to(self.device)  # (B, T)
+            with torch.inference_mode():
+                hidden = self.model(**enc).last_hidden_state.float()  # (B, T, H)
+            mask = enc["attention_mask"].unsqueeze(-1).float()  # (B, T, 1)
+            out.append(((hidden * mask).sum(1) / mask.sum(1)).cpu())  # (B, H)
+        return torch.cat(out)  # (N, H)
+
+    def save(self, folder: Path) -> None:
+        """The frozen base travels with the model, loadable with from_pretrained."""
+        self.model.save_pretrained(folder)
+        self.tokenizer.save_pretrained(folder)
+
+
+def features_of_every_response(inputs: RunInputs, pairs: Sequence[PrefPair], *, max_length: int, batch_size: int,
+                               hooks: Hooks) -> tuple[Featuriser, list[str], Any]:
+    """(featuriser, texts, features (N, H)) for every distinct prompt + response; the features are
+    kept in work_dir so that a resumed run does not compute them again."""
+    import torch
+
+    texts = sorted({format_text(p.prompt, r) for p in pairs for r in (p.chosen, p.rejected)})
+    featuriser = Featuriser(inputs.base_model, device=inputs.device, bf16=inputs.bf16, max_length=max_length)
+    cached = inputs.work_dir / "features.pt"
+    if cached.exists():
+        features = torch.load(cached, weights_only=True)
+        hooks.log(f"resuming with the features of {len(texts)} responses from an earlier attempt")
+    else:
+        features = featuriser(texts, batch_size=batch_size, hooks=hooks)
+        torch.save(features, cached.with_name(".features.pt.tmp"))
+        cached.with_name(".features.pt.tmp").replace(cached)
+    return featuriser, texts, features
+
+
+def standardiser(features: Any) -> tuple[Any, Any]:
+    """Mean and spread of the training features: the heads see centred, unit-scale inputs."""
+    return features.mean(0), features.std(0).clamp_min(1e-6)
+
+
+class FeatureCache:
+    """Features of texts, from the run's cache when known, else from the base model."""
+
+    def __init__(self, featuriser: Featuriser, mean: Any, std: Any) -> None:
+        self.featuriser, self.mean, self.std = featuriser, mean, std
+        self.known: dict[str, Any] = {}
+
+    def remember(self, texts: Sequence[str], features: Any) -> None:
+        self.known.update(zip(texts, features))
+
+    def standardised(self, texts: Sequence[str]) -> Any:
+        import torch
+
+        missing = [t for t in dict.fromkeys(texts) if t not in self.known]
+        if missing:
+            self.remember(missing, self.featuriser(missing))
+        return (torch.stack([self.known[t] for t in texts]) - self.mean) / self.std  # (N, H)
+
+    def pairs(self, pairs: Sequence[PrefPair] | Sequence[tuple[str, str, str]]) -> tuple[Any, Any]:
+        """(chosen (N, H), rejected (N, H)) for PrefPairs or (prompt, chosen, rejected) triples."""
+        triples = [(p.prompt, p.chosen, p.rejected) if isinstance(p, PrefPair) else p for p in pairs]
+        x = self.standardised([format_text(p, c) for p, c, _ in triples] + [format_text(p, r) for p, _, r in triples])
+        return x[: len(triples)], x[len(triples) :]
+
+
+# --- checkpoints --------------------------------------------------------------------------------
+
+
+def save_checkpoint(folder: Path, step: int, state: dict) -> None:
+    """Written like transformers' checkpoints, trainer_state.json last, so that one cut short by a
+    crash is skipped on resume; the newest two are kept."""
+    import torch
+
+    target = folder / f"checkpoint-{step}"
+    target.mkdir(parents=True, exist_ok=True)
+    torch.save({**state, "step": step}, target / "state.pt")
+    (target / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+    for old in sorted(folder.glob("checkpoint-*"), key=lambda d: int(d.name.split("-")[1]))[:-2]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def load_checkpoint(folder: Path, hooks: Hooks | None) -> dict | None:
+    """The newest complete checkpoint's state (with its "step"), or None."""
+    import torch
+
+    resume = last_complete_checkpoint(folder)
+    if not resume:
+        return None
+    if hooks:
+        hooks.log(f"resuming training from {Path(resume).name}")
+    return torch.load(Path(resume) / "state.pt", weights_only=True)
+
+
+# --- a toy population with a known answer (tests, benches, the tiny configs) -------------------
+
+TOY_PROMPTS = tuple(f"How do I {topic}?" for topic in (
+    "boil an egg", "tie a knot", "plant a seed", "fix a tire", "learn a song", "clean a pan", "fold a shirt",
+    "bake bread", "write a card", "paint a wall", "read a map", "make tea", "save money", "sew a button",
+))
+_TOY_CORE = ("Do it slowly.", "Ask a friend.", "Start small.", "Take your time.", "Keep it simple.", "Just try it.")
+_TOY_MORE = ("Then check it twice, and wait a bit before the next step.",
+             "First read the steps, then gather what you need and go.",
+             "Go one step at a time, and note what went wrong each time.")
+
+
+def toy_population(people: int, pairs_per_person: int, seed: int) -> list[PrefPair]:
+    """Even-numbered people prefer the short answer, odd-numbered the long one: a single reward for
+    everybody can be right for only half of them."""
+    rng = random.Random(seed)
+    pairs = []
+    for n in range(people):
+        for _ in range(pairs_per_person):
+            core = rng.choice(_TOY_CORE)
+            short, long = core, f"{core} {rng.choice(_TOY_MORE)}"
+            chosen, rejected = (short, long) if n % 2 == 0 else (long, short)
+            pairs.append(PrefPair(f"person-{n:03d}", rng.choice(TOY_PROMPTS), chosen, rejected))
+    return pairs
