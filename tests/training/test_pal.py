@@ -5,39 +5,15 @@ import json
 
 import pytest
 
+from tests.support.population_runs import run_method
 from training.methods import pal
-from training.methods.contract import RunInputs
 from training.methods.pal import Config
-
-
-class Hooks:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.points: list[tuple[int, dict]] = []
-
-    def progress(self, fraction: float, *, stage: str) -> None:
-        assert 0.0 <= fraction <= 1.0
-
-    def metrics(self, step, values) -> None:  # type: ignore[no-untyped-def]
-        self.points.append((step, dict(values)))
-
-    def log(self, message: str) -> None:
-        self.lines.append(message)
-
-    def check_cancelled(self) -> None:
-        pass
 
 
 def run(tmp_path, base, pairs, config, name="run"):
     folder = tmp_path / name
-    for sub in ("work", "out"):
-        (folder / sub).mkdir(parents=True)
-    data = folder / "preferences.jsonl"
-    data.write_text("".join(json.dumps(p.__dict__) + "\n" for p in pairs))
-    inputs = RunInputs(run_id=1, base_model=str(base), dataset={"preferences.jsonl": data, "users.jsonl": data},
-                       work_dir=folder / "work", output_dir=folder / "out", device="cpu", bf16=False)
-    hooks = Hooks()
-    return pal.train(inputs, config, hooks), hooks, folder
+    result, hooks = run_method(pal, folder, base, pairs, config)
+    return result, hooks, folder
 
 
 def test_each_person_gets_their_own_reward_and_new_people_are_placed_from_four_pairs(tiny_model_dir, tmp_path):
@@ -78,7 +54,7 @@ def test_the_saved_model_loads_through_from_pretrained_and_scores_for_anyone(tin
     assert scorer.score_weights(weights, "How do I cook rice?", "Rinse it. Then check it twice, and wait a bit.") > \
         scorer.score_weights(weights, "How do I cook rice?", "Rinse it.")
     # The model page's snippet (pal.USAGE) prints the first person's reward.
-    exec(pal.USAGE, {"path": str(folder / "out")})
+    exec(pal.USAGE, {"path": str(folder / "out")})  # noqa: S102 (our own snippet)
     printed = float(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed == pytest.approx(scorer.score(scorer.users[0], "How do I make tea?", "Boil water, then steep."), abs=1e-5)
 
@@ -88,11 +64,7 @@ def test_a_restarted_run_resumes_from_its_checkpoint_and_reuses_its_features(tin
     config = Config(**{**Config.tiny().__dict__, "steps": 100, "save_steps": 50})
     _, _, folder = run(tmp_path, tiny_model_dir, pairs, config)
     config.steps = 150  # as if the first attempt had died after step 100
-    hooks = Hooks()
-    inputs = RunInputs(run_id=1, base_model=str(tiny_model_dir),
-                       dataset={"preferences.jsonl": folder / "preferences.jsonl", "users.jsonl": folder / "preferences.jsonl"},
-                       work_dir=folder / "work", output_dir=folder / "out", device="cpu", bf16=False)
-    pal.train(inputs, config, hooks)
+    _, hooks = run_method(pal, folder, tiny_model_dir, pairs, config)
     assert "resuming training from checkpoint-100" in hooks.lines
     assert any(line.startswith("resuming with the features") for line in hooks.lines)
     assert sorted(p.name for p in (folder / "work" / "checkpoints").iterdir()) == ["checkpoint-100", "checkpoint-150"]

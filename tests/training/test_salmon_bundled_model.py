@@ -15,9 +15,8 @@ from training.methods.policies import TransformersPolicy
 
 @pytest.fixture(scope="module")
 def bundled_model_dir() -> Path:
-    from django.conf import settings
-
     from chorus.inference.local import prepare_local_model
+    from django.conf import settings
 
     return prepare_local_model(settings.CHORUS_MODEL_CACHE).path
 

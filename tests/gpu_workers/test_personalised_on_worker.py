@@ -1,4 +1,4 @@
-"""A second method through the same machinery: PAL trained on the gpu worker from a preference
+"""More methods through the same machinery: PAL and VPL trained on the gpu worker from a preference
 population frozen out of real judged comparisons."""
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.urls import reverse
 
 from elicitation.exports import pseudonym
 from tests.factories import CampaignFactory
 from tests.support.comparisons import judge, person
-from training.methods import pal
+from training.methods import pal, vpl
+from training.methods.population import TOY_PROMPTS
 from training.models import ModelArtifact, TrainingRun
 from training.services.runs import run_create
 from training.services.targets import target_freeze_preference_population
@@ -24,8 +26,12 @@ SHORT = ("Start small.", "Ask a friend.", "Take your time.")
 MORE = " Then check it twice, and wait a bit before the next step."
 
 
+@pytest.mark.parametrize(("method", "scorer_class", "one_for_all"), [
+    (pal, pal.PalScorer, "eval_accuracy_population_weights"),
+    (vpl, vpl.VplScorer, "eval_accuracy_average_latent"),
+], ids=["pal", "vpl"])
 def test_a_population_target_trains_a_personalised_model_on_the_gpu_worker(
-    celery_workers, tiny_model_dir, scripted_llm
+    celery_workers, tiny_model_dir, scripted_llm, client, staff_user, method, scorer_class, one_for_all
 ):
     campaign = CampaignFactory(title="Brevity study")
     rng = random.Random(0)
@@ -37,28 +43,32 @@ def test_a_population_target_trains_a_personalised_model_on_the_gpu_worker(
             long_first = rng.random() < 0.5
             a, b = (short + MORE, short) if long_first else (short, short + MORE)
             wants_long = n % 2 == 1
-            judge(participant, scripted_llm, prompt=rng.choice(pal.TOY_PROMPTS), a=a, b=b,
+            judge(participant, scripted_llm, prompt=rng.choice(TOY_PROMPTS), a=a, b=b,
                   choice="a" if long_first == wants_long else "b")
         people.append(participant)
     target = target_freeze_preference_population(name="brevity", campaign_id=campaign.pk)
 
-    run = run_create(target=target, method="pal", base_model=str(tiny_model_dir),
-                     config={**asdict(pal.Config.tiny()), "new_user_fraction": 0.25, "eval_fraction": 0.25})
+    name = method.__name__.rsplit(".", 1)[1]
+    run = run_create(target=target, method=name, base_model=str(tiny_model_dir),
+                     config={**asdict(method.Config.tiny()), "new_user_fraction": 0.25, "eval_fraction": 0.25})
     deadline = time.monotonic() + 180
     while not (run := TrainingRun.objects.get(pk=run.pk)).is_finished and time.monotonic() < deadline:
         time.sleep(0.2)
     assert run.status == "succeeded", f"{run.error}\n{run.log}"
     # Pseudonyms are new each time, so which people are held out varies: bounds with room to spare.
     assert run.metrics["eval_accuracy"] >= 0.75 and run.metrics["new_user_accuracy"] >= 0.75
-    assert run.metrics["eval_accuracy"] >= run.metrics["eval_accuracy_population_weights"] + 0.2
+    assert run.metrics["eval_accuracy"] >= run.metrics[one_for_all] + 0.2
     assert run.summary["people"] == 16 and run.metric_points.filter(values__has_key="loss").exists()
 
     artifact = ModelArtifact.objects.get(run=run)
-    scorer = pal.PalScorer.load(Path(settings.MEDIA_ROOT) / artifact.path)
+    scorer = scorer_class.load(Path(settings.MEDIA_ROOT) / artifact.path)
     number = {pseudonym(p.public_id): n for n, p in enumerate(people)}
     brief = next(u for u in scorer.users if number[u] % 2 == 0)  # people seen in training, by pseudonym
     detailed = next(u for u in scorer.users if number[u] % 2 == 1)
     tea, short = "How do I make tea?", SHORT[0]
     assert scorer.score(brief, tea, short) > scorer.score(brief, tea, short + MORE)
     assert scorer.score(detailed, tea, short + MORE) > scorer.score(detailed, tea, short)
-    assert "PAL personalised reward model" in artifact.model_card
+    assert f"{name.upper()} personalised reward model" in artifact.model_card
+    client.force_login(staff_user)  # the model page shows this method's loading code
+    page = client.get(reverse("dashboard:models_detail", args=[artifact.pk])).content.decode()
+    assert f"{scorer_class.__name__}.load(path)" in page
