@@ -1,0 +1,114 @@
+"""The personalised reward models side by side on the toy population (training/methods/population.py:
+even-numbered people prefer short answers, odd-numbered long ones), tiny CPU configs on the 2-layer
+test Llama's features:
+
+1. personalisation: held-out pairs of people seen in training, scored for each person (PAL: their
+   mixture weights; VPL: their latent), for everyone's average (one reward for all, same model),
+   and by a model that cannot personalise (PAL with one ideal point, K = 1; VPL with its latent
+   squeezed to the prior, beta = 100);
+2. new people, never seen in training, from their first n pairs (PAL learns their K weights; VPL's
+   encoder reads the pairs, no training), scored on 8 more; and the time to place one person.
+
+    .venv/bin/python bench/personalised.py [seeds]        (default 3)
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import transformers  # noqa: E402
+
+from tests.support.population_runs import run_method  # noqa: E402
+from tests.support.tiny_models import build_tiny_llama  # noqa: E402
+from training.methods import pal, vpl  # noqa: E402
+from training.methods.population import by_user, toy_population  # noqa: E402
+
+PEOPLE, PAIRS_EACH = 40, 12
+ADAPTATION = (1, 2, 4, 8)
+ROWS = ("own", "average", "cannot personalise")
+
+
+def placing(method, scorer, config):  # type: ignore[no-untyped-def]
+    """How each method places someone new from (prompt, chosen, rejected) triples."""
+    if method is pal:
+        return lambda triples: scorer.fit_user(triples, steps=config.adaptation_steps)
+    return scorer.infer
+
+
+def adaptation(method, scorer, config, seed: int) -> tuple[dict[int, float], float]:  # type: ignore[no-untyped-def]
+    """Accuracy on 8 later pairs of 10 new people placed from n pairs, and seconds per placing."""
+    place = placing(method, scorer, config)
+    newcomers = by_user(toy_population(10, max(ADAPTATION) + 8, seed=seed + 1000)).values()
+    curve, seconds, placed = {}, 0.0, 0
+    for n in ADAPTATION:
+        right = total = 0
+        for own in newcomers:
+            start = time.perf_counter()
+            found = place([(p.prompt, p.chosen, p.rejected) for p in own[:n]])
+            seconds, placed = seconds + time.perf_counter() - start, placed + 1
+            rest = own[max(ADAPTATION):]
+            right += round(scorer.pair_accuracy(found, rest) * len(rest))
+            total += len(rest)
+        curve[n] = right / total
+    return curve, seconds / placed
+
+
+def main() -> int:
+    seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    transformers.logging.set_verbosity_error()
+    methods = {
+        "PAL": (pal, pal.PalScorer, "eval_accuracy_population_weights", {"prototypes": 1}),
+        "VPL": (vpl, vpl.VplScorer, "eval_accuracy_average_latent", {"beta": 100.0}),
+    }
+    table: dict[tuple[str, str], list[float]] = {}
+    curves: dict[str, list[dict[int, float]]] = {name: [] for name in methods}
+    place_seconds: dict[str, list[float]] = {name: [] for name in methods}
+    with tempfile.TemporaryDirectory() as tmp:
+        base = build_tiny_llama(Path(tmp) / "tiny")
+        for seed in range(seeds):
+            pairs = toy_population(PEOPLE, PAIRS_EACH, seed=seed)
+            for name, (method, scorer_class, average_key, crippled) in methods.items():
+                config = method.Config(**{**asdict(method.Config.tiny()), "seed": seed})
+                folder = Path(tmp) / f"{name}-{seed}"
+                result, _ = run_method(method, folder, base, pairs, config)
+                plain, _ = run_method(method, Path(tmp) / f"{name}-plain-{seed}", base, pairs,
+                                      method.Config(**{**asdict(config), **crippled}))
+                for row, value in zip(ROWS, (result.metrics["eval_accuracy"], result.metrics[average_key],
+                                             plain.metrics["eval_accuracy"])):
+                    table.setdefault((name, row), []).append(value)
+                curve, seconds = adaptation(method, scorer_class.load(folder / "out"), config, seed)
+                curves[name].append(curve)
+                place_seconds[name].append(seconds)
+
+    print(f"Toy population: {PEOPLE} people x {PAIRS_EACH} pairs, half prefer short answers, half long; "
+          f"tiny configs, 2-layer Llama features on CPU, {seeds} seeds (mean, and range over seeds)\n")
+    print(f"{'held-out pairs of people seen in training':<46}{'PAL':>20}{'VPL':>20}")
+    labels = {"own": "each person's own weights / latent", "average": "everyone's average (one reward for all)",
+              "cannot personalise": "PAL K = 1 / VPL beta = 100"}
+    for row in ROWS:
+        cells = [f"{statistics.mean(v):.3f} ({min(v):.2f}-{max(v):.2f})" for v in (table[("PAL", row)],
+                                                                                     table[("VPL", row)])]
+        print(f"{labels[row]:<46}{cells[0]:>20}{cells[1]:>20}")
+    print(f"\n{'new people, placed from n of their pairs':<46}{'PAL':>20}{'VPL':>20}")
+    for n in ADAPTATION:
+        cells = [f"{statistics.mean(c[n] for c in curves[name]):.3f}" for name in methods]
+        print(f"{f'n = {n}':<46}{cells[0]:>20}{cells[1]:>20}")
+    pal_ms, vpl_ms = (statistics.mean(place_seconds[name]) * 1000 for name in methods)
+    print(f"{'milliseconds to place one person':<46}{pal_ms:>20.1f}{vpl_ms:>20.1f}")
+    print(f"VPL places someone new {pal_ms / vpl_ms:.0f}x faster (an encoder pass instead of "
+          f"{pal.Config.tiny().adaptation_steps} optimizer steps)")
+    ok = all(statistics.mean(table[(name, "own")]) >= 0.9 and statistics.mean(c[4] for c in curves[name]) >= 0.85
+             for name in methods)
+    print("\ntarget: >= 0.90 with each person's own, >= 0.85 for new people from 4 pairs, both methods:",
+          "met" if ok else "MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
