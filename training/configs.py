@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 
 import training.methods
 
-_NOT_METHODS = {"contract", "policies", "population"}  # shared modules, not methods
+_NOT_METHODS = {"contract", "policies", "population", "trainer_hooks"}  # shared modules, not methods
 
 
 def method_names() -> list[str]:

@@ -178,10 +178,10 @@ def test_the_run_form_offers_only_methods_and_targets_that_fit(staff, toy_target
     judge(person(campaign, system="Be brief."), scripted_llm, prompt="P1", choice="a")
     prefs = target_freeze_preference_population(name="prefs", campaign_id=campaign.pk, min_pairs_per_user=1)
     page = staff.get(reverse("dashboard:targets_detail", args=[prefs.pk])).content.decode()
-    assert "Train pal on this target" in page and "Train salmon" not in page
-    # Following the link (no method named) opens pal's form with the target chosen; only fitting targets listed.
+    assert all(f"Train {m} on this target" in page for m in ("janus", "pal", "vpl")) and "Train salmon" not in page
+    # Without a method named, the form opens on the first that fits, the target chosen; only fitting targets listed.
     form = staff.get(url, {"target": prefs.pk}).content.decode()
-    assert '<option value="pal" selected>' in form and f'<option value="{prefs.pk}" selected>' in form
+    assert '<option value="janus" selected>' in form and f'<option value="{prefs.pk}" selected>' in form
     assert f'<option value="{toy_target.pk}"' not in form
     salmon = staff.get(url, {"method": "salmon"}).content.decode()
     assert f'<option value="{toy_target.pk}"' in salmon and f'<option value="{prefs.pk}"' not in salmon

@@ -26,6 +26,7 @@ from typing import Any
 
 from .contract import Hooks, RunInputs, RunResult, last_complete_checkpoint
 from .policies import Policy, load_policy
+from .trainer_hooks import reporting_callback
 
 TARGET_KINDS = ("constitution",)
 REQUIRED_FILES = ("principles.jsonl", "prompts.jsonl")
@@ -441,10 +442,12 @@ def train(inputs: RunInputs, config: Config, hooks: Hooks) -> RunResult:
     done_steps = int(Path(checkpoint).name.split("-")[1]) if checkpoint else 0
     if checkpoint:
         hooks.log(f"resuming training from {Path(checkpoint).name}")
+    reporting = reporting_callback(hooks, max_steps=config.max_steps, progress=(0.2, 0.95), stage="training",
+                                   keys={"loss": "loss", "accuracy": "accuracy", "margin": "margin"})
     with _Stage(inputs.device) as stage:
         model, tokenizer = train_reward_model(
             train_set, base_model=inputs.base_model, config=config, checkpoint_dir=inputs.work_dir / "checkpoints",
-            device=inputs.device, bf16=inputs.bf16, callbacks=[_reporting_callback(hooks, config.max_steps)],
+            device=inputs.device, bf16=inputs.bf16, callbacks=[reporting],
         )
     speed |= stage.figures("training", (config.max_steps - done_steps) * config.per_device_batch_size)  # pairs
     hooks.log("speed: " + ", ".join(f"{k} {v}" for k, v in speed.items()))
@@ -514,25 +517,6 @@ class _Stage:
         if self.peak is not None:
             out[f"{name}_peak_gpu_memory_gib"] = round(self.peak, 3)
         return out
-
-
-def _reporting_callback(hooks: Hooks, max_steps: int) -> Any:
-    from transformers import TrainerCallback
-
-    class Reporting(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
-            hooks.progress(0.2 + 0.75 * state.global_step / max_steps, stage="training")
-            hooks.check_cancelled()
-
-        def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
-            numbers = {k: float(v) for k, v in (logs or {}).items() if k in ("loss", "accuracy", "margin")}
-            if numbers:
-                hooks.metrics(state.global_step, numbers)
-
-        def on_save(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
-            hooks.log(f"checkpoint saved at step {state.global_step}")
-
-    return Reporting()
 
 
 def _write_jsonl_atomic(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:

@@ -1,0 +1,74 @@
+"""Janus on the toy population (no Django): people who ask for brevity prefer short answers, people
+who ask for detail long ones."""
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+
+import pytest
+
+from tests.support.population_runs import run_method
+from training.methods import janus
+from training.methods.janus import Config
+
+
+def flip_accuracy(folder, base, held_out):  # type: ignore[no-untyped-def]
+    """Each held-out pair under its own system message, then under the other toy system message with
+    the label flipped: a policy deaf to system messages gets exactly one of each two right."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    policy = AutoModelForCausalLM.from_pretrained(folder / "out")
+    reference = AutoModelForCausalLM.from_pretrained(base)
+    tokenizer = AutoTokenizer.from_pretrained(folder / "out")
+    other = {janus.TOY_SYSTEMS[0]: janus.TOY_SYSTEMS[1], janus.TOY_SYSTEMS[1]: janus.TOY_SYSTEMS[0]}
+    flipped = [replace(p, system=other[p.system], chosen=p.rejected, rejected=p.chosen) for p in held_out]
+    return janus.implicit_reward_accuracy(policy, reference, tokenizer, list(held_out) + flipped)
+
+
+def test_the_policy_follows_the_system_message_it_is_given(tiny_model_dir, tmp_path):
+    """The claim: trained with system messages, the policy prefers (over the base model) the answer
+    the given system message asks for, on prompts it never saw, and flips when the system message
+    does; trained without them it cannot, and stays at 50%."""
+    pairs = janus.toy_pairs(20, 12, seed=0)
+    config = Config.tiny()
+    with_system, hooks = run_method(janus, tmp_path / "with", tiny_model_dir, pairs, config)
+    without, _ = run_method(janus, tmp_path / "without", tiny_model_dir, pairs,
+                            Config(**{**asdict(config), "use_system_message": False}))
+    _, held_out = janus.split_by_prompt(pairs, config.eval_fraction, config.seed)
+    assert len(held_out) > 40
+    following = flip_accuracy(tmp_path / "with", tiny_model_dir, held_out)
+    deaf = flip_accuracy(tmp_path / "without", tiny_model_dir, held_out)
+    print(with_system.metrics, without.metrics, following, deaf)
+    assert following >= 0.9 and deaf == pytest.approx(0.5, abs=0.05)
+    assert with_system.metrics["eval_accuracy"] >= 0.9
+    assert with_system.metrics["eval_accuracy_without_system"] <= with_system.metrics["eval_accuracy"] - 0.3
+    assert with_system.summary["other_system_pairs"] > 0 and with_system.summary["system_messages"] == 2
+    steps = [s for s, v in hooks.points]
+    assert steps == sorted(steps) and any("dpo_accuracy" in v for _, v in hooks.points)  # SFT, then DPO
+
+
+def test_other_system_messages_favourites_become_rejected_responses():
+    pairs = [janus.Pair("Brief.", "Tea?", "Boil.", "Boil water and steep it."),
+             janus.Pair("Detail.", "Tea?", "Boil water and steep it.", "Boil."),
+             janus.Pair("Detail.", "Tea?", "Boil water, steep it, add milk.", "Boil."),
+             janus.Pair("Brief.", "Rice?", "Rinse.", "Rinse it and cook it.")]
+    out = janus.with_other_system_rejections(pairs, per_pair=5, seed=0)
+    added = out[len(pairs):]
+    assert janus.Pair("Brief.", "Tea?", "Boil.", "Boil water and steep it.") in added
+    assert janus.Pair("Brief.", "Tea?", "Boil.", "Boil water, steep it, add milk.") in added
+    assert janus.Pair("Detail.", "Tea?", "Boil water and steep it.", "Boil.") in added
+    assert all(p.prompt == "Tea?" for p in added)  # "Rice?" has no other system message
+    assert len(janus.with_other_system_rejections(pairs, per_pair=1, seed=0)) == len(pairs) + 3
+    assert janus.with_other_system_rejections(pairs, per_pair=0, seed=0) == pairs
+
+
+def test_a_restarted_run_skips_sft_and_resumes_dpo_and_the_model_generates(tiny_model_dir, tmp_path, capsys):
+    pairs = janus.toy_pairs(6, 6, seed=1)
+    config = Config(**{**asdict(Config.tiny()), "sft_steps": 4, "dpo_steps": 8, "save_steps": 4, "logging_steps": 2})
+    run_method(janus, tmp_path / "run", tiny_model_dir, pairs, config)
+    config.dpo_steps = 12  # as if the first attempt had died after DPO step 8
+    _, hooks = run_method(janus, tmp_path / "run", tiny_model_dir, pairs, config)
+    assert "resuming after the SFT stage of an earlier attempt" in hooks.lines
+    assert [s for s, _ in hooks.points] == [14, 16]  # DPO steps 10 and 12, after SFT's 4
+    # The model page's snippet (janus.USAGE) loads the policy with transformers and generates.
+    exec(janus.USAGE, {"path": str(tmp_path / "run" / "out")})  # noqa: S102 (our own snippet)
+    assert capsys.readouterr().out.endswith("\n")
