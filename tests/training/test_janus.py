@@ -2,7 +2,7 @@
 who ask for detail long ones."""
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
 import pytest
 
@@ -12,16 +12,11 @@ from training.methods.janus import Config
 
 
 def flip_accuracy(folder, base, held_out):  # type: ignore[no-untyped-def]
-    """Each held-out pair under its own system message, then under the other toy system message with
-    the label flipped: a policy deaf to system messages gets exactly one of each two right."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    policy = AutoModelForCausalLM.from_pretrained(folder / "out")
-    reference = AutoModelForCausalLM.from_pretrained(base)
-    tokenizer = AutoTokenizer.from_pretrained(folder / "out")
-    other = {janus.TOY_SYSTEMS[0]: janus.TOY_SYSTEMS[1], janus.TOY_SYSTEMS[1]: janus.TOY_SYSTEMS[0]}
-    flipped = [replace(p, system=other[p.system], chosen=p.rejected, rejected=p.chosen) for p in held_out]
-    return janus.implicit_reward_accuracy(policy, reference, tokenizer, list(held_out) + flipped)
+    return janus.toy_flip_accuracy(AutoModelForCausalLM.from_pretrained(folder / "out"),
+                                   AutoModelForCausalLM.from_pretrained(base),
+                                   AutoTokenizer.from_pretrained(folder / "out"), held_out)
 
 
 def test_the_policy_follows_the_system_message_it_is_given(tiny_model_dir, tmp_path):

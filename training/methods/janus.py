@@ -20,7 +20,7 @@ import math
 import random
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -321,3 +321,11 @@ def toy_pairs(people: int, pairs_per_person: int, seed: int) -> list[Pair]:
     prefer the short answer, odd-numbered ones ask for detail and prefer the long one."""
     return [Pair(TOY_SYSTEMS[int(p.user.split("-")[1]) % 2], p.prompt, p.chosen, p.rejected)
             for p in toy_population(people, pairs_per_person, seed)]
+
+
+def toy_flip_accuracy(policy: Any, reference: Any, tokenizer: Any, pairs: Sequence[Pair]) -> float:
+    """Each toy pair under its own system message, then under the other toy system message with the
+    label flipped: a policy deaf to system messages gets exactly one of each two right (50%)."""
+    other = {TOY_SYSTEMS[0]: TOY_SYSTEMS[1], TOY_SYSTEMS[1]: TOY_SYSTEMS[0]}
+    flipped = [replace(p, system=other[p.system], chosen=p.rejected, rejected=p.chosen) for p in pairs]
+    return implicit_reward_accuracy(policy, reference, tokenizer, list(pairs) + flipped)
