@@ -16,7 +16,6 @@ a known person; `score_weights` for any mixture.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,15 +24,14 @@ from typing import Any
 from .contract import Hooks, RunInputs, RunResult
 from .population import (
     TOY_PROMPTS,
-    FeatureCache,
     Featuriser,
+    PopulationScorer,
     PrefPair,
-    features_of_every_response,
+    evaluate,
     format_text,
     load_checkpoint,
-    new_user_accuracy,
-    pooled_accuracy,
-    read_pairs,
+    population_summary,
+    prepare,
     save_checkpoint,
     split_population,
     standardiser,
@@ -192,19 +190,8 @@ def fit_population(features: Any, index: Mapping[str, int], pairs: Sequence[Pref
 # --- scoring and fitting someone new ----------------------------------------------------------
 
 
-class PalScorer:
+class PalScorer(PopulationScorer):
     """A trained PAL model in memory or loaded from its folder."""
-
-    def __init__(self, trained: Trained, featuriser: Featuriser) -> None:
-        self.trained, self.featuriser = trained, featuriser
-        self.cache = FeatureCache(featuriser, trained.mean, trained.std)
-
-    def remember(self, texts: Sequence[str], features: Any) -> None:
-        self.cache.remember(texts, features)
-
-    @property
-    def users(self) -> list[str]:
-        return self.trained.users
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "cpu") -> PalScorer:
@@ -267,13 +254,6 @@ class PalScorer:
             optimiser.step()
         return torch.softmax(logits.detach(), -1)[0].tolist()
 
-    def pair_accuracy(self, weights: Sequence[float], pairs: Sequence[PrefPair]) -> float:
-        if not pairs:
-            return math.nan
-        items = [(p.prompt, p.chosen) for p in pairs] + [(p.prompt, p.rejected) for p in pairs]
-        rewards = self.rewards(weights, items)
-        return sum(c > r for c, r in zip(rewards[: len(pairs)], rewards[len(pairs) :])) / len(pairs)
-
 
 # --- the run ----------------------------------------------------------------------------------
 
@@ -283,42 +263,21 @@ def train(inputs: RunInputs, config: Config, hooks: Hooks) -> RunResult:
     seen people on their held-out pairs, and new people fitted from their first few pairs."""
     import torch
 
-    pairs = read_pairs(inputs.dataset["preferences.jsonl"])
-    split = split_population(pairs, seed=config.seed, new_user_fraction=config.new_user_fraction,
-                             eval_fraction=config.eval_fraction, adaptation_pairs=config.adaptation_pairs)
-    seen = sorted({p.user for p in split.train})
-    if len(seen) < 2:
-        raise ValueError(f"PAL needs pairs from at least 2 people to train on; this target has {len(seen)}")
-    hooks.log(f"{len(pairs)} pairs from {len(seen) + len(split.new_users)} people: {len(split.train)} to train on, "
-              f"{len(split.held_out)} held out, {len(split.new_users)} people kept aside as new")
-    featuriser, texts, features = features_of_every_response(
-        inputs, pairs, max_length=config.max_length, batch_size=config.feature_batch_size, hooks=hooks)
-    index = {t: i for i, t in enumerate(texts)}
-    trained = fit_population(features, index, split.train, config=config, checkpoints=inputs.work_dir / "checkpoints",
-                             hooks=hooks)
-    scorer = PalScorer(trained, featuriser)
-    scorer.remember(texts, features)
+    prepared = prepare(inputs, config, hooks, method="PAL")
+    trained = fit_population(prepared.features, {t: i for i, t in enumerate(prepared.texts)}, prepared.split.train,
+                             config=config, checkpoints=inputs.work_dir / "checkpoints", hooks=hooks)
+    scorer = PalScorer(trained, prepared.featuriser)
+    scorer.remember(prepared.texts, prepared.features)
 
     hooks.progress(0.92, stage="evaluating")
-
-    def own(user: str, mine: list[PrefPair]) -> float:
-        return scorer.pair_accuracy(scorer.weights_of(user), mine)
-
-    metrics = {"train_accuracy": pooled_accuracy(split.train, own)}
-    if split.held_out:
-        metrics["eval_accuracy"] = pooled_accuracy(split.held_out, own)
-        everyone = torch.tensor([scorer.weights_of(u) for u in seen]).mean(0).tolist()
-        metrics["eval_accuracy_population_weights"] = pooled_accuracy(
-            split.held_out, lambda _, mine: scorer.pair_accuracy(everyone, mine))
-    if split.new_users:
-        metrics["new_user_accuracy"] = new_user_accuracy(
-            split.new_users, config.adaptation_pairs,
-            fit=lambda first: scorer.fit_user([(p.prompt, p.chosen, p.rejected) for p in first],
-                                              steps=config.adaptation_steps),
-            accuracy=scorer.pair_accuracy)
+    metrics = evaluate(
+        scorer, prepared, own=scorer.weights_of,
+        average=torch.tensor([scorer.weights_of(u) for u in prepared.seen]).mean(0).tolist(),
+        average_key="eval_accuracy_population_weights", adaptation_pairs=config.adaptation_pairs,
+        place=lambda first: scorer.fit_user([(p.prompt, p.chosen, p.rejected) for p in first],
+                                            steps=config.adaptation_steps))
     scorer.save(inputs.output_dir, max_length=config.max_length)
     dominant = torch.softmax(trained.head.user_logits.detach(), -1).argmax(-1)  # (U,)
-    summary = {"people": len(seen) + len(split.new_users), "pairs": len(pairs), "train_pairs": len(split.train),
-               "held_out_pairs": len(split.held_out), "new_people": len(split.new_users),
+    summary = {**population_summary(prepared),
                "people_per_prototype": torch.bincount(dominant, minlength=config.prototypes).tolist()}
     return RunResult(metrics=metrics, summary=summary)

@@ -6,6 +6,7 @@ and a toy population with a known answer. Not a method itself; no Django.
 from __future__ import annotations
 
 import json
+import math
 import random
 import shutil
 from collections import defaultdict
@@ -174,6 +175,80 @@ class FeatureCache:
         triples = [(p.prompt, p.chosen, p.rejected) if isinstance(p, PrefPair) else p for p in pairs]
         x = self.standardised([format_text(p, c) for p, c, _ in triples] + [format_text(p, r) for p, _, r in triples])
         return x[: len(triples)], x[len(triples) :]
+
+
+class PopulationScorer:
+    """What PAL's and VPL's scorers share: features through a cache, the people seen in training,
+    and pair accuracy for one person's parameters (PAL: mixture weights; VPL: a latent)."""
+
+    def __init__(self, trained: Any, featuriser: Featuriser) -> None:
+        self.trained, self.featuriser = trained, featuriser
+        self.cache = FeatureCache(featuriser, trained.mean, trained.std)
+
+    def remember(self, texts: Sequence[str], features: Any) -> None:
+        self.cache.remember(texts, features)
+
+    @property
+    def users(self) -> list[str]:
+        return self.trained.users
+
+    def rewards(self, params: Sequence[float], items: Sequence[tuple[str, str]]) -> list[float]:
+        raise NotImplementedError
+
+    def pair_accuracy(self, params: Sequence[float], pairs: Sequence[PrefPair]) -> float:
+        if not pairs:
+            return math.nan
+        items = [(p.prompt, p.chosen) for p in pairs] + [(p.prompt, p.rejected) for p in pairs]
+        rewards = self.rewards(params, items)
+        return sum(c > r for c, r in zip(rewards[: len(pairs)], rewards[len(pairs) :])) / len(pairs)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    pairs: list[PrefPair]
+    split: Split
+    seen: list[str]  # people trained on
+    featuriser: Featuriser
+    texts: list[str]
+    features: Any  # (N, H), row i for texts[i]
+
+
+def prepare(inputs: RunInputs, config: Any, hooks: Hooks, *, method: str) -> Prepared:
+    """The opening of a personalised run: read and split the pairs (refusing fewer than two people
+    to train on), then the features of every response."""
+    pairs = read_pairs(inputs.dataset["preferences.jsonl"])
+    split = split_population(pairs, seed=config.seed, new_user_fraction=config.new_user_fraction,
+                             eval_fraction=config.eval_fraction, adaptation_pairs=config.adaptation_pairs)
+    seen = sorted({p.user for p in split.train})
+    if len(seen) < 2:
+        raise ValueError(f"{method} needs pairs from at least 2 people to train on; this target has {len(seen)}")
+    hooks.log(f"{len(pairs)} pairs from {len(seen) + len(split.new_users)} people: {len(split.train)} to train on, "
+              f"{len(split.held_out)} held out, {len(split.new_users)} people kept aside as new")
+    featuriser, texts, features = features_of_every_response(
+        inputs, pairs, max_length=config.max_length, batch_size=config.feature_batch_size, hooks=hooks)
+    return Prepared(pairs, split, seen, featuriser, texts, features)
+
+
+def evaluate(scorer: PopulationScorer, prepared: Prepared, *, own: Callable[[str], Any], average: Any,
+             average_key: str, place: Callable[[list[PrefPair]], Any], adaptation_pairs: int) -> dict[str, float]:
+    """Accuracy on training pairs and held-out pairs with each person's own parameters (`own(user)`),
+    on held-out pairs with everyone's `average` (under `average_key`), and for new people placed
+    from their first pairs by `place`."""
+    split = prepared.split
+    metrics = {"train_accuracy": pooled_accuracy(split.train, lambda u, mine: scorer.pair_accuracy(own(u), mine))}
+    if split.held_out:
+        metrics["eval_accuracy"] = pooled_accuracy(split.held_out, lambda u, mine: scorer.pair_accuracy(own(u), mine))
+        metrics[average_key] = pooled_accuracy(split.held_out, lambda _, mine: scorer.pair_accuracy(average, mine))
+    if split.new_users:
+        metrics["new_user_accuracy"] = new_user_accuracy(split.new_users, adaptation_pairs, fit=place,
+                                                         accuracy=scorer.pair_accuracy)
+    return metrics
+
+
+def population_summary(prepared: Prepared) -> dict[str, int]:
+    split = prepared.split
+    return {"people": len(prepared.seen) + len(split.new_users), "pairs": len(prepared.pairs),
+            "train_pairs": len(split.train), "held_out_pairs": len(split.held_out), "new_people": len(split.new_users)}
 
 
 # --- checkpoints --------------------------------------------------------------------------------

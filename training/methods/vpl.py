@@ -17,7 +17,6 @@ training, `score_latent` for any latent.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,18 +24,16 @@ from typing import Any
 
 from .contract import Hooks, RunInputs, RunResult
 from .population import (
-    FeatureCache,
     Featuriser,
+    PopulationScorer,
     PrefPair,
     by_user,
-    features_of_every_response,
+    evaluate,
     format_text,
     load_checkpoint,
-    new_user_accuracy,
-    pooled_accuracy,
-    read_pairs,
+    population_summary,
+    prepare,
     save_checkpoint,
-    split_population,
     standardiser,
 )
 
@@ -224,19 +221,8 @@ def fit_population(features: Any, index: dict[str, int], pairs: Sequence[PrefPai
 # --- scoring and inferring someone new -------------------------------------------------------
 
 
-class VplScorer:
+class VplScorer(PopulationScorer):
     """A trained VPL model in memory or loaded from its folder."""
-
-    def __init__(self, trained: Trained, featuriser: Featuriser) -> None:
-        self.trained, self.featuriser = trained, featuriser
-        self.cache = FeatureCache(featuriser, trained.mean, trained.std)
-
-    def remember(self, texts: Sequence[str], features: Any) -> None:
-        self.cache.remember(texts, features)
-
-    @property
-    def users(self) -> list[str]:
-        return self.trained.users
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "cpu") -> VplScorer:
@@ -286,13 +272,6 @@ class VplScorer:
         with torch.no_grad():
             return self.trained.model.reward(x, torch.tensor([list(z)] * len(items), dtype=torch.float32)).tolist()
 
-    def pair_accuracy(self, z: Sequence[float], pairs: Sequence[PrefPair]) -> float:
-        if not pairs:
-            return math.nan
-        items = [(p.prompt, p.chosen) for p in pairs] + [(p.prompt, p.rejected) for p in pairs]
-        rewards = self.rewards(z, items)
-        return sum(c > r for c, r in zip(rewards[: len(pairs)], rewards[len(pairs) :])) / len(pairs)
-
 
 # --- the run ----------------------------------------------------------------------------------
 
@@ -300,42 +279,16 @@ class VplScorer:
 def train(inputs: RunInputs, config: Config, hooks: Hooks) -> RunResult:
     """Features once (kept in work_dir), then training (checkpointed), then evaluation: seen people
     on their held-out pairs, and new people inferred from their first few pairs."""
-    import torch
-
-    pairs = read_pairs(inputs.dataset["preferences.jsonl"])
-    split = split_population(pairs, seed=config.seed, new_user_fraction=config.new_user_fraction,
-                             eval_fraction=config.eval_fraction, adaptation_pairs=config.adaptation_pairs)
-    seen = sorted({p.user for p in split.train})
-    if len(seen) < 2:
-        raise ValueError(f"VPL needs pairs from at least 2 people to train on; this target has {len(seen)}")
-    hooks.log(f"{len(pairs)} pairs from {len(seen) + len(split.new_users)} people: {len(split.train)} to train on, "
-              f"{len(split.held_out)} held out, {len(split.new_users)} people kept aside as new")
-    featuriser, texts, features = features_of_every_response(
-        inputs, pairs, max_length=config.max_length, batch_size=config.feature_batch_size, hooks=hooks)
-    trained = fit_population(features, {t: i for i, t in enumerate(texts)}, split.train, config=config,
-                             checkpoints=inputs.work_dir / "checkpoints", hooks=hooks)
-    scorer = VplScorer(trained, featuriser)
-    scorer.remember(texts, features)
+    prepared = prepare(inputs, config, hooks, method="VPL")
+    trained = fit_population(prepared.features, {t: i for i, t in enumerate(prepared.texts)}, prepared.split.train,
+                             config=config, checkpoints=inputs.work_dir / "checkpoints", hooks=hooks)
+    scorer = VplScorer(trained, prepared.featuriser)
+    scorer.remember(prepared.texts, prepared.features)
 
     hooks.progress(0.92, stage="evaluating")
-
-    def own(user: str, mine: list[PrefPair]) -> float:
-        return scorer.pair_accuracy(scorer.latent_of(user), mine)
-
-    metrics = {"train_accuracy": pooled_accuracy(split.train, own)}
-    if split.held_out:
-        metrics["eval_accuracy"] = pooled_accuracy(split.held_out, own)
-        average = trained.user_latents.mean(0).tolist()
-        metrics["eval_accuracy_average_latent"] = pooled_accuracy(
-            split.held_out, lambda _, mine: scorer.pair_accuracy(average, mine))
-    if split.new_users:
-        metrics["new_user_accuracy"] = new_user_accuracy(
-            split.new_users, config.adaptation_pairs,
-            fit=lambda first: scorer.infer([(p.prompt, p.chosen, p.rejected) for p in first]),
-            accuracy=scorer.pair_accuracy)
+    metrics = evaluate(scorer, prepared, own=scorer.latent_of, average=trained.user_latents.mean(0).tolist(),
+                       average_key="eval_accuracy_average_latent", adaptation_pairs=config.adaptation_pairs,
+                       place=lambda first: scorer.infer([(p.prompt, p.chosen, p.rejected) for p in first]))
     scorer.save(inputs.output_dir, config=config)
-    spread = trained.user_latents.std(0).mean() if len(seen) > 1 else torch.tensor(0.0)
-    summary = {"people": len(seen) + len(split.new_users), "pairs": len(pairs), "train_pairs": len(split.train),
-               "held_out_pairs": len(split.held_out), "new_people": len(split.new_users),
-               "latent_spread": round(float(spread), 4)}
-    return RunResult(metrics=metrics, summary=summary)
+    spread = float(trained.user_latents.std(0).mean())  # near 0 when the latent carries nothing
+    return RunResult(metrics=metrics, summary={**population_summary(prepared), "latent_spread": round(spread, 4)})
