@@ -229,7 +229,8 @@ def response_logprobs(model: Any, tokenizer: Any, items: Sequence[tuple[list[dic
     for start in range(0, len(sequences), batch_size):
         chunk = sequences[start : start + batch_size]
         width = max(len(h) + len(t) for h, t in chunk)
-        ids = torch.full((len(chunk), width), tokenizer.pad_token_id)  # (B, T), right-padded
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0  # masked out anyway
+        ids = torch.full((len(chunk), width), pad)  # (B, T), right-padded
         scored = torch.zeros((len(chunk), width), dtype=torch.bool)  # positions of response tokens
         for row, (head, tail) in enumerate(chunk):
             ids[row, : len(head) + len(tail)] = torch.tensor(head + tail)
