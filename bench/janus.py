@@ -5,10 +5,16 @@ and without system messages in training. On held-out prompts it prints the impli
 accuracy with the system message, with it removed, and the flip accuracy (each pair also under the
 other system message, label flipped: a policy deaf to system messages gets exactly 50%).
 
-    .venv/bin/python bench/janus.py [seeds]        (default 3)
+    .venv/bin/python bench/janus.py [--seeds 3] [--model FOLDER]
+
+--model trains a real model folder (e.g. the bundled SmolLM2, ~/.cache/chorus/models/
+smollm2-135m-instruct after `manage.py prepare_models`) instead of the random test Llama, with
+learning rates a pretrained model survives (2e-5 for SFT, 1e-5 for DPO); on 2 CPU cores that takes
+about 9 minutes a run, so 3 variants x 1 seed is about half an hour.
 """
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import tempfile
@@ -36,17 +42,22 @@ COLUMNS = ("with system", "without system", "flip", "seconds")
 def main() -> int:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--model", help="a model folder to train instead of the tiny test Llama")
+    args = parser.parse_args()
+    seeds = args.seeds
+    rates = {"sft_learning_rate": 2e-5, "dpo_learning_rate": 1e-5} if args.model else {}
     transformers.logging.set_verbosity_error()
     datasets.disable_progress_bars()
     table: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        base = build_tiny_llama(Path(tmp) / "tiny")
+        base = Path(args.model) if args.model else build_tiny_llama(Path(tmp) / "tiny")
         reference = AutoModelForCausalLM.from_pretrained(base).eval()
         for seed in range(seeds):
             pairs = janus.toy_pairs(20, 12, seed=seed)
             for n, (label, change) in enumerate(VARIANTS.items()):
-                config = janus.Config(**{**asdict(janus.Config.tiny()), "seed": seed, **change})
+                config = janus.Config(**{**asdict(janus.Config.tiny()), "seed": seed, **rates, **change})
                 folder = Path(tmp) / f"{seed}-{n}"
                 start = time.perf_counter()
                 result, _ = run_method(janus, folder, base, pairs, config)
@@ -59,8 +70,9 @@ def main() -> int:
                                                    result.metrics["eval_accuracy_without_system"], flip, seconds)):
                     table.setdefault((label, column), []).append(value)
 
-    print(f"Janus on the toy population: 20 people x 12 pairs, two system messages; tiny config, 2-layer "
-          f"Llama on CPU, {seeds} seeds; implicit-reward accuracy on held-out prompts (mean over seeds)\n")
+    model = f"{base.name} ({rates})" if args.model else "the 2-layer test Llama"
+    print(f"Janus on the toy population: 20 people x 12 pairs, two system messages; tiny config on {model}, "
+          f"CPU, {seeds} seeds; implicit-reward accuracy on held-out prompts (mean over seeds)\n")
     print(f"{'':<48}" + "".join(f"{c:>16}" for c in COLUMNS))
     for label in VARIANTS:
         cells = [f"{statistics.mean(table[(label, c)]):.3f}" for c in COLUMNS[:3]]

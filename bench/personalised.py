@@ -9,10 +9,14 @@ test Llama's features:
 2. new people, never seen in training, from their first n pairs (PAL learns their K weights; VPL's
    encoder reads the pairs, no training), scored on 8 more; and the time to place one person.
 
-    .venv/bin/python bench/personalised.py [seeds]        (default 3)
+    .venv/bin/python bench/personalised.py [--seeds 3] [--model FOLDER]
+
+--model reads features with a real model folder (e.g. the bundled SmolLM2, ~/.cache/chorus/models/
+smollm2-135m-instruct after `manage.py prepare_models`) instead of the random test Llama.
 """
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import tempfile
@@ -45,6 +49,7 @@ def adaptation(method, scorer, config, seed: int) -> tuple[dict[int, float], flo
     """Accuracy on 8 later pairs of 10 new people placed from n pairs, and seconds per placing."""
     place = placing(method, scorer, config)
     newcomers = by_user(toy_population(10, max(ADAPTATION) + 8, seed=seed + 1000)).values()
+    scorer.cache.pairs([p for own in newcomers for p in own])  # base-model features first: time the placing alone
     curve, seconds, placed = {}, 0.0, 0
     for n in ADAPTATION:
         right = total = 0
@@ -60,7 +65,11 @@ def adaptation(method, scorer, config, seed: int) -> tuple[dict[int, float], flo
 
 
 def main() -> int:
-    seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--model", help="a model folder to read features with instead of the tiny test Llama")
+    args = parser.parse_args()
+    seeds = args.seeds
     transformers.logging.set_verbosity_error()
     methods = {
         "PAL": (pal, pal.PalScorer, "eval_accuracy_population_weights", {"prototypes": 1}),
@@ -70,7 +79,7 @@ def main() -> int:
     curves: dict[str, list[dict[int, float]]] = {name: [] for name in methods}
     place_seconds: dict[str, list[float]] = {name: [] for name in methods}
     with tempfile.TemporaryDirectory() as tmp:
-        base = build_tiny_llama(Path(tmp) / "tiny")
+        base = Path(args.model) if args.model else build_tiny_llama(Path(tmp) / "tiny")
         for seed in range(seeds):
             pairs = toy_population(PEOPLE, PAIRS_EACH, seed=seed)
             for name, (method, scorer_class, average_key, crippled) in methods.items():
@@ -87,7 +96,8 @@ def main() -> int:
                 place_seconds[name].append(seconds)
 
     print(f"Toy population: {PEOPLE} people x {PAIRS_EACH} pairs, half prefer short answers, half long; "
-          f"tiny configs, 2-layer Llama features on CPU, {seeds} seeds (mean, and range over seeds)\n")
+          f"tiny configs, features from {base.name if args.model else 'the 2-layer test Llama'} on CPU, {seeds} seeds "
+          "(mean, and range over seeds)\n")
     print(f"{'held-out pairs of people seen in training':<46}{'PAL':>20}{'VPL':>20}")
     labels = {"own": "each person's own weights / latent", "average": "everyone's average (one reward for all)",
               "cannot personalise": "PAL K = 1 / VPL beta = 100"}
@@ -100,7 +110,7 @@ def main() -> int:
         cells = [f"{statistics.mean(c[n] for c in curves[name]):.3f}" for name in methods]
         print(f"{f'n = {n}':<46}{cells[0]:>20}{cells[1]:>20}")
     pal_ms, vpl_ms = (statistics.mean(place_seconds[name]) * 1000 for name in methods)
-    print(f"{'milliseconds to place one person':<46}{pal_ms:>20.1f}{vpl_ms:>20.1f}")
+    print(f"{'ms to place one person (features known)':<46}{pal_ms:>20.1f}{vpl_ms:>20.1f}")
     print(f"VPL places someone new {pal_ms / vpl_ms:.0f}x faster (an encoder pass instead of "
           f"{pal.Config.tiny().adaptation_steps} optimizer steps)")
     ok = all(statistics.mean(table[(name, "own")]) >= 0.9 and statistics.mean(c[4] for c in curves[name]) >= 0.85

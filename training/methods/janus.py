@@ -18,8 +18,10 @@ from __future__ import annotations
 import json
 import math
 import random
+import warnings
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -169,6 +171,15 @@ def _common_args(config: Config, *, device: str, bf16: bool) -> dict[str, Any]:
             "use_cpu": device == "cpu", "report_to": [], "disable_tqdm": True, "dataloader_num_workers": 0}
 
 
+@contextmanager
+def _quiet_trl() -> Iterator[None]:
+    """TRL calls transformers' gradient_checkpointing_* every step, which transformers 5 warns is
+    renamed; one warning per step would bury the run's log."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*", category=FutureWarning)
+        yield
+
+
 def sft(pairs: Sequence[Pair], *, base_model: str, config: Config, checkpoint_dir: Path, device: str = "cpu",
         bf16: bool = False, callbacks: Sequence[Any] = ()) -> tuple[Any, Any]:
     """Fine-tunes on the preferred responses (loss on the response only); resumes from checkpoints."""
@@ -183,7 +194,8 @@ def sft(pairs: Sequence[Pair], *, base_model: str, config: Config, checkpoint_di
     trainer = SFTTrainer(model=model, args=args, processing_class=tokenizer, callbacks=list(callbacks),
                          train_dataset=Dataset.from_list(_sft_rows(pairs, config.use_system_message)))
     trainer.remove_callback(PrinterCallback)
-    trainer.train(resume_from_checkpoint=last_complete_checkpoint(checkpoint_dir))
+    with _quiet_trl():
+        trainer.train(resume_from_checkpoint=last_complete_checkpoint(checkpoint_dir))
     return trainer.model.eval(), tokenizer
 
 
@@ -202,7 +214,8 @@ def dpo(pairs: Sequence[Pair], *, policy: str, config: Config, checkpoint_dir: P
     trainer = DPOTrainer(model=model, args=args, processing_class=tokenizer, callbacks=list(callbacks),
                          train_dataset=Dataset.from_list(_dpo_rows(pairs, config.use_system_message)))
     trainer.remove_callback(PrinterCallback)
-    trainer.train(resume_from_checkpoint=last_complete_checkpoint(checkpoint_dir))
+    with _quiet_trl():
+        trainer.train(resume_from_checkpoint=last_complete_checkpoint(checkpoint_dir))
     return trainer.model.eval(), tokenizer
 
 
