@@ -49,7 +49,7 @@ def adaptation(method, scorer, config, seed: int) -> tuple[dict[int, float], flo
     """Accuracy on 8 later pairs of 10 new people placed from n pairs, and seconds per placing."""
     place = placing(method, scorer, config)
     newcomers = by_user(toy_population(10, max(ADAPTATION) + 8, seed=seed + 1000)).values()
-    scorer.cache.pairs([p for own in newcomers for p in own])  # base-model features first: time the placing alone
+    scorer.cache.pairs([(p.prompt, p.chosen, p.rejected) for own in newcomers for p in own])  # base-model features first: time the placing alone
     curve, seconds, placed = {}, 0.0, 0
     for n in ADAPTATION:
         right = total = 0

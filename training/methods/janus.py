@@ -28,6 +28,7 @@ from typing import Any
 
 from .contract import Hooks, RunInputs, RunResult, last_complete_checkpoint
 from .population import toy_population
+from .salmon import split_by_prompt
 from .trainer_hooks import reporting_callback
 
 TARGET_KINDS = ("preference_population",)
@@ -111,14 +112,6 @@ def read_pairs(path: Path) -> list[Pair]:
     return [Pair(r["system"], r["prompt"], r["chosen"], r["rejected"]) for r in rows]
 
 
-def split_by_prompt(pairs: Sequence[Pair], fraction: float, seed: int) -> tuple[list[Pair], list[Pair]]:
-    """Held-out pairs never share a prompt with training ones."""
-    prompts = sorted({p.prompt for p in pairs})
-    random.Random(seed).shuffle(prompts)
-    held = set(prompts[: round(len(prompts) * fraction)])
-    return [p for p in pairs if p.prompt not in held], [p for p in pairs if p.prompt in held]
-
-
 def with_other_system_rejections(pairs: Sequence[Pair], per_pair: int, seed: int) -> list[Pair]:
     """Each pair, plus up to `per_pair` pairs whose rejected response is one preferred under another
     system message for the same prompt (different from this pair's chosen)."""
@@ -183,39 +176,39 @@ def _quiet_trl() -> Iterator[None]:
 def sft(pairs: Sequence[Pair], *, base_model: str, config: Config, checkpoint_dir: Path, device: str = "cpu",
         bf16: bool = False, callbacks: Sequence[Any] = ()) -> tuple[Any, Any]:
     """Fine-tunes on the preferred responses (loss on the response only); resumes from checkpoints."""
-    from datasets import Dataset
-    from transformers import AutoModelForCausalLM, PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
-    tokenizer = _tokenizer(base_model)
-    model = AutoModelForCausalLM.from_pretrained(base_model)
-    args = SFTConfig(output_dir=str(checkpoint_dir), max_steps=config.sft_steps, learning_rate=config.sft_learning_rate,
-                     warmup_steps=max(1, config.sft_steps // 20), **_common_args(config, device=device, bf16=bf16))
-    trainer = SFTTrainer(model=model, args=args, processing_class=tokenizer, callbacks=list(callbacks),
-                         train_dataset=Dataset.from_list(_sft_rows(pairs, config.use_system_message)))
-    trainer.remove_callback(PrinterCallback)
-    with _quiet_trl():
-        trainer.train(resume_from_checkpoint=last_complete_checkpoint(checkpoint_dir))
-    return trainer.model.eval(), tokenizer
+    return _stage(SFTTrainer, SFTConfig(output_dir=str(checkpoint_dir), max_steps=config.sft_steps,
+                                         learning_rate=config.sft_learning_rate,
+                                         warmup_steps=max(1, config.sft_steps // 20),
+                                         **_common_args(config, device=device, bf16=bf16)),
+                  start=base_model, rows=_sft_rows(pairs, config.use_system_message), callbacks=callbacks)
 
 
 def dpo(pairs: Sequence[Pair], *, policy: str, config: Config, checkpoint_dir: Path, device: str = "cpu",
         bf16: bool = False, callbacks: Sequence[Any] = ()) -> tuple[Any, Any]:
     """DPO from the model in folder `policy` (also the frozen reference); resumes from checkpoints."""
-    from datasets import Dataset
-    from transformers import AutoModelForCausalLM, PrinterCallback
     from trl import DPOConfig, DPOTrainer
 
-    tokenizer = _tokenizer(policy)
-    model = AutoModelForCausalLM.from_pretrained(policy)
-    args = DPOConfig(output_dir=str(checkpoint_dir), max_steps=config.dpo_steps, learning_rate=config.dpo_learning_rate,
-                     beta=config.beta, warmup_steps=max(1, config.dpo_steps // 20),
-                     **_common_args(config, device=device, bf16=bf16))
-    trainer = DPOTrainer(model=model, args=args, processing_class=tokenizer, callbacks=list(callbacks),
-                         train_dataset=Dataset.from_list(_dpo_rows(pairs, config.use_system_message)))
+    return _stage(DPOTrainer, DPOConfig(output_dir=str(checkpoint_dir), max_steps=config.dpo_steps,
+                                         learning_rate=config.dpo_learning_rate, beta=config.beta,
+                                         warmup_steps=max(1, config.dpo_steps // 20),
+                                         **_common_args(config, device=device, bf16=bf16)),
+                  start=policy, rows=_dpo_rows(pairs, config.use_system_message), callbacks=callbacks)
+
+
+def _stage(trainer_class: Any, args: Any, *, start: str, rows: list[dict[str, Any]],
+           callbacks: Sequence[Any]) -> tuple[Any, Any]:
+    """One TRL stage from the model folder `start`, resuming from args.output_dir's checkpoints."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, PrinterCallback
+
+    tokenizer = _tokenizer(start)
+    trainer = trainer_class(model=AutoModelForCausalLM.from_pretrained(start), args=args, processing_class=tokenizer,
+                            callbacks=list(callbacks), train_dataset=Dataset.from_list(rows))
     trainer.remove_callback(PrinterCallback)
     with _quiet_trl():
-        trainer.train(resume_from_checkpoint=last_complete_checkpoint(checkpoint_dir))
+        trainer.train(resume_from_checkpoint=last_complete_checkpoint(Path(args.output_dir)))
     return trainer.model.eval(), tokenizer
 
 

@@ -170,9 +170,8 @@ class FeatureCache:
             self.remember(missing, self.featuriser(missing))
         return (torch.stack([self.known[t] for t in texts]) - self.mean) / self.std  # (N, H)
 
-    def pairs(self, pairs: Sequence[PrefPair] | Sequence[tuple[str, str, str]]) -> tuple[Any, Any]:
-        """(chosen (N, H), rejected (N, H)) for PrefPairs or (prompt, chosen, rejected) triples."""
-        triples = [(p.prompt, p.chosen, p.rejected) if isinstance(p, PrefPair) else p for p in pairs]
+    def pairs(self, triples: Sequence[tuple[str, str, str]]) -> tuple[Any, Any]:
+        """(chosen (N, H), rejected (N, H)) for (prompt, chosen, rejected) triples."""
         x = self.standardised([format_text(p, c) for p, c, _ in triples] + [format_text(p, r) for p, _, r in triples])
         return x[: len(triples)], x[len(triples) :]
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .contract import Hooks, RunInputs, RunResult, last_complete_checkpoint
 from .policies import Policy, load_policy
@@ -408,8 +408,11 @@ def flip_accuracy(scorer: RewardScorer, examples: Sequence[Example], *, use_prin
     return sum((a > b) == w for a, b, w in zip(rewards[0::2], rewards[1::2], want_first)) / len(want_first)
 
 
-def split_by_prompt(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
-    """Held-out examples never share a prompt with training ones."""
+T = TypeVar("T")
+
+
+def split_by_prompt(examples: Sequence[T], fraction: float, seed: int) -> tuple[list[T], list[T]]:
+    """Held-out examples (anything with a `.prompt`) never share a prompt with training ones."""
     prompts = sorted({e.prompt for e in examples})
     random.Random(seed).shuffle(prompts)
     held = set(prompts[: round(len(prompts) * fraction)])
