@@ -31,7 +31,7 @@ def seed() -> str:
     from chorus.accounts.services import api_token_create
     from elicitation.models import CanonicalCard, Comparison, Context, EdgeVote, SystemMessage
     from elicitation.services.campaigns import campaign_create
-    from elicitation.services.graphs import graph_snapshot_create
+    from elicitation.services.moral_graph import graph_snapshot_create
 
     user = get_user_model().objects.create_user("fuzz", is_staff=True)
     _, token = api_token_create(user=user, name="fuzz", scopes=Scope.values)
@@ -63,7 +63,7 @@ def _seed_training() -> None:
 
     from django.conf import settings
 
-    from elicitation.services.principles import (
+    from elicitation.services.constitutions import (
         constitution_create, constitution_draft, constitution_entry_add, constitution_version_publish,
         principle_create,
     )

@@ -41,7 +41,7 @@ import django
 django.setup()
 
 from elicitation.models import CanonicalCard
-from elicitation.services.dedup import (
+from elicitation.services.values import (
     DISTANCE_THRESHOLD,
     MAX_JUDGED,
     content_free_lean,

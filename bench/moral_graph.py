@@ -15,7 +15,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from elicitation.moral_graph import RELATIONSHIPS, Votes, aggregate, aggregate_reference
+from elicitation.domain.moral_graph import RELATIONSHIPS, Votes, aggregate, aggregate_reference
 
 N_VOTES = 1_000_000
 N_VALUES = 20_000

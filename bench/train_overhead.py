@@ -107,7 +107,7 @@ def _cpu(process: psutil.Process) -> float:
 
 
 def toy_constitution() -> int:
-    from elicitation.services.principles import (
+    from elicitation.services.constitutions import (
         constitution_create, constitution_draft, constitution_entry_add, constitution_version_publish,
         principle_create,
     )

@@ -1,13 +1,19 @@
-"""Background LLM work after a card is confirmed. Thin: the services do the work."""
+"""Background LLM work on the CPU workers. Thin: each task loads its row and calls a service.
+
+Services queue these by name (`chorus.dispatch`), so this module imports them and not the reverse.
+"""
 from celery import shared_task
+
+from elicitation.models import Campaign, CanonicalCard, ValuesCard
+from elicitation.services.constitutions import principles_draft_from_graph
+from elicitation.services.moral_graph import upgrade_stories_propose as propose_stories
+from elicitation.services.values import card_deduplicate as deduplicate
+from elicitation.services.values import contexts_generate
 
 
 @shared_task(name="elicitation.tasks.card_deduplicate", soft_time_limit=300, time_limit=330,
              autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=3)
 def card_deduplicate(card_id: int) -> None:
-    from .models import ValuesCard
-    from .services.dedup import card_deduplicate as deduplicate, contexts_generate
-
     card = ValuesCard.objects.select_related("question", "canonical").filter(pk=card_id).first()
     if card is None or card.canonical_id:  # withdrawn meanwhile, or done by an earlier delivery
         return
@@ -18,18 +24,12 @@ def card_deduplicate(card_id: int) -> None:
 
 @shared_task(name="elicitation.tasks.upgrade_stories_propose", soft_time_limit=1800, time_limit=1860)
 def upgrade_stories_propose(campaign_id: int) -> int:
-    from .models import Campaign
-    from .services.upgrades import upgrade_stories_propose as propose
-
     campaign = Campaign.objects.filter(pk=campaign_id).first()
-    return propose(campaign=campaign) if campaign else 0
+    return propose_stories(campaign=campaign) if campaign else 0
 
 
 @shared_task(name="elicitation.tasks.canonical_contexts_generate", soft_time_limit=300, time_limit=330)
 def canonical_contexts_generate(canonical_id: int) -> None:
-    from .models import CanonicalCard
-    from .services.dedup import contexts_generate
-
     canonical = CanonicalCard.objects.select_related("question").filter(pk=canonical_id).first()
     if canonical is not None and not canonical.contexts.exists():
         contexts_generate(canonical=canonical)
@@ -38,9 +38,6 @@ def canonical_contexts_generate(canonical_id: int) -> None:
 @shared_task(name="elicitation.tasks.principles_draft", soft_time_limit=1800, time_limit=1860)
 def principles_draft(campaign_id: int) -> dict:
     """Drafts principles from every wisest value without one, a batch at a time, on a CPU worker."""
-    from .models import Campaign
-    from .services.principles import principles_draft_from_graph
-
     campaign = Campaign.objects.filter(pk=campaign_id).first()
     drafted = failed = 0
     while campaign is not None:

@@ -28,7 +28,7 @@ from training.services import runs as run_services
 from training.services.runs import Claim
 from training.storage import model_dir, publish_folder, run_dir, sha256_file, target_dir
 
-from .devices import best_device, describe_device, free_memory, supports_bf16
+from gpu_workers.devices import best_device, describe_device, free_memory, supports_bf16
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,13 @@ Thin wrappers: the work is in gpu_workers.executor. GPU workers run one task at 
 from celery import shared_task
 from celery.signals import worker_ready
 
+from gpu_workers.devices import describe_device
+from gpu_workers.executor import execute_run
+from training.services.runs import runs_recover_orphans
+
 
 @shared_task(name="gpu_workers.tasks.device_report", soft_time_limit=60, time_limit=90)
 def device_report() -> str:
-    from .devices import describe_device
-
     return describe_device()
 
 
@@ -19,8 +21,6 @@ def device_report() -> str:
 # avoids acks_late with a Redis visibility timeout shorter than a long run.
 @shared_task(name="gpu_workers.tasks.run_train", bind=True, max_retries=0)
 def run_train(self, run_id: int) -> str:
-    from .executor import execute_run
-
     return execute_run(run_id, worker=self.request.hostname)
 
 
@@ -28,6 +28,4 @@ def run_train(self, run_id: int) -> str:
 def resume_cut_off_runs(sender, **_kwargs) -> None:
     """A worker that starts holds no run, so runs still `running` under its name were cut off by a
     crash: resume them from their checkpoint now rather than when the reaper notices."""
-    from training.services.runs import runs_recover_orphans
-
     runs_recover_orphans(worker=sender.hostname)

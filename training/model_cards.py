@@ -6,7 +6,7 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
-from .models import TrainingRun
+from training.models import TrainingRun
 
 
 def model_card_render(*, run: TrainingRun, metrics: Mapping[str, float], summary: Mapping[str, Any],

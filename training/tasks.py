@@ -1,10 +1,10 @@
 """Tasks on the `default` queue for training. The training itself runs in gpu_workers.tasks."""
 from celery import shared_task
 
+from training.services.runs import runs_reap_stale as reap
+
 
 @shared_task(name="training.tasks.runs_reap_stale", soft_time_limit=60, time_limit=90)
 def runs_reap_stale() -> dict[str, int]:
     """Run by Celery beat (CELERY_BEAT_SCHEDULE): resume or fail runs whose worker went silent."""
-    from .services.runs import runs_reap_stale as reap
-
     return reap()

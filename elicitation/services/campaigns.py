@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from ..models import Activity, Campaign, Question, Wave
+from elicitation.models import Activity, Campaign, Question, Wave
 
 
 @transaction.atomic
@@ -77,3 +77,16 @@ def wave_create(*, campaign: Campaign, label: str, starts_at: datetime | None) -
     if errors:
         raise ValidationError(errors)
     return Wave.objects.create(campaign=campaign, number=last.number + 1 if last else 1, label=label, starts_at=starts_at)
+
+
+class CampaignClosed(Exception):
+    """The campaign takes no more contributions of this kind."""
+
+
+def campaign_require_open(campaign: Campaign, *, doing: str, activity: str | None = None) -> None:
+    """Refuses `doing` (e.g. "votes") unless the campaign is open and, if given, runs `activity`."""
+    if not campaign.is_open:
+        raise CampaignClosed(f"This study is closed, so {doing} are no longer taken.")
+    if activity is not None and activity not in campaign.activities:
+        raise CampaignClosed(f"This study does not ask for {doing}.")
+

@@ -4,13 +4,14 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
+from chorus import llm
+from chorus.accounts.models import Participant
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Comparison, SystemMessage
-from ..models_comparisons import DIMENSIONS
+from elicitation.models import DIMENSIONS, Comparison, SystemMessage
 
 SYSTEM_MESSAGE_MAX_CHARS = 2000
 DIMENSION_MAX_CHARS = 300
@@ -52,8 +53,6 @@ def system_message_adopt(*, participant, source: SystemMessage) -> SystemMessage
 @transaction.atomic
 def comparison_create(*, participant, prompt: str, mode: str = Comparison.Mode.WITH_WITHOUT) -> Comparison:
     """Sets up a comparison for the participant's current system message; responses come by streaming."""
-    from chorus.accounts.models import Participant
-
     _require_open(participant)
     prompt = (prompt or "").strip()
     if not prompt:
@@ -88,8 +87,6 @@ def comparison_create(*, participant, prompt: str, mode: str = Comparison.Mode.W
 
 def comparison_stream(*, comparison: Comparison, side: str) -> Iterator[str]:
     """Generates one side's response as it streams, and stores it once complete."""
-    from chorus.llm import chat_backend
-
     if side not in ("a", "b"):
         raise ValueError(side)
     stored = getattr(comparison, f"response_{side}")
@@ -101,7 +98,7 @@ def comparison_stream(*, comparison: Comparison, side: str) -> Iterator[str]:
     messages = [{"role": "system", "content": comparison.system_message_text}] if use_system else []
     messages.append({"role": "user", "content": comparison.prompt})
     pieces = []
-    for piece in chat_backend().stream(messages, **params):
+    for piece in llm.chat_backend().stream(messages, **params):
         pieces.append(piece)
         yield piece
     text = "".join(pieces).strip() or "(no response)"

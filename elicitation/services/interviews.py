@@ -5,13 +5,16 @@ import hashlib
 import json
 from collections.abc import Iterator
 
+from chorus import llm
+from chorus.dispatch import dispatch_on_commit
+from chorus.inference import InferenceError
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from ..cards import CARD_SCHEMA, CardData, card_clean, card_from_json
-from ..models import Interview, InterviewMessage, Question, ValuesCard
-from .. import prompts
+from elicitation.domain.values import CARD_SCHEMA, CardData, card_clean, card_from_json
+from elicitation.models import Interview, InterviewMessage, Question, ValuesCard
+from elicitation.prompts import interviews as prompts
 
 MAX_MESSAGE_CHARS = 2000
 REPLY_PARAMS = {"max_tokens": 120, "temperature": 0.0}
@@ -60,8 +63,6 @@ def interview_reply_stream(*, interview: Interview) -> Iterator[str]:
 
     The reply is stored only once complete, and only if no other tab answered meanwhile.
     """
-    from chorus.llm import chat_backend
-
     history = list(interview.messages.all())
     if not history or history[-1].role != InterviewMessage.Role.USER:
         return
@@ -71,7 +72,7 @@ def interview_reply_stream(*, interview: Interview) -> Iterator[str]:
         {"role": m.role, "content": prompts.delimit(m.content) if m.role == "user" else m.content} for m in history
     ]
     pieces: list[str] = []
-    stream = chat_backend().stream(messages, **REPLY_PARAMS)
+    stream = llm.chat_backend().stream(messages, **REPLY_PARAMS)
     try:
         for piece in stream:
             # One question per turn: stop at the first question mark (small models ramble on).
@@ -94,8 +95,6 @@ def interview_reply_stream(*, interview: Interview) -> Iterator[str]:
 
 def interview_draft(*, interview: Interview) -> CardData:
     """Asks the LLM to draft a card from the conversation. Nothing is saved as a card here."""
-    from chorus.llm import chat_backend
-
     _require_open(interview)
     if not interview.messages.filter(role=InterviewMessage.Role.USER).exists():
         raise InterviewError("Tell the interviewer a little about your experience first.")
@@ -104,15 +103,13 @@ def interview_draft(*, interview: Interview) -> CardData:
         {"role": "user", "content": f"Question: {interview.question.text}\n\n"
                                     f"Interview:\n{prompts.transcript(interview.messages.all())}"},
     ]
-    card = _generate_card(chat_backend(), messages)
+    card = _generate_card(llm.chat_backend(), messages)
     _store_draft(interview, card, note="Here is a first draft of your values card. Edit it, or tell me what to change.")
     return card
 
 
 def interview_revise(*, interview: Interview, request: str) -> CardData:
     """Applies a change the participant asked for in words."""
-    from chorus.llm import chat_backend
-
     request = _clean_message(request)
     _require_draft(interview)
     interview.messages.create(role=InterviewMessage.Role.USER, content=request)
@@ -121,7 +118,7 @@ def interview_revise(*, interview: Interview, request: str) -> CardData:
         {"role": "user", "content": f"Card: {prompts.card_json(interview.draft)}\n\n"
                                     f"Requested change:\n{prompts.delimit(request)}"},
     ]
-    card = _generate_card(chat_backend(), messages)
+    card = _generate_card(llm.chat_backend(), messages)
     _store_draft(interview, card, note="I have updated the card. Check it below.")
     return card
 
@@ -151,7 +148,7 @@ def interview_confirm(*, interview: Interview, draft_version: str) -> ValuesCard
     )
     interview.status = Interview.Status.DONE
     interview.save(update_fields=["status", "updated_at"])
-    transaction.on_commit(lambda: _dispatch_dedup(saved.pk))
+    dispatch_on_commit("elicitation.tasks.card_deduplicate", saved.pk)
     return saved
 
 
@@ -160,8 +157,6 @@ def draft_version_of(draft: dict | None) -> str:
 
 
 def _generate_card(backend, messages: list[dict]) -> CardData:
-    from chorus.inference import InferenceError
-
     last_error = ""
     for _ in range(DRAFT_ATTEMPTS):
         try:
@@ -200,9 +195,3 @@ def _require_open(interview: Interview) -> None:
 def _require_draft(interview: Interview) -> None:
     if not interview.draft:
         raise InterviewError("There is no card draft yet.")
-
-
-def _dispatch_dedup(card_id: int) -> None:
-    from ..tasks import card_deduplicate
-
-    card_deduplicate.delay(card_id)

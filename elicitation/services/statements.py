@@ -5,25 +5,25 @@ moderator rejects them, and a participant may change a vote (the latest one coun
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..models import Activity, Principle, Statement, StatementVote
-from .principles import principle_create
+from elicitation.domain.statements_polis import ExportFile, PolisExportRefused, polis_export_read
+from elicitation.models import Activity, Campaign, Principle, Statement, StatementVote
+from elicitation.services.campaigns import CampaignClosed, campaign_create, campaign_require_open
+from elicitation.services.constitutions import principle_create
 
 STATEMENT_MAX_CHARS = 400
 CHOICES = {"agree": StatementVote.Choice.AGREE, "disagree": StatementVote.Choice.DISAGREE,
            "pass": StatementVote.Choice.PASS}
 
 
-class CampaignClosed(Exception):
-    pass
-
-
 def statement_submit(*, participant, text: str) -> Statement:
     campaign = participant.campaign
-    _require_open(campaign)
+    campaign_require_open(campaign, doing="statements and votes", activity=Activity.PRINCIPLES)
     text = " ".join(text.split())
     if not text:
         raise ValidationError({"text": "Write a statement before sending it."})
@@ -40,7 +40,7 @@ def statement_submit(*, participant, text: str) -> Statement:
 
 def statement_vote_cast(*, participant, statement: Statement, choice: str) -> StatementVote:
     """Records or changes the participant's vote; the database holds one per participant and statement."""
-    _require_open(participant.campaign)
+    campaign_require_open(participant.campaign, doing="statements and votes", activity=Activity.PRINCIPLES)
     if statement.campaign_id != participant.campaign_id:
         raise ValidationError({"statement": "This statement belongs to another study."})
     if statement.status == Statement.Status.REJECTED:
@@ -89,8 +89,46 @@ def statement_promote(*, statement: Statement, name: str, consensus: float | Non
     return principle
 
 
-def _require_open(campaign) -> None:
-    if not campaign.is_open:
-        raise CampaignClosed("This study is closed: statements and votes are no longer taken.")
-    if Activity.PRINCIPLES not in campaign.activities:
-        raise CampaignClosed("This study does not ask for statements.")
+# Importing a Polis conversation (its files are read in domain/statements_polis.py).
+
+@dataclass(frozen=True)
+class PolisImportSummary:
+    campaign: Campaign
+    statements: int
+    votes: int  # one per voter and comment
+    vote_rows: int  # rows in votes.csv
+    voters: int
+
+    @property
+    def superseded(self) -> int:
+        """Rows replaced by the same voter's later vote on the same comment."""
+        return self.vote_rows - self.votes
+
+
+def polis_import(
+    *, comments: ExportFile, votes: ExportFile, title: str, topic: str = "", description: str = ""
+) -> PolisImportSummary:
+    """Imports a Polis conversation as a closed campaign; voters and authors stay external ids."""
+    try:
+        export = polis_export_read(comments=comments, votes=votes)
+    except PolisExportRefused as exc:
+        raise ValidationError({"files": exc.problems}) from None
+    with transaction.atomic():
+        campaign = campaign_create(
+            title=title, description=description,
+            questions=[topic or "The conversation's topic (not part of its export files)"],
+            activities=[Activity.PRINCIPLES], status=Campaign.Status.CLOSED,
+        )
+        statements = Statement.objects.bulk_create([
+            Statement(campaign=campaign, external_id=c.external_id, external_author_id=c.author, text=c.text,
+                      status=c.status, created_at=c.created_at)
+            for c in export.comments
+        ])
+        by_id = {s.external_id: s for s in statements}
+        StatementVote.objects.bulk_create([
+            StatementVote(statement=by_id[v.comment], external_voter_id=v.voter, choice=v.choice,
+                          created_at=v.created_at, updated_at=v.created_at)
+            for v in export.latest
+        ], batch_size=2000)
+    return PolisImportSummary(campaign=campaign, statements=len(statements), votes=len(export.latest),
+                              vote_rows=len(export.votes), voters=len({v.voter for v in export.latest}))

@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404
 
 from chorus.accounts.selectors import consented_participant
 
-from ..models import Campaign, Question
+from elicitation.models import Campaign, Question
 
 
 class NotJoined(Exception):

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from chorus.inference import InferenceError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -12,9 +13,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from chorus.accounts.selectors import consented_participant
 from chorus.sse import sse_event, sse_response
 
-from ..models import Campaign, Comparison, SystemMessage
-from ..models_comparisons import DIMENSIONS
-from ..services import comparisons as svc
+from elicitation.models import Campaign, Comparison, SystemMessage
+from elicitation.selectors.comparisons import comparisons_judged_by, system_message_of, system_messages_to_adopt
+from elicitation.models import DIMENSIONS
+from elicitation.services import comparisons as svc
 
 
 def _participant(request: HttpRequest, slug: str):
@@ -53,10 +55,9 @@ def compare_home(request: HttpRequest, slug: str) -> HttpResponse:
             return redirect("elicitation:compare", slug=slug)
         except (ValidationError, svc.ComparisonError) as exc:
             errors = _errors(exc)
-    mine = SystemMessage.objects.filter(participant=participant).first()
-    others = SystemMessage.objects.filter(campaign=campaign, adopted_from__isnull=True).exclude(
-        participant=participant)[:5]
-    done = Comparison.objects.filter(participant=participant, decided_at__isnull=False).count()
+    mine = system_message_of(participant=participant)
+    others = system_messages_to_adopt(participant=participant)
+    done = comparisons_judged_by(participant=participant)
     return render(request, "elicitation/compare.html", {
         "campaign": campaign, "mine": mine, "others": others, "errors": errors,
         "dimensions": [(k, label, hint, request.POST.get(k, "") if errors else "") for k, label, hint in DIMENSIONS],
@@ -103,8 +104,6 @@ def comparison_stream(request: HttpRequest, slug: str, comparison_id: int, side:
 
 
 def _events(comparison: Comparison, side: str) -> Iterator[str]:
-    from chorus.inference import InferenceError
-
     try:
         for piece in svc.comparison_stream(comparison=comparison, side=side):
             yield sse_event("token", piece)

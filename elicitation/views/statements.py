@@ -11,9 +11,9 @@ from django.views.decorators.vary import vary_on_headers
 
 from chorus.accounts.selectors import consented_participant
 
-from ..models import Activity, Campaign, Statement, StatementVote
-from ..selectors_statements import statement_groups, statement_next
-from ..services import statements as svc
+from elicitation.models import Activity, Campaign, Statement
+from elicitation.selectors.statements import statement_groups, statement_next, statement_votes_cast
+from elicitation.services import statements as svc
 
 
 def _campaign(slug: str) -> Campaign:
@@ -75,7 +75,7 @@ def statement_vote(request: HttpRequest, slug: str) -> HttpResponse:
 def _voting_context(campaign: Campaign, participant, **extra) -> dict:
     return {
         "campaign": campaign, "statement": statement_next(participant=participant) if campaign.is_open else None,
-        "voted": StatementVote.objects.filter(participant=participant).count(),
+        "voted": statement_votes_cast(participant=participant),
         "max_chars": svc.STATEMENT_MAX_CHARS, "is_open": campaign.is_open, **extra,
     }
 

@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from chorus.accounts.models import Participant
 from elicitation.models import Comparison, EdgeVote, SystemMessage, Wave
-from elicitation.services import graphs
+from elicitation.selectors import moral_graph as graphs
+from elicitation.services.moral_graph import graph_snapshot_create
 from tests.factories import CampaignFactory
 from tests.support.seed import seed_peer_values
 
@@ -69,7 +70,7 @@ def test_moral_graph_is_mai_json(api, campaign):
 
 
 def test_snapshots_are_listed(api, campaign):
-    graphs.graph_snapshot_create(campaign=campaign)
+    graph_snapshot_create(campaign=campaign)
     [snapshot] = api.get(f"/api/v1/campaigns/{campaign.pk}/snapshots/").json()["results"]
     assert snapshot["vote_count"] == 3 and snapshot["summary"]["edges"]
 

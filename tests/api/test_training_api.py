@@ -52,7 +52,7 @@ def base_model(tmp_path_factory):
 
 
 def _published_version():
-    from elicitation.services.principles import (
+    from elicitation.services.constitutions import (
         constitution_create, constitution_draft, constitution_entry_add, constitution_version_publish,
         principle_create,
     )
@@ -106,7 +106,7 @@ def test_a_target_without_data_or_with_a_bad_source_is_a_400_naming_the_field(ev
 
 
 def test_freezing_a_preference_population(everything, scripted_llm):
-    from elicitation.exports import pseudonym
+    from elicitation.domain.comparisons_exports import pseudonym
     from tests.support.comparisons import judge, person
 
     campaign = CampaignFactory(title="Faith study")

@@ -253,8 +253,8 @@ def test_staff_can_queue_upgrade_story_writing(client, staff_user, django_captur
 
     campaign = CampaignFactory()
     client.force_login(staff_user)
-    with mock.patch("elicitation.tasks.upgrade_stories_propose.delay") as delay:
+    with mock.patch("celery.app.base.Celery.send_task") as send_task:
         with django_capture_on_commit_callbacks(execute=True):
             response = client.post(f"/dashboard/campaigns/{campaign.pk}/upgrade-stories/", follow=True)
-    delay.assert_called_once_with(campaign.pk)
+    send_task.assert_called_once_with("elicitation.tasks.upgrade_stories_propose", args=[campaign.pk], task_id=None)
     assert "being written by a worker" in response.content.decode()

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from elicitation.models import CanonicalCard, ValuesCard
 from elicitation.services import interviews
-from elicitation.services.dedup import card_deduplicate
+from elicitation.services.values import card_deduplicate
 from tests.factories import CampaignFactory
 from tests.support.scripted_llm import CARD
 

@@ -4,9 +4,9 @@ import json
 import pytest
 from django.core.exceptions import ValidationError
 
-from elicitation import exports
+from elicitation.domain import comparisons_exports as exports
 from elicitation.models import Campaign, Comparison
-from elicitation.selectors import comparisons_decided
+from elicitation.selectors.comparisons import comparisons_decided
 from elicitation.services import comparisons as svc
 
 pytestmark = pytest.mark.django_db

@@ -13,10 +13,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from elicitation import prompts
+from elicitation.prompts import values as prompts
 from elicitation.models import CanonicalCard, Context, ValuesCard
 from elicitation.services import interviews
-from elicitation.services.dedup import (
+from elicitation.services.values import (
     CONTENT_FREE_CARDS,
     DISTANCE_THRESHOLD,
     card_deduplicate,
@@ -133,7 +133,7 @@ def test_deduplicating_twice_changes_nothing(question, first, scripted_llm):
 
 
 def test_a_card_placed_while_the_judge_ran_is_left_where_it_was_placed(question, first, scripted_llm, monkeypatch):
-    from elicitation.services import dedup
+    from elicitation.services import values as dedup
 
     scripted_llm.same_value = True
     card = confirmed_card(question, REWORDED)

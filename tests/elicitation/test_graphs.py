@@ -6,7 +6,8 @@ from django.utils import timezone
 
 from chorus.accounts.models import Participant
 from elicitation.models import EdgeVote, GraphSnapshot, Wave
-from elicitation.services import graphs
+from elicitation.selectors import moral_graph as graphs
+from elicitation.services.moral_graph import graph_snapshot_create
 from tests.support.seed import seed_peer_values
 
 pytestmark = pytest.mark.django_db
@@ -67,11 +68,11 @@ def test_wave_snapshot_freezes_the_graph_as_of_the_next_wave(study):
     Wave.objects.create(campaign=campaign, number=2, starts_at=T0 + timedelta(days=3))
     for day in (0, 1, 4):
         vote(campaign, voter(campaign), cards[0], cards[1], context, day=day)
-    snapshot = graphs.graph_snapshot_create(campaign=campaign, wave=first)
+    snapshot = graph_snapshot_create(campaign=campaign, wave=first)
     assert snapshot.as_of == T0 + timedelta(days=3) and snapshot.vote_count == 2
     assert snapshot.summary["edges"][0]["counts"]["markedWiser"] == 2
     assert snapshot.summary["contexts"] == {str(context.pk): context.text}
-    later = graphs.graph_snapshot_create(campaign=campaign)
+    later = graph_snapshot_create(campaign=campaign)
     assert later.vote_count == 3 and GraphSnapshot.objects.count() == 2
 
 

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from elicitation.leaderboard import Battle, bradley_terry, leaderboard
+from elicitation.domain.comparisons import Battle, bradley_terry, leaderboard
 
 TRUE = {"strong": 1200.0, "middle": 1000.0, "weak": 800.0}
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from elicitation.moral_graph import (
+from elicitation.domain.moral_graph import (
     GraphEdge,
     MoralGraph,
     Tally,

@@ -9,10 +9,11 @@ from django.core.cache.backends.dummy import DummyCache
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
-from elicitation import selectors_statements
+from elicitation.selectors import statements as selectors_statements
 from elicitation.models import Campaign, Statement, StatementVote
-from elicitation.selectors_statements import campaign_vote_matrix, statement_groups
-from elicitation.services.polis_import import ExportFile, polis_import
+from elicitation.selectors.statements import campaign_vote_matrix, statement_groups
+from elicitation.domain.statements_polis import ExportFile
+from elicitation.services.statements import polis_import
 
 EXPORT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "polis" / "15-per-hour-seattle"
 
@@ -72,7 +73,7 @@ def best_agreement(ours: list[int], theirs: list[int]) -> float:
 def test_groups_agree_with_the_exports_group_ids():
     summary = import_real()
     matrix = campaign_vote_matrix(campaign=summary.campaign)
-    from elicitation.opinion_groups import opinion_groups
+    from elicitation.domain.statements import opinion_groups
 
     groups = opinion_groups(matrix.votes, matrix.moderated_out)
     polis = polis_matrix()
@@ -106,7 +107,7 @@ def test_consensus_ranking_is_polis_formula_and_deterministic(monkeypatch):
     # The top statement's score, by hand from the stored votes and the groups drawn on the page.
     top = first.ranked[0]
     matrix = campaign_vote_matrix(campaign=summary.campaign)
-    from elicitation.opinion_groups import opinion_groups
+    from elicitation.domain.statements import opinion_groups
 
     labels = opinion_groups(matrix.votes, matrix.moderated_out).labels
     column = matrix.votes[:, [s.pk for s in matrix.statements].index(top.statement.pk)]

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from chorus.accounts.models import Participant
 from elicitation.models import ConstitutionEntry, ConstitutionVersion, EdgeVote, Principle
-from elicitation.selectors_principles import DraftVersion, constitution_version_entries
-from elicitation.services import principles as svc
+from elicitation.selectors.constitutions import DraftVersion, constitution_version_entries
+from elicitation.services import constitutions as svc
 from tests.support.seed import seed_peer_values
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,9 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
 from elicitation.models import Constitution, Principle
-from elicitation.salmon_io import SalmonFormatError, salmon_read
-from elicitation.selectors_principles import constitution_version_entries, constitution_version_salmon_json
-from elicitation.services import principles as svc
+from elicitation.domain.constitutions_salmon import SalmonFormatError, salmon_read
+from elicitation.selectors.constitutions import constitution_version_entries, constitution_version_salmon_json
+from elicitation.services import constitutions as svc
 
 SALMON = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "salmon_principles"
 FILES = sorted(SALMON.glob("*.json"))

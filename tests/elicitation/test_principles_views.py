@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from elicitation.models import Constitution, ConstitutionVersion, Principle
-from elicitation.services import principles as svc
+from elicitation.services import constitutions as svc
 
 SALMON = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "salmon_principles"
 

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from chorus.accounts.models import Participant
 from elicitation.models import Campaign, Principle, Statement, StatementVote
-from elicitation.opinion_groups import group_aware_consensus, opinion_groups, silhouette
-from elicitation.selectors_statements import statement_groups, statement_next
+from elicitation.domain.statements import group_aware_consensus, opinion_groups, silhouette
+from elicitation.selectors.statements import statement_groups, statement_next
 from elicitation.services import statements as svc
 from tests.factories import CampaignFactory
 
@@ -224,7 +224,7 @@ def test_groups_page_data_ranks_by_consensus_and_marks_you(campaign):
 def test_a_slow_computation_is_reused_for_a_while_as_votes_come_in(campaign, monkeypatch):
     from django.core.cache.backends.locmem import LocMemCache
 
-    from elicitation import selectors_statements
+    from elicitation.selectors import statements as selectors_statements
 
     monkeypatch.setattr(selectors_statements, "cache", LocMemCache("groups", {}))
     people = [person(campaign) for _ in range(3)]

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from chorus.accounts.join_links import join_token_make
 from chorus.accounts.models import Participant
-from elicitation import selectors_statements
+from elicitation.selectors import statements as selectors_statements
 from elicitation.models import Campaign, Principle, Statement, StatementVote
 from elicitation.services import statements as svc
 from tests.factories import CampaignFactory

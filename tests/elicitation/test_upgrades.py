@@ -2,7 +2,7 @@
 import pytest
 
 from elicitation.models import CanonicalCard, UpgradeStory
-from elicitation.services.upgrades import upgrade_stories_propose
+from elicitation.services.moral_graph import upgrade_stories_propose
 from tests.support.seed import seed_peer_values
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from elicitation.models import Campaign, CardImpression, EdgeVote, ValuesCard
-from elicitation.services import votes as svc
+from elicitation.services import moral_graph, values
+from elicitation.services.campaigns import CampaignClosed
 from tests.support.seed import seed_peer_values
 
 pytestmark = pytest.mark.django_db
@@ -24,8 +25,8 @@ def question_of(participant):
 def test_draw_shows_six_peers_and_records_impressions_once(participant, peers):
     ValuesCard.objects.create(participant=participant, question=question_of(participant), title="Mine Alone",
                               description="Mine.", policies=["A", "B", "C"])  # not yet deduplicated
-    first = svc.voting_draw(participant=participant, question=question_of(participant))
-    again = svc.voting_draw(participant=participant, question=question_of(participant))
+    first = values.voting_draw(participant=participant, question=question_of(participant))
+    again = values.voting_draw(participant=participant, question=question_of(participant))
     assert len(first) == 6 and {c.pk for c in first} == {c.pk for c in again}
     assert CardImpression.objects.filter(participant=participant).count() == 6
 
@@ -33,18 +34,18 @@ def test_draw_shows_six_peers_and_records_impressions_once(participant, peers):
 def test_own_value_is_not_in_the_draw(participant, peers):
     ValuesCard.objects.create(participant=participant, question=question_of(participant), title="Mine Alone",
                               description="Mine.", policies=["A", "B", "C"], canonical=peers[0])
-    drawn = svc.voting_draw(participant=participant, question=question_of(participant))
+    drawn = values.voting_draw(participant=participant, question=question_of(participant))
     assert peers[0] not in drawn and len(drawn) == 6
 
 
 def test_picks_must_come_from_the_draw(participant, peers):
-    drawn = svc.voting_draw(participant=participant, question=question_of(participant))
+    drawn = values.voting_draw(participant=participant, question=question_of(participant))
     not_shown = next(c for c in peers if c not in drawn)
     with pytest.raises(ValidationError, match="only pick among"):
-        svc.votes_submit(participant=participant, question=question_of(participant), picked_ids=[not_shown.pk])
+        values.votes_submit(participant=participant, question=question_of(participant), picked_ids=[not_shown.pk])
     assert not CardImpression.objects.filter(picked=True).exists()
-    svc.votes_submit(participant=participant, question=question_of(participant), picked_ids=[drawn[0].pk])
-    svc.votes_submit(participant=participant, question=question_of(participant), picked_ids=[drawn[1].pk])
+    values.votes_submit(participant=participant, question=question_of(participant), picked_ids=[drawn[0].pk])
+    values.votes_submit(participant=participant, question=question_of(participant), picked_ids=[drawn[1].pk])
     assert list(CardImpression.objects.filter(picked=True).values_list("card_id", flat=True)) == [drawn[1].pk]
 
 
@@ -52,27 +53,27 @@ def test_upgrades_put_picked_values_first(participant, peers):
     question = question_of(participant)
     # Picked directly: the random draw of six from seven may leave peers[3] out.
     CardImpression.objects.create(participant=participant, question=question, card=peers[3], picked=True)
-    stories = svc.upgrade_draw(participant=participant)
+    stories = moral_graph.upgrade_draw(participant=participant)
     assert len(stories) == 3
     assert peers[3].pk in (stories[0].from_card_id, stories[0].to_card_id)
 
 
 def test_a_vote_submitted_twice_counts_once(participant, peers):
-    story = svc.upgrade_draw(participant=participant)[0]
-    first = svc.edge_vote_cast(participant=participant, story=story, relationship="upgrade")
-    second = svc.edge_vote_cast(participant=participant, story=story, relationship="no_upgrade")
+    story = moral_graph.upgrade_draw(participant=participant)[0]
+    first = moral_graph.edge_vote_cast(participant=participant, story=story, relationship="upgrade")
+    second = moral_graph.edge_vote_cast(participant=participant, story=story, relationship="no_upgrade")
     assert first.pk == second.pk and EdgeVote.objects.count() == 1
-    assert len(svc.upgrade_draw(participant=participant)) == 2
+    assert len(moral_graph.upgrade_draw(participant=participant)) == 2
 
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_double_votes_count_once(participant, peers):
-    story = svc.upgrade_draw(participant=participant)[0]
+    story = moral_graph.upgrade_draw(participant=participant)[0]
     barrier, results = threading.Barrier(4), []
 
     def vote():
         barrier.wait()
-        results.append(svc.edge_vote_cast(participant=participant, story=story, relationship="upgrade").pk)
+        results.append(moral_graph.edge_vote_cast(participant=participant, story=story, relationship="upgrade").pk)
         connection.close()
 
     threads = [threading.Thread(target=vote) for _ in range(4)]
@@ -87,7 +88,7 @@ def test_the_database_refuses_a_duplicate_even_without_the_service(participant, 
     from django.db import IntegrityError
     from django.utils import timezone
 
-    story = svc.upgrade_draw(participant=participant)[0]
+    story = moral_graph.upgrade_draw(participant=participant)[0]
     fields = dict(campaign=participant.campaign, participant=participant, from_card=story.from_card,
                   to_card=story.to_card, context=story.context, relationship="upgrade", created_at=timezone.now())
     EdgeVote.objects.create(**fields)
@@ -97,20 +98,20 @@ def test_the_database_refuses_a_duplicate_even_without_the_service(participant, 
 
 @pytest.mark.parametrize("relationship, comment, field", [("wiser", "", "relationship"), ("upgrade", "x" * 1001, "comment")])
 def test_bad_votes_are_refused(participant, peers, relationship, comment, field):
-    story = svc.upgrade_draw(participant=participant)[0]
+    story = moral_graph.upgrade_draw(participant=participant)[0]
     with pytest.raises(ValidationError) as exc:
-        svc.edge_vote_cast(participant=participant, story=story, relationship=relationship, comment=comment)
+        moral_graph.edge_vote_cast(participant=participant, story=story, relationship=relationship, comment=comment)
     assert field in exc.value.message_dict
     assert not EdgeVote.objects.exists()
 
 
 def test_votes_on_a_closed_campaign_are_refused(participant, peers):
-    story = svc.upgrade_draw(participant=participant)[0]
-    svc.voting_draw(participant=participant, question=question_of(participant))
+    story = moral_graph.upgrade_draw(participant=participant)[0]
+    values.voting_draw(participant=participant, question=question_of(participant))
     Campaign.objects.filter(pk=participant.campaign_id).update(status=Campaign.Status.CLOSED)
     participant.campaign.refresh_from_db()
-    with pytest.raises(svc.CampaignClosed):
-        svc.edge_vote_cast(participant=participant, story=story, relationship="upgrade")
-    with pytest.raises(svc.CampaignClosed):
-        svc.votes_submit(participant=participant, question=question_of(participant), picked_ids=[])
+    with pytest.raises(CampaignClosed):
+        moral_graph.edge_vote_cast(participant=participant, story=story, relationship="upgrade")
+    with pytest.raises(CampaignClosed):
+        values.votes_submit(participant=participant, question=question_of(participant), picked_ids=[])
     assert not EdgeVote.objects.exists()

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from chorus.accounts.models import Participant
 from elicitation.models import CanonicalCard, EdgeVote, ValuesCard
-from elicitation.services.withdrawal import participant_withdraw
+from elicitation.services.participants import participant_withdraw
 from tests.support.seed import seed_peer_values
 
 pytestmark = pytest.mark.django_db

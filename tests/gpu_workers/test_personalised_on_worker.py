@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from elicitation.exports import pseudonym
+from elicitation.domain.comparisons_exports import pseudonym
 from tests.factories import CampaignFactory
 from tests.support.comparisons import judge, person
 from training.methods import janus, pal, vpl

@@ -15,7 +15,7 @@ from training.storage import model_dir, sha256_file
 
 def toy_target(*, name: str = "Toy constitution") -> AlignmentTarget:
     """The SALMON toy principles, published and frozen with prompts, through the real services."""
-    from elicitation.services.principles import (
+    from elicitation.services.constitutions import (
         constitution_create, constitution_draft, constitution_entry_add, constitution_version_publish,
         principle_create,
     )

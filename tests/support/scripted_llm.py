@@ -68,8 +68,8 @@ class ScriptedBackend(ChatBackend):
         raise InferenceError(f"the scripted backend has no answer for schema {sorted(props)}")
 
     def logprobs(self, messages, candidates) -> list[float]:
-        from elicitation import prompts
-        from elicitation.services.dedup import CONTENT_FREE_CARDS
+        from elicitation.prompts import values as prompts
+        from elicitation.services.values import CONTENT_FREE_CARDS
 
         if self.yes_lean is None:
             raise NotSupported("the scripted backend scores nothing unless a test gives it a yes_lean")

@@ -17,7 +17,7 @@ def tiny_model_dir(tmp_path_factory):
 @pytest.fixture
 def toy_version(db):
     """The toy task's principles (training/methods/salmon.py) as a published constitution version."""
-    from elicitation.services.principles import (
+    from elicitation.services.constitutions import (
         constitution_create,
         constitution_draft,
         constitution_entry_add,

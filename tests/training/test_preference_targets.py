@@ -8,7 +8,7 @@ import json
 import pytest
 from django.core.exceptions import ValidationError
 
-from elicitation.exports import pseudonym
+from elicitation.domain.comparisons_exports import pseudonym
 from elicitation.services import comparisons as comparison_services
 from tests.factories import CampaignFactory
 from tests.support.comparisons import judge, person

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .contract import Hooks, RunInputs, RunResult, last_complete_checkpoint
-from .population import toy_population
-from .salmon import split_by_prompt
-from .trainer_hooks import reporting_callback
+from training.methods.contract import Hooks, RunInputs, RunResult, last_complete_checkpoint
+from training.methods.population import toy_population
+from training.methods.salmon import split_by_prompt
+from training.methods.trainer_hooks import reporting_callback
 
 TARGET_KINDS = ("preference_population",)
 REQUIRED_FILES = ("preferences.jsonl", "users.jsonl")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .contract import Hooks, RunInputs, last_complete_checkpoint
+from training.methods.contract import Hooks, RunInputs, last_complete_checkpoint
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .contract import Hooks, RunInputs, RunResult, last_complete_checkpoint
-from .policies import Policy, load_policy
-from .trainer_hooks import reporting_callback
+from training.methods.contract import Hooks, RunInputs, RunResult, last_complete_checkpoint
+from training.methods.policies import Policy, load_policy
+from training.methods.trainer_hooks import reporting_callback
 
 TARGET_KINDS = ("constitution",)
 REQUIRED_FILES = ("principles.jsonl", "prompts.jsonl")

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .contract import Hooks, RunInputs, RunResult
-from .population import (
+from training.methods.contract import Hooks, RunInputs, RunResult
+from training.methods.population import (
     Featuriser,
     PopulationScorer,
     PrefPair,

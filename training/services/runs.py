@@ -13,16 +13,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from celery import current_app
+from chorus.dispatch import dispatch
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from ..configs import config_as_dict, config_validate, method_module, model_folder_check
-from ..methods.contract import last_complete_checkpoint
-from ..models import AlignmentTarget, ModelArtifact, ModelRepo, RunMetric, TrainingRun
-from ..storage import run_dir
+from training.configs import config_as_dict, config_validate, method_module, model_folder_check
+from training.methods.contract import last_complete_checkpoint
+from training.models import AlignmentTarget, ModelArtifact, ModelRepo, RunMetric, TrainingRun
+from training.storage import run_dir
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +79,8 @@ def _target_problems(target: AlignmentTarget, module: Any) -> dict[str, list[str
 
 
 def _dispatch(run_id: int, task_id: str) -> None:
-    from celery import current_app
-
     try:
-        current_app.send_task(TRAIN_TASK, args=[run_id], task_id=task_id)
+        dispatch(TRAIN_TASK, run_id, task_id=task_id)
     except Exception as exc:  # broker down: say so on the run instead of leaving it queued forever
         log.exception("could not queue run %s", run_id)
         TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.QUEUED).update(
@@ -90,8 +90,6 @@ def _dispatch(run_id: int, task_id: str) -> None:
 
 def run_cancel(*, run: TrainingRun) -> TrainingRun:
     """A queued run is cancelled at once; a running one is asked to stop and its worker ends it."""
-    from celery import current_app
-
     now = timezone.now()
     with transaction.atomic():  # the status and its log line appear together
         if TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(

@@ -15,15 +15,41 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import transaction
 from django.db.models import Max
 
-from elicitation.exports import chosen_rejected, pseudonym
-from elicitation.selectors import campaign_get, comparisons_decided
+from elicitation.domain.comparisons_exports import chosen_rejected, pseudonym
+from elicitation.selectors.campaigns import campaign_get
+from elicitation.selectors.constitutions import constitution_source
+from elicitation.selectors.moral_graph import graph_snapshot_source
+from elicitation.selectors.comparisons import comparisons_decided
 
-from .. import selectors
-from ..models import AlignmentTarget, TargetFile
-from ..storage import target_dir, write_folder_atomic
+from training import selectors
+from training.models import AlignmentTarget, TargetFile
+from training.storage import target_dir, write_folder_atomic
 
 MAX_PROMPT_CHARS = 4000
 MAX_MIN_PAIRS_PER_USER = 1000
+
+
+# What each kind of target is frozen from: the source's field name in forms, the API and errors.
+SOURCE_FIELDS = {
+    AlignmentTarget.Kind.CONSTITUTION: "constitution_version",
+    AlignmentTarget.Kind.MORAL_GRAPH: "graph_snapshot",
+    AlignmentTarget.Kind.PREFERENCE_POPULATION: "campaign",
+}
+
+
+def target_freeze(
+    *, kind: str, name: str, source_id: int, extra_prompts: Iterable[str] = (), min_pairs_per_user: int = 1, user=None
+) -> AlignmentTarget:
+    """Freezes a target of `kind` from the source with id `source_id` (see SOURCE_FIELDS)."""
+    if kind == AlignmentTarget.Kind.CONSTITUTION:
+        return target_freeze_constitution(name=name, constitution_version_id=source_id, extra_prompts=extra_prompts,
+                                          user=user)
+    if kind == AlignmentTarget.Kind.MORAL_GRAPH:
+        return target_freeze_moral_graph(name=name, snapshot_id=source_id, user=user)
+    if kind == AlignmentTarget.Kind.PREFERENCE_POPULATION:
+        return target_freeze_preference_population(name=name, campaign_id=source_id,
+                                                   min_pairs_per_user=min_pairs_per_user, user=user)
+    raise ValidationError({"kind": "Choose a constitution, a moral graph or a preference population."})
 
 
 def target_freeze_constitution(
@@ -33,7 +59,7 @@ def target_freeze_constitution(
     questions and any the curator adds."""
     name = _checked_name(name)
     try:
-        source = selectors.constitution_source(version_id=constitution_version_id)
+        source = constitution_source(version_id=constitution_version_id)
     except ObjectDoesNotExist:
         raise ValidationError({"constitution_version": "No such constitution version."}) from None
     except ValueError as exc:  # a draft
@@ -64,7 +90,7 @@ def target_freeze_moral_graph(*, name: str, snapshot_id: int, user=None) -> Alig
     """A moral-graph snapshot's values and wiser-than edges (MAI format, one object per line)."""
     name = _checked_name(name)
     try:
-        source = selectors.graph_snapshot_source(snapshot_id=snapshot_id)
+        source = graph_snapshot_source(snapshot_id=snapshot_id)
     except ObjectDoesNotExist:
         raise ValidationError({"graph_snapshot": "No such graph snapshot."}) from None
     if not source["values"]:

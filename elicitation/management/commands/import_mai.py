@@ -6,7 +6,8 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from elicitation.services.mai_import import StudyFile, mai_study_import
+from elicitation.domain.moral_graph_mai import StudyFile
+from elicitation.services.moral_graph import mai_study_import
 
 
 class Command(BaseCommand):

@@ -6,7 +6,8 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from elicitation.services.polis_import import ExportFile, polis_import, polis_summary_read
+from elicitation.domain.statements_polis import ExportFile, polis_summary_read
+from elicitation.services.statements import polis_import
 
 
 class Command(BaseCommand):

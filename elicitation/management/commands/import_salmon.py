@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from elicitation.services.principles import salmon_import
+from elicitation.services.constitutions import salmon_import
 
 
 class Command(BaseCommand):

@@ -9,8 +9,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 
-from .selectors import api_token_find
-from .services import api_token_touch
+from chorus.accounts.selectors import api_token_find
+from chorus.accounts.services import api_token_touch
 
 
 class ApiTokenAuthentication(BaseAuthentication):

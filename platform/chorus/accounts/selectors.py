@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from django.contrib.sessions.backends.base import SessionBase
 
-from .models import ApiToken, Participant
-from .services import session_key_for
-from .tokens import token_hash
+from chorus.accounts.models import ApiToken, Participant
+from chorus.accounts.services import session_key_for
+from chorus.accounts.tokens import token_hash
 
 
 def participant_from_session(*, session: SessionBase, campaign_id: int) -> Participant | None:
@@ -32,3 +32,8 @@ def api_token_find(*, plaintext: str) -> ApiToken | None:
 
 def api_tokens_for_user(*, user) -> list[ApiToken]:
     return list(ApiToken.objects.filter(user=user))
+
+
+def api_token_active(*, token_id: int) -> ApiToken | None:
+    """A token that is not revoked, by id (signed dataset links carry the id of the token that made them)."""
+    return ApiToken.objects.select_related("user").filter(pk=token_id, revoked_at__isnull=True).first()

@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .models import ApiToken, Participant, Scope
-from .tokens import token_generate, token_hash
+from chorus.accounts.models import ApiToken, Participant, Scope
+from chorus.accounts.tokens import token_generate, token_hash
 
 
 def session_key_for(campaign_id: int) -> str:

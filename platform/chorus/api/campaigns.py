@@ -5,7 +5,7 @@ from rest_framework import serializers
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 
 from chorus.accounts.models import Scope
-from elicitation.selectors import campaign_list
+from elicitation.selectors.campaigns import campaign_list
 
 
 class CampaignOutput(serializers.Serializer):

@@ -5,6 +5,8 @@ a signed link, valid for an hour, that carries the same filters.
 """
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.core import signing
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -15,10 +17,12 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chorus.accounts.models import ApiToken, Scope
-from elicitation import exports
-from elicitation.models import Campaign, Wave
-from elicitation.selectors import comparisons_decided
+from chorus.accounts.models import Scope
+from chorus.accounts.selectors import api_token_active
+from elicitation.domain import comparisons_exports as exports
+from elicitation.models import Campaign
+from elicitation.selectors.campaigns import wave_by_number, wave_window
+from elicitation.selectors.comparisons import comparisons_decided
 
 LINK_SALT = "chorus.api.dataset-link"
 LINK_MAX_AGE = 60 * 60
@@ -51,7 +55,7 @@ class SignedLinkAuthentication(BaseAuthentication):
         query = {k: v for k, v in request.query_params.items() if k != "signature"}
         if payload["query"] != query:
             raise exceptions.AuthenticationFailed("This link's filters were changed; ask for a new one.")
-        token = ApiToken.objects.select_related("user").filter(pk=payload["token"], revoked_at__isnull=True).first()
+        token = api_token_active(token_id=payload["token"])
         if token is None:
             raise exceptions.AuthenticationFailed("The token behind this link was revoked.")
         return token.user, token
@@ -64,12 +68,12 @@ def _rows(query: dict):
     campaign = get_object_or_404(Campaign, pk=query["campaign"])
     since, until = query.get("since"), query.get("until")
     if "wave" in query:
-        wave = Wave.objects.filter(campaign=campaign, number=query["wave"]).first()
+        wave = wave_by_number(campaign=campaign, number=query["wave"])
         if wave is None:
             raise exceptions.ValidationError({"wave": f"Campaign {campaign.pk} has no wave {query['wave']}."})
-        nxt = Wave.objects.filter(campaign=campaign, starts_at__gt=wave.starts_at).order_by("starts_at").first()
-        since = max(filter(None, [since, wave.starts_at]))
-        until = min(filter(None, [until, nxt.starts_at if nxt else None]), default=None)
+        starts, ends = wave_window(wave=wave)
+        since = max(filter(None, [since, starts]))
+        until = min(filter(None, [until, ends]), default=None)
     comparisons = comparisons_decided(campaign=campaign, since=since, until=until)
     return exports.ROWS[query["format"]](comparisons)
 
@@ -109,8 +113,6 @@ class DatasetLinkApi(APIView):
         get_object_or_404(Campaign, pk=query.validated_data["campaign"])
         params = {k: v for k, v in request.query_params.items() if k in DatasetQuery().fields}
         signature = signing.dumps({"token": request.auth.pk, "query": params}, salt=LINK_SALT)
-        from urllib.parse import urlencode
-
         url = request.build_absolute_uri(reverse("api:dataset-comparisons")) + "?" + urlencode(
             {**params, "signature": signature})
         return Response({"url": url, "expires_in": LINK_MAX_AGE})

@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 
 from chorus.accounts.models import Scope
 
-from .hub_repos import HubRepo, Revision, artifact_revision, hub_repo_id, repo_find, tree_entries
+from chorus.api.hub_repos import HubRepo, Revision, artifact_revision, hub_repo_id, repo_find, tree_entries
 
 CHUNK = 1 << 20
 TREE_PAGE_SIZE = 1000  # entries per tree page, as on the Hub; the client follows the Link header to the next

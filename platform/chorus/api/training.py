@@ -17,16 +17,16 @@ from rest_framework.views import APIView
 
 from chorus.accounts.models import Scope
 from training.models import AlignmentTarget, ModelArtifact, RunMetric, TrainingRun
+from training import selectors
 from training.selectors import target_list
 from training.services.runs import run_cancel, run_create
 from training.services.targets import (
     MAX_MIN_PAIRS_PER_USER,
-    target_freeze_constitution,
-    target_freeze_moral_graph,
-    target_freeze_preference_population,
+    SOURCE_FIELDS,
+    target_freeze,
 )
 
-from .hub_repos import artifact_commit, artifact_revision, hub_repo_id, target_slugs
+from chorus.api.hub_repos import artifact_commit, artifact_revision, hub_repo_id, target_slugs
 
 # --- targets -----------------------------------------------------------------------------------
 
@@ -86,7 +86,7 @@ class TargetDetailApi(RetrieveAPIView):
         return target_list()
 
 
-SOURCES = ("constitution_version", "graph_snapshot", "campaign")
+SOURCES = tuple(SOURCE_FIELDS.values())
 
 
 class TargetFreezeInput(serializers.Serializer):
@@ -127,17 +127,10 @@ class TargetFreezeApi(APIView):
         data = TargetFreezeInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
-        if "constitution_version" in fields:
-            target = target_freeze_constitution(
-                name=fields["name"], constitution_version_id=fields["constitution_version"],
-                extra_prompts=fields.get("extra_prompts", ()), user=request.user)
-        elif "graph_snapshot" in fields:
-            target = target_freeze_moral_graph(name=fields["name"], snapshot_id=fields["graph_snapshot"],
-                                               user=request.user)
-        else:
-            target = target_freeze_preference_population(
-                name=fields["name"], campaign_id=fields["campaign"],
-                min_pairs_per_user=fields.get("min_pairs_per_user", 1), user=request.user)
+        kind = next(kind for kind, source in SOURCE_FIELDS.items() if source in fields)
+        target = target_freeze(kind=kind, name=fields["name"], source_id=fields[SOURCE_FIELDS[kind]],
+                               extra_prompts=fields.get("extra_prompts", ()),
+                               min_pairs_per_user=fields.get("min_pairs_per_user", 1), user=request.user)
         return Response(TargetOutput(target_list().get(pk=target.pk)).data, status=status.HTTP_201_CREATED)
 
 
@@ -172,7 +165,7 @@ class RunOutput(serializers.Serializer):
 
 
 def _runs():
-    return TrainingRun.objects.select_related("target", "artifact").defer("log", "artifact__model_card")
+    return selectors.run_list_for_api()
 
 
 class RunFilter(serializers.Serializer):
@@ -274,10 +267,7 @@ class RunMetricListApi(ListAPIView):
         run = get_object_or_404(TrainingRun, pk=self.kwargs["pk"])
         filters = MetricFilter(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        points = RunMetric.objects.filter(run=run).order_by("step", "pk")
-        if "name" in filters.validated_data:
-            points = points.filter(values__has_key=filters.validated_data["name"])
-        return points
+        return selectors.run_metrics(run=run, name=filters.validated_data.get("name"))
 
 
 # --- models ------------------------------------------------------------------------------------
@@ -364,7 +354,7 @@ class ModelListApi(_ModelApi, ListAPIView):
         filters = ModelFilter(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         lookups = {("target_id" if k == "target" else k): v for k, v in filters.validated_data.items()}
-        return ModelArtifact.objects.select_related("target").defer("model_card").filter(**lookups)
+        return selectors.model_list_for_api(**lookups)
 
 
 class ModelDetailApi(_ModelApi, RetrieveAPIView):
@@ -373,4 +363,4 @@ class ModelDetailApi(_ModelApi, RetrieveAPIView):
     serializer_class = ModelDetailOutput
 
     def get_queryset(self):
-        return ModelArtifact.objects.select_related("target")
+        return selectors.model_detail_queryset()

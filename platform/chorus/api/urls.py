@@ -1,13 +1,13 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from .campaigns import CampaignDetailApi, CampaignListApi
-from .datasets import ComparisonDatasetApi, DatasetLinkApi
-from .training import (
+from chorus.api.campaigns import CampaignDetailApi, CampaignListApi
+from chorus.api.datasets import ComparisonDatasetApi, DatasetLinkApi
+from chorus.api.training import (
     ModelDetailApi, ModelListApi, RunCancelApi, RunCreateApi, RunDetailApi, RunListApi, RunMetricListApi,
     TargetDetailApi, TargetFreezeApi, TargetListApi,
 )
-from .values import MoralGraphApi, SnapshotListApi, ValuesCardListApi
+from chorus.api.moral_graph import MoralGraphApi, SnapshotListApi, ValuesCardListApi
 
 app_name = "api"
 

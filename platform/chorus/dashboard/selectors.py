@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import QueueProbe
+from chorus.dashboard.models import QueueProbe
 
 
 @dataclass(frozen=True)

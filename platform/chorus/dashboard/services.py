@@ -1,29 +1,27 @@
-"""Writes behind the dashboard."""
+"""Writes behind the dashboard: queue probes, which show that each queue has a worker taking tasks."""
 from __future__ import annotations
+
+import uuid
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .models import QueueProbe
+from chorus.dashboard.models import QueueProbe
+from chorus.dispatch import dispatch_on_commit
 
 QUEUES = ("default", "gpu")
+PROBE_TASK = "chorus.dashboard.tasks.queue_probe_run"
 
 
 @transaction.atomic
 def queue_probe_send(*, queue: str, user=None) -> QueueProbe:
+    """The probe's row first, with its task id on it; the task goes to `queue` once the row is committed."""
     if queue not in QUEUES:
         raise ValidationError({"queue": f"Unknown queue {queue!r}; known: {', '.join(QUEUES)}."})
-    probe = QueueProbe.objects.create(queue=queue, sent_by=user)
-    transaction.on_commit(lambda: _dispatch(probe))
+    probe = QueueProbe.objects.create(queue=queue, sent_by=user, task_id=str(uuid.uuid4()))
+    dispatch_on_commit(PROBE_TASK, probe.pk, task_id=probe.task_id, queue=queue)
     return probe
-
-
-def _dispatch(probe: QueueProbe) -> None:
-    from .tasks import queue_probe_run
-
-    result = queue_probe_run.apply_async(args=[probe.pk], queue=probe.queue)
-    QueueProbe.objects.filter(pk=probe.pk).update(task_id=result.id)
 
 
 def queue_probe_record(*, probe_id: int, worker: str, device: str) -> None:

@@ -1,10 +1,9 @@
 from celery import shared_task
+from gpu_workers.devices import describe_device
+
+from chorus.dashboard.services import queue_probe_record
 
 
 @shared_task(bind=True, name="chorus.dashboard.tasks.queue_probe_run", soft_time_limit=60, time_limit=90)
 def queue_probe_run(self, probe_id: int) -> None:
-    from gpu_workers.devices import describe_device
-
-    from .services import queue_probe_record
-
     queue_probe_record(probe_id=probe_id, worker=self.request.hostname or "", device=describe_device())

@@ -8,7 +8,7 @@ Heavy libraries (torch, transformers, openai, vllm) load when a backend is first
 
 from __future__ import annotations
 
-from .base import (
+from chorus.inference.base import (
     BackendUnavailable,
     ChatBackend,
     GenerationParams,
@@ -18,7 +18,7 @@ from .base import (
     NotSupported,
     StructuredOutputError,
 )
-from .embeddings import Embedder, get_embedder
+from chorus.inference.embeddings import Embedder, get_embedder
 
 BACKENDS = ("local", "openai", "vllm")
 
@@ -40,15 +40,15 @@ __all__ = [
 
 def make_backend(config: InferenceConfig) -> ChatBackend:
     if config.backend == "local":
-        from .local import LocalBackend
+        from chorus.inference.local import LocalBackend
 
         return LocalBackend(config)
     if config.backend == "openai":
-        from .openai_backend import OpenAIBackend
+        from chorus.inference.openai_backend import OpenAIBackend
 
         return OpenAIBackend(config)
     if config.backend == "vllm":
-        from .vllm_backend import VLLMBackend
+        from chorus.inference.vllm_backend import VLLMBackend
 
         return VLLMBackend(config)
     raise InferenceError(f"unknown LLM backend {config.backend!r}; choose one of {', '.join(BACKENDS)}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .base import InferenceError
+from chorus.inference.base import InferenceError
 
 if TYPE_CHECKING:
     import numpy as np

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from .base import BackendUnavailable, InferenceError
+from chorus.inference.base import BackendUnavailable, InferenceError
 
 INSTALL_HINT = (
     "pip install --no-index --find-links /root/.cache/chorus/wheels llama-cpp-python, "

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import structured
-from .base import ChatBackend, GenerationParams, InferenceConfig, InferenceError, JsonSchema, Message
+from chorus.inference import structured
+from chorus.inference.base import ChatBackend, GenerationParams, InferenceConfig, InferenceError, JsonSchema, Message
 
 MODEL_NAME = "smollm2-135m-instruct"
 

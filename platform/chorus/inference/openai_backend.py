@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import structured
-from .base import (
+from chorus.inference import structured
+from chorus.inference.base import (
     BackendUnavailable,
     ChatBackend,
     GenerationParams,

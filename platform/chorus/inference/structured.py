@@ -10,7 +10,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 
-from .base import GenerationParams, InferenceError, JsonSchema, StructuredOutputError
+from chorus.inference.base import GenerationParams, InferenceError, JsonSchema, StructuredOutputError
 
 DEFAULT_ATTEMPTS = 3
 # Greedy decoding would repeat the same failure, so retries sample, at least this warm.

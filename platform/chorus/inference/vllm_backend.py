@@ -10,8 +10,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from . import structured
-from .base import ChatBackend, GenerationParams, InferenceConfig, InferenceError, JsonSchema, Message
+from chorus.inference import structured
+from chorus.inference.base import ChatBackend, GenerationParams, InferenceConfig, InferenceError, JsonSchema, Message
 
 # One engine per model per process: an LLM claims most of the GPU's memory when it starts.
 _lock = threading.Lock()

@@ -1,5 +1,5 @@
 """Settings for a deployment behind a TLS-terminating proxy. Passes `manage.py check --deploy`."""
-from .base import *  # noqa: F403
+from chorus.settings.base import *  # noqa: F403
 
 DEBUG = False
 SECRET_KEY = env.text("DJANGO_SECRET_KEY", "")  # noqa: F405

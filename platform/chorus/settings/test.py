@@ -3,7 +3,7 @@ import os
 
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/2")
 
-from .base import *  # noqa: E402,F403
+from chorus.settings.base import *  # noqa: E402,F403
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

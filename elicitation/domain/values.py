@@ -1,0 +1,104 @@
+"""What a values card is, as data: the rules every card must meet, whoever wrote it.
+
+A card has a title of 2-5 words, a one-sentence description, and 3-6 attentional policies, each
+starting with a capitalised plural noun ("OPPORTUNITIES for my child to discover ...").
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from django.core.exceptions import ValidationError
+
+# bench/dedup.py: reworded cards of one value sit at a median distance of about 0.3, so 0.35 lets a
+# capable judge (vLLM in production) see them (pairwise F1 0.63 with a perfect judge). The bundled
+# 135M judge cannot tell values apart either way (100 pairs at 0.35, half duplicates): asked for
+# JSON it says "same" to all (accuracy 0.50); scored by Yes/No logprobs minus its lean on
+# content-free cards, it says "same" to 50% but at accuracy 0.46 (precision 0.46), chance too.
+# Calibration removes the blanket "same", not the guessing: on the embedded default curators still
+# split and merge on the values page.
+DISTANCE_THRESHOLD = 0.35
+
+TITLE_MAX_CHARS = 60
+DESCRIPTION_MAX_CHARS = 300
+POLICY_MAX_CHARS = 200
+MIN_POLICIES, MAX_POLICIES = 3, 6
+# An upper-case word (the plural noun) followed by a qualifier: "MOMENTS where ...".
+POLICY_PATTERN = re.compile(r"^[A-Z][A-Z'\-]+ \S.*$")
+
+# The same rules as a JSON schema, for constrained decoding of LLM drafts.
+CARD_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "title": {"type": "string", "maxLength": TITLE_MAX_CHARS, "pattern": "^[A-Za-z'-]+( [A-Za-z'-]+){1,4}$"},
+        "description": {"type": "string", "minLength": 10, "maxLength": DESCRIPTION_MAX_CHARS,
+                        "pattern": "^[^.!?]+[.!?]$"},
+        "policies": {
+            "type": "array",
+            "minItems": MIN_POLICIES,
+            "maxItems": MAX_POLICIES,
+            "items": {"type": "string", "minLength": 8, "maxLength": POLICY_MAX_CHARS, "pattern": "^[A-Z][A-Z'-]+ [^ ].*$"},
+        },
+    },
+    "required": ["title", "description", "policies"],
+    "additionalProperties": False,
+}
+
+
+@dataclass(frozen=True)
+class CardData:
+    title: str
+    description: str
+    policies: tuple[str, ...]
+
+    def as_json(self) -> dict:
+        data = asdict(self)
+        data["policies"] = list(self.policies)
+        return data
+
+
+def card_clean(*, title: str, description: str, policies: list[str] | tuple[str, ...]) -> CardData:
+    """Normalises whitespace and checks the rules; raises ValidationError naming each bad field."""
+    title = " ".join(str(title).split())
+    description = " ".join(str(description).split())
+    policies = tuple(" ".join(str(p).split()) for p in policies if str(p).strip())
+    errors: dict[str, list[str]] = {}
+    words = len(title.split())
+    if not 2 <= words <= 5 or len(title) > TITLE_MAX_CHARS:
+        errors["title"] = [f"The title needs 2 to 5 words (at most {TITLE_MAX_CHARS} characters)."]
+    if not description:
+        errors["description"] = ["Describe the value in one sentence."]
+    elif len(description) > DESCRIPTION_MAX_CHARS:
+        errors["description"] = [f"Keep the description to one sentence of at most {DESCRIPTION_MAX_CHARS} characters."]
+    elif _sentence_count(description) > 1:
+        errors["description"] = ["Keep the description to one sentence."]
+    if not MIN_POLICIES <= len(policies) <= MAX_POLICIES:
+        errors["policies"] = [f"List {MIN_POLICIES} to {MAX_POLICIES} things you pay attention to, one per line."]
+    else:
+        bad = [p for p in policies if not POLICY_PATTERN.match(p) or len(p) > POLICY_MAX_CHARS]
+        if bad:
+            errors["policies"] = [
+                "Start each line with a plural noun in capitals, then what about it matters "
+                f"(e.g. \"MOMENTS where she can choose freely\"). Check: {bad[0][:60]!r}"
+            ]
+    if errors:
+        raise ValidationError(errors)
+    return CardData(title=title, description=description, policies=policies)
+
+
+def card_from_json(data: object) -> CardData:
+    if not isinstance(data, dict):
+        raise ValidationError({"card": ["A card must be an object with title, description and policies."]})
+    policies = data.get("policies")
+    if not isinstance(policies, list):
+        raise ValidationError({"policies": ["Policies must be a list."]})
+    return card_clean(title=data.get("title", ""), description=data.get("description", ""), policies=policies)
+
+
+def policies_text(policies) -> str:
+    """What deduplication embeds: the policies, sorted, one per line."""
+    return "\n".join(sorted(policies))
+
+
+def _sentence_count(text: str) -> int:
+    return len([s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z])", text.strip()) if s])

@@ -1,0 +1,72 @@
+"""Campaigns, their questions and waves, and the activities a campaign runs."""
+from __future__ import annotations
+
+from django.db import models
+
+
+class Activity(models.TextChoices):
+    INTERVIEW = "interview", "Values interview"
+    VOTING = "voting", "Vote on values"
+    UPGRADES = "upgrades", "Wisdom upgrades"
+    PRINCIPLES = "principles", "Statements and principles"
+    COMPARISONS = "comparisons", "Response comparisons"
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.TextField(blank=True)
+    consent_text = models.TextField(
+        default=(
+            "You will talk with an AI about what you think matters when answering a hard question. "
+            "Your answers are stored without your name and may be published as part of a research "
+            "dataset. You can withdraw at any time, which deletes everything you contributed."
+        )
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    activities = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+
+class Question(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="questions")
+    text = models.TextField()
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "position"], name="question_position_unique")]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
+class Wave(models.Model):
+    """A time step of a campaign (used to track how values change between waves)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="waves")
+    number = models.PositiveIntegerField()
+    label = models.CharField(max_length=100, blank=True)
+    starts_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["campaign", "number"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "number"], name="wave_number_unique")]
+
+    def __str__(self) -> str:
+        return self.label or f"Wave {self.number}"

@@ -1,0 +1,204 @@
+"""Writes for the moral graph: wisdom-upgrade stories proposed by the LLM, participants' answers to them
+("Did this person become wiser?"), and snapshots that freeze the graph as MAI JSON."""
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import combinations
+
+from chorus import llm
+from chorus.dispatch import dispatch_on_commit
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from elicitation.domain.moral_graph_mai import MaiStudyRefused, StudyFile, StudyValue, StudyVote, mai_study_read
+from elicitation.models import (
+    Campaign,
+    CanonicalCard,
+    CardImpression,
+    Context,
+    EdgeVote,
+    GraphSnapshot,
+    Relationship,
+    UpgradeStory,
+    Wave,
+)
+from elicitation.prompts import moral_graph as prompts
+from elicitation.selectors.campaigns import wave_window
+from elicitation.selectors.moral_graph import graph_compute, graph_summary
+from elicitation.services.campaigns import campaign_create, campaign_require_open
+
+UPGRADES_PER_PARTICIPANT = 3
+COMMENT_MAX_CHARS = 1000
+# The original questions are not in MAI's tables; the curator can name them on import.
+IMPORTED_QUESTION = "The questions of the imported study (not part of its files)"
+BATCH_SIZE = 5_000
+
+
+def graph_snapshot_create(*, campaign: Campaign, wave: Wave | None = None, as_of: datetime | None = None) -> GraphSnapshot:
+    """Freezes the graph as MAI JSON. For a wave, as of the wave's end."""
+    if wave is not None and wave.campaign_id != campaign.pk:
+        raise ValidationError({"wave": "This wave belongs to another campaign."})
+    if as_of is None:
+        as_of = (wave_window(wave=wave)[1] or timezone.now()) if wave else timezone.now()
+    result = graph_compute(campaign=campaign, as_of=as_of)
+    summary = graph_summary(result=result, campaign=campaign)
+    return GraphSnapshot.objects.create(
+        campaign=campaign, wave=wave, as_of=as_of, vote_count=len(result.votes), summary=summary
+    )
+
+
+def upgrade_stories_propose(*, campaign: Campaign, limit: int = 50) -> int:
+    """Writes stories for value pairs in a shared context that have none yet; returns how many."""
+    rng = random.Random(campaign.pk)
+    existing = {
+        (s.context_id, frozenset((s.from_card_id, s.to_card_id)))
+        for s in UpgradeStory.objects.filter(campaign=campaign)
+    }
+    made = 0
+    for context in campaign.contexts.prefetch_related("cards"):
+        cards = sorted(context.cards.all(), key=lambda c: c.pk)
+        for a, b in combinations(cards, 2):
+            if made >= limit:
+                return made
+            if (context.pk, frozenset((a.pk, b.pk))) in existing:
+                continue
+            # The direction is a hypothesis; participants' "No" answers are what reject it.
+            source, target = (a, b) if rng.random() < 0.5 else (b, a)
+            messages = [
+                {"role": "system", "content": prompts.STORY_SYSTEM},
+                {"role": "user", "content": f"Situation: {context.text}\n\n"
+                                            f"Value A:\n{prompts.delimit(prompts.card_json(_card(source)))}\n\n"
+                                            f"Value B:\n{prompts.delimit(prompts.card_json(_card(target)))}"},
+            ]
+            story = json.loads(llm.chat_backend().complete(messages, json_schema=prompts.STORY_SCHEMA, max_tokens=220))
+            UpgradeStory.objects.create(
+                campaign=campaign, context=context, from_card=source, to_card=target,
+                story=story["story"].strip(), model_name=getattr(llm.chat_backend(), "name", ""),
+            )
+            made += 1
+    return made
+
+
+def _card(card) -> dict:
+    return {"title": card.title, "description": card.description, "policies": card.policies}
+
+
+def upgrade_stories_request(*, campaign: Campaign) -> None:
+    """Queues story writing on a CPU worker (it calls the LLM once per pair)."""
+    dispatch_on_commit("elicitation.tasks.upgrade_stories_propose", campaign.pk)
+
+
+def upgrade_draw(*, participant) -> list[UpgradeStory]:
+    """Stories the participant has not answered yet, those touching values they picked first."""
+    answered = EdgeVote.objects.filter(participant=participant).values_list("story_id", flat=True)
+    stories = list(
+        UpgradeStory.objects.filter(campaign_id=participant.campaign_id)
+        .exclude(pk__in=answered)
+        .select_related("from_card", "to_card", "context")
+    )
+    picked = set(CardImpression.objects.filter(participant=participant, picked=True).values_list("card_id", flat=True))
+    rng = random.Random(f"{participant.public_id}:upgrades")
+    rng.shuffle(stories)
+    stories.sort(key=lambda s: -len({s.from_card_id, s.to_card_id} & picked))  # stable: shuffled within ties
+    already = EdgeVote.objects.filter(participant=participant).count()
+    return stories[: max(0, UPGRADES_PER_PARTICIPANT - already)]
+
+
+def edge_vote_cast(*, participant, story: UpgradeStory, relationship: str, comment: str = "") -> EdgeVote:
+    """One answer per participant and edge, enforced by the database: a repeat returns the first."""
+    campaign_require_open(participant.campaign, doing="votes")
+    if story.campaign_id != participant.campaign_id:
+        raise ValidationError({"story": "This story belongs to another study."})
+    if relationship not in Relationship.values:
+        raise ValidationError({"relationship": "Choose Yes, No or Not sure."})
+    comment = (comment or "").strip()
+    if len(comment) > COMMENT_MAX_CHARS:
+        raise ValidationError({"comment": f"Keep your reason under {COMMENT_MAX_CHARS} characters."})
+    try:
+        with transaction.atomic():
+            return EdgeVote.objects.create(
+                campaign_id=story.campaign_id, participant=participant, story=story,
+                from_card_id=story.from_card_id, to_card_id=story.to_card_id, context_id=story.context_id,
+                relationship=relationship, comment=comment, created_at=timezone.now(),
+            )
+    except IntegrityError:
+        return EdgeVote.objects.get(participant=participant, from_card_id=story.from_card_id,
+                                    to_card_id=story.to_card_id, context_id=story.context_id)
+
+
+@dataclass(frozen=True)
+class MaiImportSummary:
+    campaign: Campaign
+    values: int
+    contexts: int
+    votes: int
+    voters: int
+    stories: int
+    repeats: int  # rows that repeated a vote already in the file, counted once with it
+
+
+# Importing a published MAI study (its files are read in domain/moral_graph_mai.py).
+
+def mai_study_import(
+    *,
+    title: str,
+    values: StudyFile,
+    edges: StudyFile,
+    questions: Sequence[str] = (),
+    description: str = "",
+) -> MaiImportSummary:
+    """Creates a closed campaign holding the study's values, contexts, stories and votes."""
+    try:
+        study = mai_study_read(values=values, edges=edges)
+    except MaiStudyRefused as exc:
+        raise ValidationError(exc.problems) from None
+    with transaction.atomic():
+        campaign = campaign_create(
+            title=title, description=description, questions=list(questions) or [IMPORTED_QUESTION],
+            activities=(), status=Campaign.Status.CLOSED,
+        )
+        return _write(campaign, study.values, study.votes, repeats=study.repeats)
+
+
+def _write(campaign: Campaign, values: list[StudyValue], votes: list[StudyVote], *, repeats: int) -> MaiImportSummary:
+    # Rows are built with ids, not related objects: Django checks every related object before an
+    # insert, which costs more than the insert itself at 100k votes.
+    cards = CanonicalCard.objects.bulk_create(
+        [CanonicalCard(campaign_id=campaign.pk, title=v.title, description=v.description, policies=v.policies,
+                       instructions_detailed=v.instructions_detailed, external_id=v.external_id) for v in values],
+        batch_size=BATCH_SIZE,
+    )
+    card = {c.external_id: c.pk for c in cards}  # PostgreSQL returns the new primary keys
+    texts = list(dict.fromkeys(v.context for v in votes))
+    context = {c.text: c.pk for c in Context.objects.bulk_create(
+        [Context(campaign_id=campaign.pk, text=t) for t in texts], batch_size=BATCH_SIZE)}
+    # A context applies to the values voted on in it, as it does for values elicited in Chorus.
+    applies = dict.fromkeys((v.context, vid) for v in votes for vid in (v.from_id, v.to_id))
+    Through = Context.cards.through
+    Through.objects.bulk_create(
+        [Through(context_id=context[t], canonicalcard_id=card[vid]) for t, vid in applies], batch_size=BATCH_SIZE)
+    # One story per (from, to, context), as participants see it; the first text in the file wins.
+    told: dict[tuple[str, str, str], UpgradeStory] = {}
+    for v in votes:
+        if v.story and (v.from_id, v.to_id, v.context) not in told:
+            told[v.from_id, v.to_id, v.context] = UpgradeStory(
+                campaign_id=campaign.pk, context_id=context[v.context], from_card_id=card[v.from_id],
+                to_card_id=card[v.to_id], story=v.story)
+    UpgradeStory.objects.bulk_create(told.values(), batch_size=BATCH_SIZE)
+    story = {key: s.pk for key, s in told.items()}
+    EdgeVote.objects.bulk_create(
+        [EdgeVote(campaign_id=campaign.pk, participant_id=None, external_user_id=v.user,
+                  story_id=story.get((v.from_id, v.to_id, v.context)), from_card_id=card[v.from_id],
+                  to_card_id=card[v.to_id], context_id=context[v.context], relationship=v.relationship,
+                  comment=v.comment, created_at=v.created_at) for v in votes],
+        batch_size=BATCH_SIZE,
+    )
+    return MaiImportSummary(
+        campaign=campaign, values=len(cards), contexts=len(context), votes=len(votes),
+        voters=len({v.user for v in votes}), stories=len(told), repeats=repeats,
+    )

@@ -1,0 +1,243 @@
+"""Values: each confirmed card is deduplicated: it joins an existing canonical value or becomes a new one;
+the contexts a value guides are generated; and participants vote on which peers' values are wise.
+
+Candidates are the canonical cards of the same question whose policies embed within
+DISTANCE_THRESHOLD (cosine distance) of the new card's; an LLM judge decides "same value?" for the
+nearest few. Exact search in numpy: a campaign has thousands of values, not millions.
+"""
+from __future__ import annotations
+
+import json
+import random
+from functools import cache
+
+import numpy as np
+from chorus import llm
+from chorus.dispatch import dispatch_on_commit
+from chorus.inference import ChatBackend, NotSupported
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from elicitation.domain.values import DISTANCE_THRESHOLD, policies_text
+from elicitation.models import CanonicalCard, CardImpression, Context, Question, ValuesCard
+from elicitation.prompts import values as prompts
+from elicitation.services.campaigns import campaign_require_open
+
+MAX_JUDGED = 3
+CONTEXT_DISTANCE_THRESHOLD = 0.12
+# Contextual calibration (Zhao et al. 2021): the judge's margin on cards that say nothing is its lean.
+CONTENT_FREE_CARDS = [
+    {"title": "", "description": "", "policies": []},
+    {"title": "N/A", "description": "N/A", "policies": ["N/A"]},
+]
+
+
+def embed_policies(policies_list: list[list[str]]) -> np.ndarray:
+    return embedder_texts([policies_text(p) for p in policies_list])
+
+
+def nearest_candidates(vector: np.ndarray, canonicals: list[CanonicalCard]) -> list[tuple[CanonicalCard, float]]:
+    """Canonical cards under the distance threshold, nearest first."""
+    with_vectors = [c for c in canonicals if c.embedding]
+    if not with_vectors:
+        return []
+    matrix = np.asarray([c.embedding for c in with_vectors], dtype=np.float32)  # (N, 384), normalised
+    distances = 1.0 - matrix @ vector
+    order = np.argsort(distances, kind="stable")
+    return [(with_vectors[i], float(distances[i])) for i in order if distances[i] <= DISTANCE_THRESHOLD]
+
+
+def judge_same_value(a: dict, b: dict) -> bool:
+    """The LLM judge: "Yes" beats "No" by more than the model's lean on content-free cards.
+
+    Backends without logprobs (the OpenAI API) answer in JSON instead."""
+    backend = llm.chat_backend()
+    try:
+        return yes_no_margin(backend, a, b) > content_free_lean(backend)
+    except NotSupported:
+        return judge_same_value_json(backend, a, b)
+
+
+def yes_no_margin(backend: ChatBackend, a: dict, b: dict) -> float:
+    """log P("Yes") - log P("No") for "same value?"; card text is participant-derived, so it goes in delimited."""
+    messages = [
+        {"role": "system", "content": prompts.JUDGE_YES_NO_SYSTEM},
+        {"role": "user", "content": f"{_cards_text(a, b)}\n\n{prompts.JUDGE_QUESTION}"},
+    ]
+    yes, no = backend.logprobs(messages, prompts.JUDGE_ANSWERS)
+    return yes - no
+
+
+@cache
+def content_free_lean(backend: ChatBackend) -> float:
+    """How much the model favours "Yes" when the cards carry no content; once per backend and process."""
+    return float(np.mean([yes_no_margin(backend, card, card) for card in CONTENT_FREE_CARDS]))
+
+
+def judge_same_value_json(backend: ChatBackend, a: dict, b: dict) -> bool:
+    messages = [
+        {"role": "system", "content": prompts.JUDGE_SYSTEM},
+        {"role": "user", "content": _cards_text(a, b)},
+    ]
+    raw = backend.complete(messages, json_schema=prompts.JUDGE_SCHEMA, max_tokens=12)
+    return bool(json.loads(raw)["same"])
+
+
+def _cards_text(a: dict, b: dict) -> str:
+    return (f"Card 1:\n{prompts.delimit(prompts.card_json(a))}\n\n"
+            f"Card 2:\n{prompts.delimit(prompts.card_json(b))}")
+
+
+def card_deduplicate(*, card: ValuesCard) -> CanonicalCard:
+    """Links the card to its canonical value (idempotent: a linked card is left as it is)."""
+    if card.canonical_id:
+        return card.canonical
+    vector = embed_policies([card.policies])[0]
+    canonicals = list(CanonicalCard.objects.filter(campaign_id=card.question.campaign_id, question=card.question))
+    match = _judged_same(card, vector, canonicals)
+    with transaction.atomic():
+        # The judge takes seconds: a curator (or an earlier delivery) may have placed the card meanwhile.
+        if ValuesCard.objects.select_for_update().get(pk=card.pk).canonical_id:
+            card.refresh_from_db(fields=["canonical", "dedup_method", "dedup_distance"])
+            return card.canonical
+        if match:
+            _link(card, match[0], method="judge", distance=match[1])
+            return match[0]
+        canonical = CanonicalCard.objects.create(
+            campaign_id=card.question.campaign_id, question=card.question, title=card.title,
+            description=card.description, policies=card.policies, embedding=[float(x) for x in vector],
+        )
+        _link(card, canonical, method="new", distance=None)
+    return canonical
+
+
+def _judged_same(
+    card: ValuesCard, vector: np.ndarray, canonicals: list[CanonicalCard]
+) -> tuple[CanonicalCard, float] | None:
+    """The nearest candidate the judge calls the same value, with its distance; None if there is none."""
+    for candidate, distance in nearest_candidates(vector, canonicals)[:MAX_JUDGED]:
+        if judge_same_value(_card_dict(card), _card_dict(candidate)):
+            return candidate, distance
+    return None
+
+
+def card_move(*, card: ValuesCard, canonical: CanonicalCard | None) -> CanonicalCard:
+    """Curator decision: merge the card into `canonical`, or split it off as a new value (None).
+
+    Raises ValidationError, changing nothing, for a move that would not change anything or would
+    cross a campaign or question.
+    """
+    if canonical is not None:
+        if canonical.campaign_id != card.question.campaign_id:
+            raise ValidationError("A card can only join a value of its own campaign.")
+        if canonical.question_id != card.question_id:
+            raise ValidationError("A card can only join a value of the same question.")
+    vector = embed_policies([card.policies])[0] if canonical is None else None  # outside the lock: slow
+    with transaction.atomic():
+        current = ValuesCard.objects.select_for_update().get(pk=card.pk).canonical_id
+        if canonical is None:
+            if current and not ValuesCard.objects.filter(canonical_id=current).exclude(pk=card.pk).exists():
+                raise ValidationError("This card is already a value of its own.")
+            canonical = CanonicalCard.objects.create(
+                campaign_id=card.question.campaign_id, question=card.question, title=card.title,
+                description=card.description, policies=card.policies, embedding=[float(x) for x in vector],
+            )
+            new_id = canonical.pk
+            dispatch_on_commit("elicitation.tasks.canonical_contexts_generate", new_id)  # a split-off value needs its contexts too
+        elif current == canonical.pk:
+            raise ValidationError("The card is already part of that value.")
+        _link(card, canonical, method="curator", distance=None)
+    return canonical
+
+
+def contexts_generate(*, canonical: CanonicalCard) -> list[Context]:
+    """Asks the LLM when this value applies; reuses an existing context with the same text."""
+    question = canonical.question.text if canonical.question else ""
+    messages = [
+        {"role": "system", "content": prompts.CONTEXTS_SYSTEM},
+        {"role": "user", "content": f"Question: {question}\n\nValue:\n"
+                                    f"{prompts.delimit(prompts.card_json(_card_dict(canonical)))}"},
+    ]
+    raw = llm.chat_backend().complete(messages, json_schema=prompts.CONTEXTS_SCHEMA, max_tokens=120)
+    texts = sorted({" ".join(t.split()).rstrip(".") for t in json.loads(raw)["contexts"]})
+    contexts = []
+    with transaction.atomic():
+        existing = list(Context.objects.select_for_update().filter(campaign_id=canonical.campaign_id))
+        for text, vector in zip(texts, embedder_texts(texts)):
+            # get_or_create: an imported context has the same text but may have no embedding.
+            context = _same_context(vector, existing) or Context.objects.get_or_create(
+                campaign_id=canonical.campaign_id, text=text, defaults={"embedding": [float(x) for x in vector]}
+            )[0]
+            if context not in existing:
+                existing.append(context)
+            context.cards.add(canonical)
+            contexts.append(context)
+    return contexts
+
+
+def embedder_texts(texts: list[str]) -> np.ndarray:
+    return llm.embedder().embed(texts)
+
+
+def _same_context(vector: np.ndarray, existing: list[Context]) -> Context | None:
+    """Contexts are deduplicated by meaning: a near-identical situation reuses the existing one."""
+    best, best_distance = None, CONTEXT_DISTANCE_THRESHOLD
+    for context in existing:
+        if context.embedding:
+            distance = 1.0 - float(np.dot(np.asarray(context.embedding, dtype=np.float32), vector))
+            if distance <= best_distance:
+                best, best_distance = context, distance
+    return best
+
+
+def _card_dict(card) -> dict:
+    return {"title": card.title, "description": card.description, "policies": card.policies}
+
+
+def _link(card: ValuesCard, canonical: CanonicalCard, *, method: str, distance: float | None) -> None:
+    card.canonical = canonical
+    card.dedup_method = method
+    card.dedup_distance = distance
+    card.save(update_fields=["canonical", "dedup_method", "dedup_distance"])
+
+
+VOTING_DRAW = 6
+
+
+def voting_draw(*, participant, question: Question) -> list[CanonicalCard]:
+    """Up to six peers' values for the question, the same ones on every visit.
+
+    Showing a card records an impression, which the moral graph needs alongside the picks.
+    """
+    shown = list(CanonicalCard.objects.filter(impressions__participant=participant, impressions__question=question))
+    if shown:
+        return shown
+    own = participant.cards.filter(question=question, canonical__isnull=False).values_list("canonical_id", flat=True)
+    pool = list(
+        CanonicalCard.objects.filter(campaign_id=participant.campaign_id, question=question).exclude(pk__in=own)
+    )
+    rng = random.Random(f"{participant.public_id}:{question.pk}")
+    drawn = rng.sample(pool, min(VOTING_DRAW, len(pool)))
+    CardImpression.objects.bulk_create(
+        [CardImpression(participant=participant, question=question, card=card) for card in drawn],
+        ignore_conflicts=True,
+    )
+    return drawn
+
+
+@transaction.atomic
+def votes_submit(*, participant, question: Question, picked_ids: list[int]) -> int:
+    """Records which shown cards the participant found wise. Resubmitting replaces the picks."""
+    campaign_require_open(participant.campaign, doing="votes")
+    impressions = CardImpression.objects.select_for_update().filter(participant=participant, question=question)
+    shown = {i.card_id for i in impressions}
+    picked = {int(i) for i in picked_ids}
+    if not shown:
+        raise ValidationError({"picked": "There is nothing to vote on for this question yet."})
+    if picked - shown:
+        raise ValidationError({"picked": "You can only pick among the values you were shown."})
+    now = timezone.now()
+    impressions.update(decided_at=now, picked=False)
+    impressions.filter(card_id__in=picked).update(picked=True)
+    return len(picked)

@@ -1,0 +1,218 @@
+"""Staff pages for alignment targets, training runs and trained models.
+
+Targets: list, freeze (from a published constitution version, a moral-graph snapshot or a
+campaign's judged comparisons), detail.
+Runs: new (method, base model, config fields with help), detail with a live fragment (progress,
+loss curve as server-drawn SVG, log) that htmx polls while the run is unfinished, cancel.
+Models: metrics, model card, files with sha256, downloads and a copy-paste loading snippet.
+"""
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from elicitation.selectors.comparisons import campaigns_with_judged_comparisons
+from elicitation.selectors.constitutions import constitution_versions_published
+from elicitation.selectors.moral_graph import graph_snapshots_recent
+from training import selectors
+from training.configs import config_fields, method_module, method_names, methods_for_kind
+from training.models import AlignmentTarget
+from training.services.runs import run_cancel, run_create
+from training.services.targets import SOURCE_FIELDS, target_freeze
+
+
+
+@staff_member_required
+def targets_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/targets_list.html", {
+        "targets": selectors.target_list(), "runs": selectors.run_list(limit=20), **_freeze_choices(),
+    })
+
+
+def _freeze_choices() -> dict:
+    return {"versions": constitution_versions_published(), "snapshots": graph_snapshots_recent(),
+            "campaigns": campaigns_with_judged_comparisons()}
+
+
+@staff_member_required
+def targets_new(request: HttpRequest) -> HttpResponse:
+    form = {"kind": request.GET.get("kind", AlignmentTarget.Kind.CONSTITUTION), "name": "", "source": "",
+            "extra_prompts": "", "min_pairs_per_user": "1"}
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        form = {key: request.POST.get(key, "") for key in form}
+        try:
+            target = _freeze(form, request.user)
+        except ValidationError as exc:
+            errors = exc.message_dict
+        else:
+            messages.success(request, f"Target “{target}” is frozen.")
+            return redirect("dashboard:targets_detail", target_id=target.pk)
+    return render(request, "dashboard/targets_new.html",
+                  {"form": form, "errors": errors, "kinds": AlignmentTarget.Kind.choices, **_freeze_choices()},
+                  status=400 if errors else 200)
+
+
+def _freeze(form: dict, user) -> AlignmentTarget:
+    kind = form["kind"]
+    if kind not in SOURCE_FIELDS:
+        raise ValidationError({"kind": "Choose a constitution, a moral graph or a preference population."})
+    if not form["source"].isdigit():
+        raise ValidationError({SOURCE_FIELDS[kind]: "Choose what to freeze."})
+    min_pairs = form["min_pairs_per_user"].strip()
+    if kind == AlignmentTarget.Kind.PREFERENCE_POPULATION and not min_pairs.isdigit():
+        raise ValidationError({"min_pairs_per_user": "Enter a whole number."})
+    return target_freeze(kind=kind, name=form["name"], source_id=int(form["source"]),
+                         extra_prompts=form["extra_prompts"].splitlines(),
+                         min_pairs_per_user=int(min_pairs) if min_pairs.isdigit() else 1, user=user)
+
+
+@staff_member_required
+@require_GET
+def targets_detail(request: HttpRequest, target_id: int) -> HttpResponse:
+    target = selectors.target_get(target_id=target_id)
+    if target is None:
+        raise Http404("No such target.")
+    return render(request, "dashboard/targets_detail.html", {
+        "target": target, "files": target.files.all(), "runs": selectors.target_runs(target=target),
+        "models": target.models.select_related("run"), "trainers": methods_for_kind(target.kind),
+    })
+
+
+@staff_member_required
+def runs_new(request: HttpRequest) -> HttpResponse:
+    data = request.POST if request.method == "POST" else request.GET
+    chosen = selectors.target_get(target_id=int(data["target"])) if data.get("target", "").isdigit() else None
+    method = data.get("method") or next(iter(methods_for_kind(chosen.kind) if chosen else []), "salmon")
+    if method not in method_names():
+        raise Http404("No such method.")
+    kinds = method_module(method).TARGET_KINDS
+    fields = config_fields(method)
+    form = {"target": data.get("target", ""), "base_model": data.get("base_model", ""),
+            "config": {f.name: data.get(f"config.{f.name}", "") for f in fields}}
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        config = {name: value for name, value in form["config"].items() if value != ""}
+        try:
+            if chosen is None:
+                raise ValidationError({"target": "Choose a target."})
+            run = run_create(target=chosen, method=method, base_model=form["base_model"], config=config,
+                             user=request.user)
+        except ValidationError as exc:
+            errors = exc.message_dict
+        else:
+            messages.success(request, f"Run {run.pk} is queued on the gpu queue.")
+            return redirect("dashboard:runs_detail", run_id=run.pk)
+    return render(request, "dashboard/runs_new.html", {
+        "form": form, "errors": errors, "method": method, "kinds": [AlignmentTarget.Kind(k).label for k in kinds],
+        "methods": [(name, ", ".join(AlignmentTarget.Kind(k).label for k in method_module(name).TARGET_KINDS))
+                    for name in method_names()],
+        "fields": [(f, form["config"][f.name], errors.get(f"config.{f.name}")) for f in fields],
+        "targets": selectors.target_list().filter(kind__in=kinds),
+    }, status=400 if errors else 200)
+
+
+@staff_member_required
+@require_GET
+@vary_on_headers("HX-Request")
+def runs_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = selectors.run_get(run_id=run_id)
+    if run is None:
+        raise Http404("No such run.")
+    context = {"run": run, "artifact": selectors.run_artifact(run=run),
+               "curve": loss_curve(selectors.run_curve(run=run))}
+    if request.htmx:
+        return render(request, "dashboard/runs_detail.html#live", context)
+    return render(request, "dashboard/runs_detail.html", context)
+
+
+@staff_member_required
+@require_POST
+def runs_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = selectors.run_get(run_id=run_id)
+    if run is None:
+        raise Http404("No such run.")
+    try:
+        run = run_cancel(run=run)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Cancelled." if run.is_finished else "Cancel requested; the worker stops shortly.")
+    return redirect("dashboard:runs_detail", run_id=run_id)
+
+
+def loss_curve(points: list[tuple[int, float]], *, width: int = 560, height: int = 180, pad: int = 36) -> dict | None:
+    """An SVG polyline of (step, loss), scaled into the box; None with fewer than two points."""
+    if len(points) < 2:
+        return None
+    steps, values = [s for s, _ in points], [v for _, v in points]
+    lo, hi = min(values), max(values)
+    span_x, span_y = (max(steps) - min(steps)) or 1, (hi - lo) or 1.0
+
+    def xy(step: int, value: float) -> str:
+        x = pad + (step - min(steps)) / span_x * (width - 2 * pad)
+        y = height - pad - (value - lo) / span_y * (height - 2 * pad)
+        return f"{x:.1f},{y:.1f}"
+
+    return {"width": width, "height": height, "pad": pad, "points": " ".join(xy(s, v) for s, v in points),
+            "first_step": min(steps), "last_step": max(steps), "lo": lo, "hi": hi, "last": values[-1],
+            "bottom": height - pad, "right": width - pad}
+
+
+@staff_member_required
+@require_GET
+def models_detail(request: HttpRequest, model_id: int) -> HttpResponse:
+    artifact = selectors.model_get(model_id=model_id)
+    if artifact is None:
+        raise Http404("No such model.")
+    return render(request, "dashboard/models_detail.html", {
+        "artifact": artifact, "folder": Path(settings.MEDIA_ROOT) / artifact.path,
+        "metrics": sorted(artifact.metrics.items()), "usage": method_module(artifact.method).USAGE,
+    })
+
+
+@staff_member_required
+@require_GET
+def models_file(request: HttpRequest, model_id: int, name: str) -> FileResponse:
+    artifact = selectors.model_get(model_id=model_id)
+    listed = {f["name"] for f in artifact.files} | {"checksums.sha256"} if artifact else set()
+    if name not in listed:  # only the published files, never a path the request makes up
+        raise Http404("No such file.")
+    return FileResponse(open(Path(settings.MEDIA_ROOT) / artifact.path / name, "rb"), as_attachment=True,
+                        filename=Path(name).name)
+
+
+@staff_member_required
+@require_GET
+def models_download(request: HttpRequest, model_id: int) -> StreamingHttpResponse:
+    """The model folder as one uncompressed tar, streamed file by file."""
+    artifact = selectors.model_get(model_id=model_id)
+    if artifact is None:
+        raise Http404("No such model.")
+    folder = Path(settings.MEDIA_ROOT) / artifact.path
+    names = [f["name"] for f in artifact.files] + ["checksums.sha256"]
+    response = StreamingHttpResponse(_tar_stream(folder, artifact.name, names), content_type="application/x-tar")
+    response["Content-Disposition"] = f'attachment; filename="{artifact.name}.tar"'
+    return response
+
+
+def _tar_stream(folder: Path, top: str, names: list[str]) -> Iterator[bytes]:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w|") as tar:
+        for name in names:
+            tar.add(folder / name, arcname=f"{top}/{name}")
+            yield buffer.getvalue()  # at most one file's bytes are held at a time
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
