@@ -127,3 +127,25 @@ def test_test_settings_use_their_own_redis_database():
 
     assert settings.CELERY_BROKER_URL.endswith("/2")
     assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+SHOW_KEY = ("import django; from django.conf import settings; django.setup(); "
+            "print(settings.SECRET_KEY); print(settings.DEBUG)")
+
+
+def test_local_settings_make_a_private_secret_key_once_and_keep_debug_off(tmp_path):
+    local = {"DJANGO_SETTINGS_MODULE": "chorus.settings.local", "CHORUS_VAR_DIR": str(tmp_path),
+             "PYTHONPATH": str(REPO_ROOT / "platform")}
+    first = run([sys.executable, "-c", SHOW_KEY], **local)
+    assert first.returncode == 0, first.stderr
+    key, debug = first.stdout.split()
+    kept = tmp_path / "secret_key"
+    assert kept.read_text().strip() == key and len(key) >= 50 and "dev-only" not in key
+    assert kept.stat().st_mode & 0o777 == 0o600  # readable by its owner only
+    assert debug == "False"
+    again = run([sys.executable, "-c", SHOW_KEY], **local)
+    assert again.stdout.split()[0] == key  # signed links survive a restart
+    elsewhere = run([sys.executable, "-c", SHOW_KEY], **{**local, "CHORUS_VAR_DIR": str(tmp_path / "other")})
+    assert elsewhere.stdout.split()[0] != key  # each installation has its own
+    given = run([sys.executable, "-c", SHOW_KEY], **local, DJANGO_SECRET_KEY="x" * 60, DJANGO_DEBUG="true")
+    assert given.stdout.split() == ["x" * 60, "True"]

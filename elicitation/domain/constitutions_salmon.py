@@ -36,6 +36,8 @@ def salmon_read(data: bytes | str, *, name: str) -> list[SalmonPrinciple]:
         records = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SalmonFormatError([f"{name}: not JSON ({exc})."]) from None
+    except RecursionError:
+        raise SalmonFormatError([f"{name}: nested too deeply to be a list of principles."]) from None
     if not isinstance(records, list) or not records:
         raise SalmonFormatError([f"{name}: must be a non-empty JSON list of principles."])
     problems: list[str] = []

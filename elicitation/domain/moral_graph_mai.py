@@ -251,6 +251,8 @@ def _json_records(file: StudyFile, text: str, root_key: str, aggregated_hint: bo
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _Refused(f"{file.name}: is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).") from None
+    except RecursionError:
+        raise _Refused(f"{file.name}: is nested too deeply to be a table of rows.") from None
     if isinstance(data, dict) and isinstance(data.get(root_key), list):
         data = data[root_key]
     if not isinstance(data, list):
@@ -348,6 +350,8 @@ def _policies(record: dict[str, Any]) -> list[str]:
                 value = json.loads(stripped)
             except json.JSONDecodeError as exc:
                 raise _Refused(f"{name} is not a valid JSON array ({exc.msg})") from None
+            except RecursionError:
+                raise _Refused(f"{name} is nested too deeply to be a list of policies") from None
         elif stripped.startswith("{") and stripped.endswith("}"):
             value = _postgres_array(stripped, name)
         else:

@@ -50,8 +50,11 @@ class _Refused(Exception):
 
 
 def polis_summary_read(file: ExportFile) -> dict[str, str]:
-    """summary.csv's key, value rows (topic, url, conversation-description, ...)."""
-    return {row[0]: row[1] for row in csv.reader(io.StringIO(_text(file))) if len(row) >= 2}
+    """summary.csv's key, value rows (topic, url, conversation-description, ...); refused if not UTF-8 CSV."""
+    try:
+        return {row[0]: row[1] for row in csv.reader(io.StringIO(_text(file))) if len(row) >= 2}
+    except (_Refused, csv.Error) as exc:
+        raise PolisExportRefused([f"{file.name}: {exc}"]) from None
 
 
 @dataclass(frozen=True)

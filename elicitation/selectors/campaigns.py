@@ -55,8 +55,8 @@ def campaigns_with_activity(*, activity: str) -> QuerySet[Campaign]:
     return Campaign.objects.filter(activities__contains=[activity])
 
 
-def wave_get(*, campaign: Campaign, wave_id) -> Wave | None:
-    return Wave.objects.filter(pk=wave_id, campaign=campaign).first() if str(wave_id).isdigit() else None
+def wave_get(*, campaign: Campaign, wave_id: int) -> Wave | None:
+    return Wave.objects.filter(pk=wave_id, campaign=campaign).first()
 
 
 def wave_by_number(*, campaign: Campaign, number: int) -> Wave | None:

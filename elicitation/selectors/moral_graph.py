@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 from chorus.accounts.models import Participant
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -65,7 +66,7 @@ def campaign_values(*, campaign: Campaign) -> list[dict]:
 
 def graph_compute(*, campaign: Campaign, as_of: datetime | None = None) -> CampaignGraph:
     """The moral graph from the votes cast strictly before `as_of` (default: now)."""
-    as_of = as_of or timezone.now()
+    as_of = _in_utc(as_of) if as_of else timezone.now()
     votes, participant_of_user = campaign_votes(campaign=campaign)
     votes = mg.votes_as_of(votes, as_of)
     graph = mg.aggregate(votes, campaign_values(campaign=campaign))
@@ -145,3 +146,10 @@ def graph_page_parts(*, campaign: Campaign) -> dict[str, Any]:
 
 def graph_snapshots_of(*, campaign: Campaign) -> QuerySet[GraphSnapshot]:
     return GraphSnapshot.objects.filter(campaign=campaign).order_by("-as_of", "-pk")
+
+
+def _in_utc(moment: datetime) -> datetime:
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):  # e.g. 9999-12-31T23:59:59-14:00 is past the last representable moment
+        raise ValidationError({"as_of": "Give a moment between the years 1 and 9999, in UTC."}) from None

@@ -11,7 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from elicitation.models import DIMENSIONS, Comparison, SystemMessage
+from elicitation.models import DIMENSIONS, Activity, Comparison, SystemMessage
+from elicitation.services.campaigns import CampaignClosed, campaign_require_open
 
 SYSTEM_MESSAGE_MAX_CHARS = 2000
 DIMENSION_MAX_CHARS = 300
@@ -127,5 +128,7 @@ def comparison_decide(*, comparison: Comparison, choice: str, reason: str = "") 
 
 
 def _require_open(participant) -> None:
-    if not participant.campaign.is_open:
-        raise ComparisonError("This study is closed.")
+    try:
+        campaign_require_open(participant.campaign, doing="comparisons", activity=Activity.COMPARISONS)
+    except CampaignClosed as exc:
+        raise ComparisonError(str(exc)) from None

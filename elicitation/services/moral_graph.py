@@ -10,6 +10,7 @@ from datetime import datetime
 from itertools import combinations
 
 from chorus import llm
+from chorus.accounts.models import Participant
 from chorus.dispatch import dispatch_on_commit
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from elicitation.domain.moral_graph_mai import MaiStudyRefused, StudyFile, StudyValue, StudyVote, mai_study_read
 from elicitation.models import (
+    Activity,
     Campaign,
     CanonicalCard,
     CardImpression,
@@ -111,7 +113,7 @@ def upgrade_draw(*, participant) -> list[UpgradeStory]:
 
 def edge_vote_cast(*, participant, story: UpgradeStory, relationship: str, comment: str = "") -> EdgeVote:
     """One answer per participant and edge, enforced by the database: a repeat returns the first."""
-    campaign_require_open(participant.campaign, doing="votes")
+    campaign_require_open(participant.campaign, doing="answers about wisdom upgrades", activity=Activity.UPGRADES)
     if story.campaign_id != participant.campaign_id:
         raise ValidationError({"story": "This story belongs to another study."})
     if relationship not in Relationship.values:
@@ -121,6 +123,14 @@ def edge_vote_cast(*, participant, story: UpgradeStory, relationship: str, comme
         raise ValidationError({"comment": f"Keep your reason under {COMMENT_MAX_CHARS} characters."})
     try:
         with transaction.atomic():
+            Participant.objects.select_for_update().get(pk=participant.pk)  # serialises the cap check
+            answered = EdgeVote.objects.filter(participant=participant)
+            earlier = answered.filter(story=story).first()
+            if earlier is not None:
+                return earlier
+            if answered.count() >= UPGRADES_PER_PARTICIPANT:
+                raise ValidationError({"story": f"You have answered the {UPGRADES_PER_PARTICIPANT} questions asked "
+                                                "of you; thank you."})
             return EdgeVote.objects.create(
                 campaign_id=story.campaign_id, participant=participant, story=story,
                 from_card_id=story.from_card_id, to_card_id=story.to_card_id, context_id=story.context_id,

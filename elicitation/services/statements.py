@@ -30,9 +30,10 @@ def statement_submit(*, participant, text: str) -> Statement:
     if len(text) > STATEMENT_MAX_CHARS:
         raise ValidationError({"text": f"A statement has at most {STATEMENT_MAX_CHARS} characters; "
                                        f"this one has {len(text)}. Please shorten it."})
-    if Statement.objects.filter(campaign=campaign, text__iexact=text).exists():
-        raise ValidationError({"text": "Someone has written this statement already: vote on it instead."})
     with transaction.atomic():
+        Campaign.objects.select_for_update().get(pk=campaign.pk)  # one new statement at a time per campaign
+        if Statement.objects.filter(campaign=campaign, text__iexact=text).exists():
+            raise ValidationError({"text": "Someone has written this statement already: vote on it instead."})
         statement = Statement.objects.create(campaign=campaign, author=participant, text=text)
         StatementVote.objects.create(statement=statement, participant=participant, choice=StatementVote.Choice.AGREE)
     return statement

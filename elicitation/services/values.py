@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from elicitation.domain.values import DISTANCE_THRESHOLD, policies_text
-from elicitation.models import CanonicalCard, CardImpression, Context, Question, ValuesCard
+from elicitation.models import Activity, CanonicalCard, CardImpression, Context, Question, ValuesCard
 from elicitation.prompts import values as prompts
 from elicitation.services.campaigns import campaign_require_open
 
@@ -229,7 +229,7 @@ def voting_draw(*, participant, question: Question) -> list[CanonicalCard]:
 @transaction.atomic
 def votes_submit(*, participant, question: Question, picked_ids: list[int]) -> int:
     """Records which shown cards the participant found wise. Resubmitting replaces the picks."""
-    campaign_require_open(participant.campaign, doing="votes")
+    campaign_require_open(participant.campaign, doing="votes on values", activity=Activity.VOTING)
     impressions = CardImpression.objects.select_for_update().filter(participant=participant, question=question)
     shown = {i.card_id for i in impressions}
     picked = {int(i) for i in picked_ids}

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from chorus.bad_input import posted_id
 from chorus.inference import InferenceError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -45,7 +46,7 @@ def compare_home(request: HttpRequest, slug: str) -> HttpResponse:
                                          dimensions={k: request.POST.get(k, "") for k, _, _ in DIMENSIONS})
                 messages.success(request, "Your system message is saved.")
             elif action == "adopt":
-                source = get_object_or_404(SystemMessage, pk=request.POST.get("source", 0), campaign=campaign)
+                source = get_object_or_404(SystemMessage, pk=posted_id(request, "source"), campaign=campaign)
                 svc.system_message_adopt(participant=participant, source=source)
                 messages.success(request, "You adopted that system message.")
             elif action == "compare":

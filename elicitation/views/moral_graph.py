@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chorus.bad_input import BadInput, posted_id
 from chorus.accounts.selectors import consented_participant
 
 from elicitation.models import Campaign, Relationship, UpgradeStory
@@ -79,7 +80,11 @@ def snapshot_create(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign, slug=slug)
     if not request.user.is_staff:
         return HttpResponse(status=403)
-    wave = wave_get(campaign=campaign, wave_id=request.POST.get("wave", ""))
+    wave = None
+    if request.POST.get("wave", "").strip():
+        wave = wave_get(campaign=campaign, wave_id=posted_id(request, "wave"))
+        if wave is None:
+            raise BadInput("wave", "this campaign has no such wave.")
     snapshot = services.graph_snapshot_create(campaign=campaign, wave=wave)
     messages.success(request, f"Snapshot frozen as of {snapshot.as_of:%Y-%m-%d %H:%M} with {snapshot.vote_count} votes.")
     return redirect("elicitation:graph", slug=slug)
@@ -102,7 +107,7 @@ def upgrades_page(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect("elicitation:home", slug=slug)
     error = ""
     if request.method == "POST":
-        story = get_object_or_404(UpgradeStory, pk=request.POST.get("story", 0), campaign=campaign)
+        story = get_object_or_404(UpgradeStory, pk=posted_id(request, "story"), campaign=campaign)
         try:
             services.edge_vote_cast(participant=participant, story=story, relationship=request.POST.get("relationship", ""),
                                comment=request.POST.get("comment", ""))

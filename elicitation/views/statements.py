@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from chorus.bad_input import posted_id
 from chorus.accounts.selectors import consented_participant
 
 from elicitation.models import Activity, Campaign, Statement
@@ -57,7 +58,7 @@ def statement_vote(request: HttpRequest, slug: str) -> HttpResponse:
     participant = _participant(request, campaign)
     if participant is None:
         return redirect("elicitation:home", slug=slug)
-    statement = get_object_or_404(Statement, pk=request.POST.get("statement") or 0, campaign=campaign)
+    statement = get_object_or_404(Statement, pk=posted_id(request, "statement"), campaign=campaign)
     vote_error = ""
     try:
         svc.statement_vote_cast(participant=participant, statement=statement, choice=request.POST.get("choice", ""))

@@ -5,6 +5,8 @@ No Django imports: settings modules, the Celery app and entry points all use thi
 from __future__ import annotations
 
 import os
+import secrets
+from pathlib import Path
 from urllib.parse import urlparse
 
 LLM_BACKENDS = ("local", "openai", "vllm")
@@ -76,3 +78,24 @@ def database(name: str, default: str) -> dict:
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {"connect_timeout": 5},
     }
+
+
+def secret_key(name: str, keep_in: Path) -> str:
+    """The secret key from the environment, or one made at random on the first start and kept in
+    `keep_in` (readable by its owner only), so links signed before a restart stay valid."""
+    given = os.environ.get(name, "").strip()
+    if given:
+        return given
+    try:
+        return keep_in.read_text().strip()
+    except FileNotFoundError:
+        pass
+    keep_in.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(keep_in, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return keep_in.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(key + "\n")
+    return key

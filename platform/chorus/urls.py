@@ -13,3 +13,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("elicitation.urls")),
 ]
+
+handler400 = "chorus.bad_input.bad_request"

@@ -6,7 +6,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from elicitation.domain.statements_polis import ExportFile, polis_summary_read
+from elicitation.domain.statements_polis import ExportFile, PolisExportRefused, polis_summary_read
 from elicitation.services.statements import polis_import
 
 
@@ -22,7 +22,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, export: Path, title: str, **options) -> None:
         summary_file = export / "summary.csv"
-        summary = polis_summary_read(_read(summary_file)) if summary_file.exists() else {}
+        try:
+            summary = polis_summary_read(_read(summary_file)) if summary_file.exists() else {}
+        except PolisExportRefused as exc:
+            raise CommandError("Nothing was imported:\n  " + "\n  ".join(exc.problems)) from None
         topic = summary.get("topic", "")
         try:
             result = polis_import(

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chorus.celery import app
 from chorus.dashboard.models import QueueProbe
 
 
@@ -18,8 +19,6 @@ def queue_probes_recent(*, limit: int = 10) -> list[QueueProbe]:
 
 def workers_online(*, timeout: float = 1.0) -> list[WorkerInfo]:
     """Asks the broker which workers answer and which queues they consume."""
-    from chorus.celery import app
-
     replies = app.control.inspect(timeout=timeout).active_queues() or {}
     return sorted(
         (WorkerInfo(name=name, queues=tuple(q["name"] for q in queues)) for name, queues in replies.items()),

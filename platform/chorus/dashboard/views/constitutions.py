@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from chorus.bad_input import posted_id
 from elicitation.models import (
     Activity,
     Campaign,
@@ -101,7 +102,7 @@ def principle_review(request: HttpRequest, principle_id: int) -> HttpResponse:
 @require_POST
 def principles_draft(request: HttpRequest) -> HttpResponse:
     """The LLM drafts on a CPU worker (a call per value takes seconds); proposals appear below."""
-    campaign = get_object_or_404(Campaign, pk=request.POST.get("campaign") or 0)
+    campaign = get_object_or_404(Campaign, pk=posted_id(request, "campaign"))
     svc.principles_draft_request(campaign=campaign)
     messages.success(request, f"The LLM is drafting principles from “{campaign.title}”'s wisest values on a worker; "
                               "they appear below as proposals to review. Reload in a minute.")
@@ -168,17 +169,17 @@ def constitution_change(request: HttpRequest, constitution_id: int) -> HttpRespo
             svc.constitution_draft(constitution=constitution)
         elif action == "add":
             draft = svc.constitution_draft(constitution=constitution)
-            principle = get_object_or_404(Principle, pk=request.POST.get("principle") or 0)
+            principle = get_object_or_404(Principle, pk=posted_id(request, "principle"))
             svc.constitution_entry_add(version=draft, principle=principle)
         elif action in ("remove", "up", "down"):
-            entry = get_object_or_404(ConstitutionEntry, pk=request.POST.get("entry") or 0,
+            entry = get_object_or_404(ConstitutionEntry, pk=posted_id(request, "entry"),
                                       version__constitution=constitution)
             if action == "remove":
                 svc.constitution_entry_remove(entry=entry)
             else:
                 svc.constitution_entry_move(entry=entry, offset=-1 if action == "up" else 1)
         elif action == "publish":
-            version = get_object_or_404(ConstitutionVersion, pk=request.POST.get("version") or 0,
+            version = get_object_or_404(ConstitutionVersion, pk=posted_id(request, "version"),
                                         constitution=constitution)
             svc.constitution_version_publish(version=version, notes=request.POST.get("notes", ""))
             messages.success(request, f"Version {version.number} is published; it can no longer change.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
@@ -12,11 +13,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from chorus import llm
 from chorus.accounts import services as account_services
 from chorus.accounts.join_links import join_token_make
 from chorus.accounts.models import ApiToken, Scope
 from chorus.accounts.selectors import api_tokens_for_user
 from chorus.health import problems
+from chorus.inference import InferenceError
 from chorus.sse import sse_event, sse_response
 from elicitation.selectors.campaigns import campaign_list
 
@@ -75,8 +78,6 @@ def playground(request: HttpRequest) -> HttpResponse:
             context.update(stream_id=stream_id, prompt=prompt)
         if request.htmx:
             return render(request, "dashboard/playground.html#reply", context, status=400 if "error" in context else 200)
-    from django.conf import settings
-
     context.update(backend=settings.CHORUS_LLM_BACKEND, model=settings.CHORUS_LLM_MODEL)
     return render(request, "dashboard/playground.html", context)
 
@@ -93,11 +94,8 @@ def playground_stream(request: HttpRequest, stream_id: str) -> HttpResponse:
 
 
 def _sse_reply(prompt: str) -> Iterator[str]:
-    from chorus.inference.base import InferenceError
-    from chorus.llm import chat_backend
-
     try:
-        for piece in chat_backend().stream([{"role": "user", "content": prompt}], max_tokens=80):
+        for piece in llm.chat_backend().stream([{"role": "user", "content": prompt}], max_tokens=80):
             yield sse_event("token", piece)
     except InferenceError as exc:
         yield sse_event("failed", str(exc))

@@ -23,7 +23,7 @@ from elicitation.models import (
 from elicitation.selectors.constitutions import constitution_version_salmon_json
 from elicitation.selectors.statements import statement_campaigns, statement_groups, statements_for_moderation
 from elicitation.services import statements as statement_svc
-from elicitation.domain.statements_polis import ExportFile, polis_summary_read
+from elicitation.domain.statements_polis import ExportFile, PolisExportRefused, polis_summary_read
 from elicitation.services.statements import polis_import
 
 
@@ -87,13 +87,15 @@ def statements_import_polis(request: HttpRequest) -> HttpResponse:
         errors = [f"Choose the {key}.csv file." for key in ("comments", "votes") if uploads[key] is None]
         if not errors:
             files = {key: ExportFile(name=u.name, data=u.read()) for key, u in uploads.items() if u is not None}
-            summary = polis_summary_read(files["summary"]) if "summary" in files else {}
             try:
+                summary = polis_summary_read(files["summary"]) if "summary" in files else {}
                 result = polis_import(
                     comments=files["comments"], votes=files["votes"], title=title or summary.get("topic", ""),
                     topic=summary.get("conversation-description", ""),
                     description=f"Imported from the Polis export {summary.get('url', '')}".strip() + ".",
                 )
+            except PolisExportRefused as exc:
+                errors = exc.problems
             except ValidationError as exc:
                 errors = exc.messages
             else:
