@@ -5,12 +5,15 @@ not sent to the broker here (`_dispatch` is replaced); these tests call the exec
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
-from gpu_workers.executor import execute_run
+from gpu_workers.executor import _reason, execute_run
+from training.configs import config_fields
+from training.methods import METHODS
 from training.models import ModelArtifact, RunMetric, TrainingRun
 from training.services.runs import run_create
 from training.storage import model_dir, run_dir, sha256_file
@@ -92,3 +95,13 @@ def test_out_of_memory_fails_the_run_with_the_reason_and_the_next_run_still_trai
     second = run_create(target=toy_target, method="salmon", base_model=str(tiny_model_dir),
                         config={**_tiny(), **TINY_RUN, "max_steps": 5})
     assert execute_run(second.pk, worker="test@here") == "succeeded"
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_out_of_memory_names_the_settings_of_the_method_that_ran(method):
+    import torch
+
+    reason = _reason(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), "cuda", method)
+    assert reason.startswith("Out of memory on cuda: CUDA out of memory.")
+    named = set(re.findall(r"\b[a-z]+(?:_[a-z]+)+\b", reason))  # setting names look like per_device_batch_size
+    assert named and named <= {spec.name for spec in config_fields(method)}, (method, reason)

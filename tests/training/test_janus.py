@@ -7,14 +7,15 @@ from dataclasses import asdict
 import pytest
 
 from tests.support.population_runs import run_method
-from training.methods import janus
+from training.methods import janus, toys
+from training.methods.common.splits import split_by_prompt
 from training.methods.janus import Config
 
 
 def flip_accuracy(folder, base, held_out):  # type: ignore[no-untyped-def]
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    return janus.toy_flip_accuracy(AutoModelForCausalLM.from_pretrained(folder / "out"),
+    return toys.system_message_flip_accuracy(AutoModelForCausalLM.from_pretrained(folder / "out"),
                                    AutoModelForCausalLM.from_pretrained(base),
                                    AutoTokenizer.from_pretrained(folder / "out"), held_out)
 
@@ -23,12 +24,12 @@ def test_the_policy_follows_the_system_message_it_is_given(tiny_model_dir, tmp_p
     """The claim: trained with system messages, the policy prefers (over the base model) the answer
     the given system message asks for, on prompts it never saw, and flips when the system message
     does; trained without them it cannot, and stays at 50%."""
-    pairs = janus.toy_pairs(20, 12, seed=0)
+    pairs = toys.system_message_pairs(20, 12, seed=0)
     config = Config.tiny()
     with_system, hooks = run_method(janus, tmp_path / "with", tiny_model_dir, pairs, config)
     without, _ = run_method(janus, tmp_path / "without", tiny_model_dir, pairs,
                             Config(**{**asdict(config), "use_system_message": False}))
-    _, held_out = janus.split_by_prompt(pairs, config.eval_fraction, config.seed)
+    _, held_out = split_by_prompt(pairs, config.eval_fraction, config.seed)
     assert len(held_out) > 40
     following = flip_accuracy(tmp_path / "with", tiny_model_dir, held_out)
     deaf = flip_accuracy(tmp_path / "without", tiny_model_dir, held_out)
@@ -57,7 +58,7 @@ def test_other_system_messages_favourites_become_rejected_responses():
 
 
 def test_a_restarted_run_skips_sft_and_resumes_dpo_and_the_model_generates(tiny_model_dir, tmp_path, capsys):
-    pairs = janus.toy_pairs(6, 6, seed=1)
+    pairs = toys.system_message_pairs(6, 6, seed=1)
     config = Config(**{**asdict(Config.tiny()), "sft_steps": 4, "dpo_steps": 8, "save_steps": 4, "logging_steps": 2})
     run_method(janus, tmp_path / "run", tiny_model_dir, pairs, config)
     config.dpo_steps = 12  # as if the first attempt had died after DPO step 8

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from training.methods import salmon
+from training.methods import salmon, toys
 from training.methods.salmon import Config, Pair, Principle
 
 
@@ -32,12 +32,12 @@ def test_a_negated_principle_flips_the_label_and_is_shown_negated():
     principle = Principle("Concise", "Keep it short.", "Make it long.")
     pair = Pair("q", "a b c d", "a")
     config = Config(principles_per_example=1, negation_probability=1.0)
-    (example,) = salmon.label_pairs([pair], [principle], salmon.toy_judge_length, config=config)
+    (example,) = salmon.label_pairs([pair], [principle], toys.length_judge, config=config)
     assert example.shown[0].negated and example.shown[0].text == "Make it long."
     assert (example.chosen, example.rejected) == ("a b c d", "a")
     # A principle without a negation is never negated.
     plain = Principle("Plain", "Keep it short.")
-    (example,) = salmon.label_pairs([pair], [plain], salmon.toy_judge_length, config=config)
+    (example,) = salmon.label_pairs([pair], [plain], toys.length_judge, config=config)
     assert not example.shown[0].negated and example.chosen == "a"
 
 
@@ -57,10 +57,10 @@ def test_principle_following_reward_model_trains_on_cpu_in_under_a_minute(tiny_m
     """The claim: held-out accuracy >= 85% on pairs whose label flips when the principle is negated,
     while the same model trained without principles stays at 50% on them."""
     config = Config.tiny()
-    train_set = salmon.label_pairs(salmon.toy_pairs(salmon.TOY_TOPICS[:18], 30, seed=0), salmon.TOY_PRINCIPLES,
-                                   salmon.toy_judge, config=config)
-    held_out = salmon.label_pairs(salmon.toy_pairs(salmon.TOY_TOPICS[18:], 20, seed=1), salmon.TOY_PRINCIPLES,
-                                  salmon.toy_judge, config=config)
+    train_set = salmon.label_pairs(toys.principle_pairs(toys.TOPICS[:18], 30, seed=0), toys.PRINCIPLES,
+                                   toys.principle_judge, config=config)
+    held_out = salmon.label_pairs(toys.principle_pairs(toys.TOPICS[18:], 20, seed=1), toys.PRINCIPLES,
+                                  toys.principle_judge, config=config)
     assert len(train_set) > 200 and len(held_out) > 40
     assert not {e.prompt for e in train_set} & {e.prompt for e in held_out}
 
@@ -94,8 +94,8 @@ def test_lora_training_gives_a_plain_model_that_loads_without_peft(tiny_model_di
 
     config = Config.tiny()
     config.max_steps, config.lora_r = 3, 4
-    examples = salmon.label_pairs(salmon.toy_pairs(salmon.TOY_TOPICS[:4], 4, seed=0), salmon.TOY_PRINCIPLES,
-                                  salmon.toy_judge, config=config)
+    examples = salmon.label_pairs(toys.principle_pairs(toys.TOPICS[:4], 4, seed=0), toys.PRINCIPLES,
+                                  toys.principle_judge, config=config)
     model, tokenizer = salmon.train_reward_model(examples, base_model=str(tiny_model_dir), config=config,
                                                  checkpoint_dir=tmp_path / "checkpoints")
     model.save_pretrained(tmp_path / "model")

@@ -20,7 +20,7 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from ..configs import config_as_dict, config_validate, method_module, model_folder_check
-from ..methods.contract import last_complete_checkpoint
+from ..methods.common.contract import last_complete_checkpoint
 from ..models import AlignmentTarget, ModelArtifact, ModelRepo, RunMetric, TrainingRun
 from ..storage import run_dir
 
