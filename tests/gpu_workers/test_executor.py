@@ -63,10 +63,18 @@ def test_a_run_publishes_a_loadable_model_with_hashes_and_a_card(queued_run):
 
     from transformers import AutoModelForSequenceClassification
 
-    from training.methods.salmon import RewardScorer
+    from training.methods import salmon
+    from training.methods.common.splits import split_by_prompt
 
     assert AutoModelForSequenceClassification.from_pretrained(folder).config.num_labels == 1
-    assert isinstance(RewardScorer.load(folder).score(["Be kind."], "Hi?", "Hello, friend!"), float)
+    # The published folder is the model the run evaluated: loaded afresh, it scores the run's own
+    # labelled pairs exactly as the run reported.
+    config = salmon.Config(**run.config)
+    labelled = [salmon.Example.from_json(r) for r in salmon.read_jsonl(run_dir(run.uuid) / "work" / "preferences.jsonl")]
+    train_set, held_out = split_by_prompt(labelled, config.eval_fraction, config.seed)
+    scorer = salmon.RewardScorer.load(folder)
+    assert salmon.pair_accuracy(scorer, train_set) == pytest.approx(run.metrics["train_accuracy"])
+    assert salmon.pair_accuracy(scorer, held_out) == pytest.approx(run.metrics["eval_accuracy"])
 
     # Dispatching a finished run again does nothing.
     assert execute_run(run.pk, worker="test@here") == "skipped"
