@@ -1,4 +1,4 @@
-"""Janus on the toy population (training/methods/janus.py: people who ask for brevity prefer short
+"""Janus on the toy population (training/methods/toys.py: people who ask for brevity prefer short
 answers, people who ask for detail long ones), tiny CPU config on the 2-layer test Llama, three
 ways: as designed; with people's own pairs only (no other system messages' favourites as rejected);
 and without system messages in training. On held-out prompts it prints the implicit-reward
@@ -24,12 +24,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import datasets  # noqa: E402
-import transformers  # noqa: E402
+import datasets
+import transformers
 
-from tests.support.population_runs import run_method  # noqa: E402
-from tests.support.tiny_models import build_tiny_llama  # noqa: E402
-from training.methods import janus  # noqa: E402
+from tests.support.population_runs import run_method
+from tests.support.tiny_models import build_tiny_llama
+from training.methods import janus, toys
+from training.methods.common.splits import split_by_prompt
 
 VARIANTS = {
     "Janus (own pairs + other systems' favourites)": {},
@@ -55,17 +56,17 @@ def main() -> int:
         base = Path(args.model) if args.model else build_tiny_llama(Path(tmp) / "tiny")
         reference = AutoModelForCausalLM.from_pretrained(base).eval()
         for seed in range(seeds):
-            pairs = janus.toy_pairs(20, 12, seed=seed)
+            pairs = toys.system_message_pairs(20, 12, seed=seed)
             for n, (label, change) in enumerate(VARIANTS.items()):
                 config = janus.Config(**{**asdict(janus.Config.tiny()), "seed": seed, **rates, **change})
                 folder = Path(tmp) / f"{seed}-{n}"
                 start = time.perf_counter()
                 result, _ = run_method(janus, folder, base, pairs, config)
                 seconds = time.perf_counter() - start
-                _, held_out = janus.split_by_prompt(pairs, config.eval_fraction, config.seed)
+                _, held_out = split_by_prompt(pairs, config.eval_fraction, config.seed)
                 policy = AutoModelForCausalLM.from_pretrained(folder / "out").eval()
-                flip = janus.toy_flip_accuracy(policy, reference, AutoTokenizer.from_pretrained(folder / "out"),
-                                               held_out)
+                flip = toys.system_message_flip_accuracy(policy, reference,
+                                                         AutoTokenizer.from_pretrained(folder / "out"), held_out)
                 for column, value in zip(COLUMNS, (result.metrics["eval_accuracy"],
                                                    result.metrics["eval_accuracy_without_system"], flip, seconds)):
                     table.setdefault((label, column), []).append(value)

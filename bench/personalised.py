@@ -1,4 +1,4 @@
-"""The personalised reward models side by side on the toy population (training/methods/population.py:
+"""The personalised reward models side by side on the toy population (training/methods/toys.py:
 even-numbered people prefer short answers, odd-numbered long ones), tiny CPU configs on the 2-layer
 test Llama's features:
 
@@ -26,12 +26,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import transformers  # noqa: E402
+import transformers
 
-from tests.support.population_runs import run_method  # noqa: E402
-from tests.support.tiny_models import build_tiny_llama  # noqa: E402
-from training.methods import pal, vpl  # noqa: E402
-from training.methods.population import by_user, toy_population  # noqa: E402
+from tests.support.population_runs import run_method
+from tests.support.tiny_models import build_tiny_llama
+from training.methods import pal, toys, vpl
+from training.methods.common.population import by_user
 
 PEOPLE, PAIRS_EACH = 40, 12
 ADAPTATION = (1, 2, 4, 8)
@@ -48,7 +48,7 @@ def placing(method, scorer, config):  # type: ignore[no-untyped-def]
 def adaptation(method, scorer, config, seed: int) -> tuple[dict[int, float], float]:  # type: ignore[no-untyped-def]
     """Accuracy on 8 later pairs of 10 new people placed from n pairs, and seconds per placing."""
     place = placing(method, scorer, config)
-    newcomers = by_user(toy_population(10, max(ADAPTATION) + 8, seed=seed + 1000)).values()
+    newcomers = by_user(toys.population(10, max(ADAPTATION) + 8, seed=seed + 1000)).values()
     scorer.cache.pairs([(p.prompt, p.chosen, p.rejected) for own in newcomers for p in own])  # base-model features first: time the placing alone
     curve, seconds, placed = {}, 0.0, 0
     for n in ADAPTATION:
@@ -81,7 +81,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(args.model) if args.model else build_tiny_llama(Path(tmp) / "tiny")
         for seed in range(seeds):
-            pairs = toy_population(PEOPLE, PAIRS_EACH, seed=seed)
+            pairs = toys.population(PEOPLE, PAIRS_EACH, seed=seed)
             for name, (method, scorer_class, average_key, crippled) in methods.items():
                 config = method.Config(**{**asdict(method.Config.tiny()), "seed": seed})
                 folder = Path(tmp) / f"{name}-{seed}"

@@ -1,7 +1,7 @@
 """SALMON's claim on the toy task: the reward model follows the principle it is shown.
 
 Run from the repo root: `.venv/bin/python bench/salmon.py [seeds]` (default 3 seeds). For each
-seed it labels toy pairs (training/methods/salmon.py: pairs differ in length or in warmth, and the
+seed it labels toy pairs (training/methods/toys.py: pairs differ in length or in warmth, and the
 judge knows which principle each difference matters to), trains the tiny CPU config with and
 without principles in the input, and scores held-out prompts on *flip pairs*: every example once
 with its deciding principle as written and once negated, where the right answer swaps.
@@ -17,20 +17,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import datasets  # noqa: E402
-import transformers  # noqa: E402
+import datasets
+import transformers
 
-from tests.support.tiny_models import build_tiny_llama  # noqa: E402
-from training.methods import salmon  # noqa: E402
+from tests.support.tiny_models import build_tiny_llama
+from training.methods import salmon, toys
 
 
 def one_seed(base: Path, seed: int, work: Path) -> dict[bool, tuple[float, float, float]]:
     config = salmon.Config.tiny()
     config.seed = seed
-    train_set = salmon.label_pairs(salmon.toy_pairs(salmon.TOY_TOPICS[:18], 30, seed=seed), salmon.TOY_PRINCIPLES,
-                                   salmon.toy_judge, config=config)
-    held_out = salmon.label_pairs(salmon.toy_pairs(salmon.TOY_TOPICS[18:], 20, seed=seed + 100),
-                                  salmon.TOY_PRINCIPLES, salmon.toy_judge, config=config)
+    train_set = salmon.label_pairs(toys.principle_pairs(toys.TOPICS[:18], 30, seed=seed), toys.PRINCIPLES,
+                                   toys.principle_judge, config=config)
+    held_out = salmon.label_pairs(toys.principle_pairs(toys.TOPICS[18:], 20, seed=seed + 100),
+                                  toys.PRINCIPLES, toys.principle_judge, config=config)
     rows = {}
     for use_principles in (True, False):
         config.use_principles = use_principles

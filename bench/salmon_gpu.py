@@ -23,11 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
 
-from training.methods import salmon  # noqa: E402
-from training.methods.contract import RunInputs  # noqa: E402
+from training.methods import salmon, toys
+from training.methods.common.contract import RunInputs
 
 # Questions where principles like the toy ones (concise, kind) make a difference.
-PROMPTS = [f"How do I {topic}?" for topic in salmon.TOY_TOPICS] + [
+PROMPTS = [f"How do I {topic}?" for topic in toys.TOPICS] + [
     "What should I say to a friend who failed an exam?", "Explain what a budget is.",
     "Is it rude to leave a party early?", "How do I tell my boss I am overworked?",
     "What is a good first pet?", "How can I get better at chess?", "Why is the sky blue?",
@@ -105,7 +105,7 @@ def main() -> int:
         folder = model_folder(args, tmp_path)
         prepare_seconds = time.monotonic() - started
         dataset = {"principles.jsonl": tmp_path / "principles.jsonl", "prompts.jsonl": tmp_path / "prompts.jsonl"}
-        dataset["principles.jsonl"].write_text("".join(json.dumps(asdict(p)) + "\n" for p in salmon.TOY_PRINCIPLES))
+        dataset["principles.jsonl"].write_text("".join(json.dumps(asdict(p)) + "\n" for p in toys.PRINCIPLES))
         dataset["prompts.jsonl"].write_text("".join(json.dumps({"prompt": p}) + "\n" for p in prompts))
         for name in ("work", "out"):
             (tmp_path / name).mkdir()

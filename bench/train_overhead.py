@@ -30,24 +30,24 @@ sys.path[:0] = [str(REPO), str(REPO / "platform")]
 os.environ["DJANGO_SETTINGS_MODULE"] = "chorus.settings.test"
 os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/3"  # away from the test suite's database 2
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-import datasets  # noqa: E402
-import psutil  # noqa: E402
-import transformers  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.db import connection  # noqa: E402
+import datasets
+import psutil
+import transformers
+from django.conf import settings
+from django.db import connection
 
-from tests.support.tiny_models import build_tiny_llama  # noqa: E402
-from training.methods import salmon  # noqa: E402
-from training.methods.policies import TransformersPolicy  # noqa: E402
+from tests.support.tiny_models import build_tiny_llama
+from training.methods import salmon, toys
+from training.methods.common.policies import TransformersPolicy
 
 WORKER = "bench-gpu@chorus"
 CONFIG = {**asdict(salmon.Config.tiny()), "max_steps": 200, "save_steps": 100, "pairs_per_prompt": 2,
           "principles_per_example": 2, "eval_fraction": 0.0}
-PROMPTS = [f"How do I {t}?" for t in salmon.TOY_TOPICS]
+PROMPTS = [f"How do I {t}?" for t in toys.TOPICS]
 
 
 def direct(base: Path, out: Path) -> tuple[float, float]:
@@ -61,7 +61,7 @@ def direct(base: Path, out: Path) -> tuple[float, float]:
     start, cpu = time.monotonic(), time.process_time()
     policy = TransformersPolicy(str(base), device="cpu", bf16=False)
     pairs = salmon.generate_pairs(policy, PROMPTS, config=config)
-    examples = salmon.label_pairs(pairs, salmon.TOY_PRINCIPLES, salmon.logprob_judge(policy), config=config)
+    examples = salmon.label_pairs(pairs, toys.PRINCIPLES, salmon.logprob_judge(policy), config=config)
     rows = [{"prompt": salmon.format_input([s.text for s in e.shown], e.prompt), "chosen": e.chosen,
              "rejected": e.rejected} for e in examples]
     tokenizer = AutoTokenizer.from_pretrained(base)
@@ -108,12 +108,15 @@ def _cpu(process: psutil.Process) -> float:
 
 def toy_constitution() -> int:
     from elicitation.services.constitutions import (
-        constitution_create, constitution_draft, constitution_entry_add, constitution_version_publish,
+        constitution_create,
+        constitution_draft,
+        constitution_entry_add,
+        constitution_version_publish,
         principle_create,
     )
 
     version = constitution_draft(constitution=constitution_create(title="Toy constitution"))
-    for p in salmon.TOY_PRINCIPLES:
+    for p in toys.PRINCIPLES:
         principle = principle_create(name=p.name, definition=p.definition, negated_definition=p.negated_definition)
         constitution_entry_add(version=version, principle=principle)
     return constitution_version_publish(version=version).pk
@@ -126,11 +129,12 @@ def start_worker(db_name: str) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db_name}",
            "PYTHONPATH": str(REPO / "platform")}
     (REPO / "var").mkdir(exist_ok=True)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "chorus", "worker", "-l", "warning", "--without-mingle",
-         "--without-gossip", "-Q", "gpu", "-P", "solo", "-c", "1", "-n", WORKER],
-        cwd=REPO / "platform", env=env, stdout=open(REPO / "var" / "bench-worker.log", "w"), stderr=subprocess.STDOUT,
-    )
+    with open(REPO / "var" / "bench-worker.log", "w") as log:  # the worker keeps its own copy of the file
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "chorus", "worker", "-l", "warning", "--without-mingle",
+             "--without-gossip", "-Q", "gpu", "-P", "solo", "-c", "1", "-n", WORKER],
+            cwd=REPO / "platform", env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 90
     while not any(WORKER in reply for reply in app.control.ping(timeout=0.5) or []):
         if time.monotonic() > deadline or proc.poll() is not None:
@@ -142,6 +146,7 @@ def main() -> int:
     import shutil
 
     from chorus.celery import app
+
     from training.models import AlignmentTarget, TrainingRun
     from training.storage import model_dir, run_dir, target_dir
 

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import connection
 
 from training.configs import config_validate, method_module
-from training.methods.contract import RunCancelled, RunInputs
+from training.methods.common.contract import RunCancelled, RunInputs
 from training.model_cards import model_card_render
 from training.models import TrainingRun
 from training.services import runs as run_services
@@ -103,9 +103,9 @@ def execute_run(run_id: int, *, worker: str) -> str:
             return "lost"
         run_services.run_mark_cancelled(claim=state.claim)
         return "cancelled"
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (whatever the method raises fails the run, not the worker)
         run_services.run_log(claim=state.claim, message=traceback.format_exc(limit=8))
-        run_services.run_fail(claim=state.claim, error=_reason(exc, device))
+        run_services.run_fail(claim=state.claim, error=_reason(exc, device, run.method))
         return "failed"
     finally:
         state.finished.set()
@@ -152,8 +152,8 @@ def _train_and_publish(run: TrainingRun, state: _RunState, device: str, staging:
     return "succeeded"
 
 
-def _reason(exc: BaseException, device: str) -> str:
-    """One line a curator can act on."""
+def _reason(exc: BaseException, device: str, method: str) -> str:
+    """One line a curator can act on; out of memory, it says what to change in this method's settings."""
     import torch
     from celery.exceptions import SoftTimeLimitExceeded
 
@@ -161,8 +161,7 @@ def _reason(exc: BaseException, device: str) -> str:
         isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
     ):
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return (f"Out of memory on {device}: {first_line[:300]}. Lower per_device_batch_size or max_length, "
-                "or use a smaller base model (or lora_r > 0).")
+        return f"Out of memory on {device}: {first_line[:300]}. {method_module(method).OOM_HINT}"
     if isinstance(exc, SoftTimeLimitExceeded):
         return f"The run went past the worker's time limit ({settings.CELERY_TASK_SOFT_TIME_LIMIT} s)."
     return f"{type(exc).__name__}: {exc}"

@@ -1,15 +1,14 @@
 """Training methods by name, and their configs checked field by field.
 
-A method is a module in training/methods/ (see training/methods/contract.py); adding one is adding
-its file. Configs arrive as JSON or form strings and leave as the method's dataclass, or as a
-ValidationError whose message_dict names each bad field.
+The methods are the modules named in training.methods.METHODS, each keeping the contract in
+training/methods/common/contract.py. Configs arrive as JSON or form strings and leave as the
+method's dataclass, or as a ValidationError whose message_dict names each bad field.
 """
 from __future__ import annotations
 
 import dataclasses
-import math
 import importlib
-import pkgutil
+import math
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,13 +17,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-import training.methods
-
-_NOT_METHODS = {"contract", "policies", "population", "trainer_hooks"}  # shared modules, not methods
+from training.methods import METHODS
 
 
 def method_names() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(training.methods.__path__) if m.name not in _NOT_METHODS)
+    return sorted(METHODS)
 
 
 def method_module(name: str) -> ModuleType:
@@ -47,6 +44,7 @@ class FieldSpec:
     minimum: float | None
     maximum: float | None
     model_folder: bool  # a str naming a model folder; empty means "not set"
+    choices: tuple[Any, ...] | None  # the only values allowed, when the field lists them
 
 
 def config_fields(method: str) -> list[FieldSpec]:
@@ -54,7 +52,8 @@ def config_fields(method: str) -> list[FieldSpec]:
     hints = typing.get_type_hints(config_cls)
     return [
         FieldSpec(f.name, hints[f.name], f.default, f.metadata.get("help", ""), f.metadata.get("min"),
-                  f.metadata.get("max"), f.metadata.get("model_folder", False))
+                  f.metadata.get("max"), f.metadata.get("model_folder", False),
+                  tuple(f.metadata["choices"]) if "choices" in f.metadata else None)
         for f in dataclasses.fields(config_cls)
     ]
 
@@ -110,6 +109,8 @@ def _checked(spec: FieldSpec, value: Any) -> Any:
         value = value.strip()
         if spec.model_folder and value:
             model_folder_check(value)
+    if spec.choices is not None and value not in spec.choices:
+        raise ValueError(f"Choose one of: {', '.join(str(c) for c in spec.choices)}.")
     if spec.minimum is not None and value < spec.minimum:
         raise ValueError(f"Must be at least {spec.minimum}.")
     if spec.maximum is not None and value > spec.maximum:

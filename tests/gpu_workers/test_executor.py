@@ -5,12 +5,15 @@ not sent to the broker here (`_dispatch` is replaced); these tests call the exec
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
-from gpu_workers.executor import execute_run
+from gpu_workers.executor import _reason, execute_run
+from training.configs import config_fields
+from training.methods import METHODS
 from training.models import ModelArtifact, RunMetric, TrainingRun
 from training.services.runs import run_create
 from training.storage import model_dir, run_dir, sha256_file
@@ -60,10 +63,18 @@ def test_a_run_publishes_a_loadable_model_with_hashes_and_a_card(queued_run):
 
     from transformers import AutoModelForSequenceClassification
 
-    from training.methods.salmon import RewardScorer
+    from training.methods import salmon
+    from training.methods.common.splits import split_by_prompt
 
     assert AutoModelForSequenceClassification.from_pretrained(folder).config.num_labels == 1
-    assert isinstance(RewardScorer.load(folder).score(["Be kind."], "Hi?", "Hello, friend!"), float)
+    # The published folder is the model the run evaluated: loaded afresh, it scores the run's own
+    # labelled pairs exactly as the run reported.
+    config = salmon.Config(**run.config)
+    labelled = [salmon.Example.from_json(r) for r in salmon.read_jsonl(run_dir(run.uuid) / "work" / "preferences.jsonl")]
+    train_set, held_out = split_by_prompt(labelled, config.eval_fraction, config.seed)
+    scorer = salmon.RewardScorer.load(folder)
+    assert salmon.pair_accuracy(scorer, train_set) == pytest.approx(run.metrics["train_accuracy"])
+    assert salmon.pair_accuracy(scorer, held_out) == pytest.approx(run.metrics["eval_accuracy"])
 
     # Dispatching a finished run again does nothing.
     assert execute_run(run.pk, worker="test@here") == "skipped"
@@ -92,3 +103,13 @@ def test_out_of_memory_fails_the_run_with_the_reason_and_the_next_run_still_trai
     second = run_create(target=toy_target, method="salmon", base_model=str(tiny_model_dir),
                         config={**_tiny(), **TINY_RUN, "max_steps": 5})
     assert execute_run(second.pk, worker="test@here") == "succeeded"
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_out_of_memory_names_the_settings_of_the_method_that_ran(method):
+    import torch
+
+    reason = _reason(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), "cuda", method)
+    assert reason.startswith("Out of memory on cuda: CUDA out of memory.")
+    named = set(re.findall(r"\b[a-z]+(?:_[a-z]+)+\b", reason))  # setting names look like per_device_batch_size
+    assert named and named <= {spec.name for spec in config_fields(method)}, (method, reason)

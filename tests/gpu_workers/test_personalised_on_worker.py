@@ -15,7 +15,7 @@ from elicitation.domain.comparisons_exports import pseudonym
 from tests.factories import CampaignFactory
 from tests.support.comparisons import judge, person
 from training.methods import janus, pal, vpl
-from training.methods.population import TOY_PROMPTS
+from training.methods.toys import PROMPTS
 from training.models import ModelArtifact, TrainingRun
 from training.services.runs import run_create
 from training.services.targets import target_freeze_preference_population
@@ -38,7 +38,7 @@ def brevity_population(scripted_llm):  # type: ignore[no-untyped-def]
             long_first = rng.random() < 0.5
             a, b = (short + MORE, short) if long_first else (short, short + MORE)
             wants_long = n % 2 == 1
-            judge(participant, scripted_llm, prompt=rng.choice(TOY_PROMPTS), a=a, b=b,
+            judge(participant, scripted_llm, prompt=rng.choice(PROMPTS), a=a, b=b,
                   choice="a" if long_first == wants_long else "b")
         people.append(participant)
     return people, target_freeze_preference_population(name="brevity", campaign_id=campaign.pk)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from training.methods.contract import last_complete_checkpoint
+from training.methods.common.contract import last_complete_checkpoint
 from training.methods.salmon import Config, RewardScorer
 from training.models import ModelArtifact, TrainingRun
 from training.services.runs import TRAIN_TASK, run_cancel, run_create, runs_reap_stale
@@ -105,12 +105,12 @@ class _Worker:
     def start(self) -> None:
         from chorus.celery import app
 
-        log = open(REPO_ROOT / "var" / "test-worker-gpu-fault.log", "a")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "chorus", "worker", "-l", "info", "--without-mingle",
-             "--without-gossip", "-Q", "gpu", "-P", "solo", "-c", "1", "-n", self.name],
-            cwd=REPO_ROOT / "platform", env=self.env, stdout=log, stderr=subprocess.STDOUT,
-        )
+        with open(REPO_ROOT / "var" / "test-worker-gpu-fault.log", "a") as log:  # the worker keeps its own copy
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "chorus", "worker", "-l", "info", "--without-mingle",
+                 "--without-gossip", "-Q", "gpu", "-P", "solo", "-c", "1", "-n", self.name],
+                cwd=REPO_ROOT / "platform", env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            )
         _wait(lambda: any(self.name in reply for reply in app.control.ping(timeout=0.5) or []), timeout=90,
               what="the fault-test worker to start", interval=0.2)
 

@@ -16,19 +16,22 @@ from training.storage import model_dir, sha256_file
 def toy_target(*, name: str = "Toy constitution") -> AlignmentTarget:
     """The SALMON toy principles, published and frozen with prompts, through the real services."""
     from elicitation.services.constitutions import (
-        constitution_create, constitution_draft, constitution_entry_add, constitution_version_publish,
+        constitution_create,
+        constitution_draft,
+        constitution_entry_add,
+        constitution_version_publish,
         principle_create,
     )
-    from training.methods.salmon import TOY_PRINCIPLES, TOY_TOPICS
+    from training.methods.toys import PRINCIPLES, TOPICS
     from training.services.targets import target_freeze_constitution
 
     version = constitution_draft(constitution=constitution_create(title=f"{name} source"))
-    for p in TOY_PRINCIPLES:
+    for p in PRINCIPLES:
         constitution_entry_add(version=version, principle=principle_create(
             name=p.name, definition=p.definition, negated_definition=p.negated_definition))
     constitution_version_publish(version=version)
     return target_freeze_constitution(name=name, constitution_version_id=version.pk,
-                                      extra_prompts=[f"How do I {t}?" for t in TOY_TOPICS[:4]])
+                                      extra_prompts=[f"How do I {t}?" for t in TOPICS[:4]])
 
 
 def model_publish(*, target: AlignmentTarget, base_model: Path, folder: Path | None = None,

@@ -7,7 +7,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from training.methods.contract import RunInputs
+from training.methods.common.contract import RunInputs
 
 
 class RecordingHooks:

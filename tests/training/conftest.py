@@ -16,7 +16,7 @@ def tiny_model_dir(tmp_path_factory):
 
 @pytest.fixture
 def toy_version(db):
-    """The toy task's principles (training/methods/salmon.py) as a published constitution version."""
+    """The toy constitution's principles (training/methods/toys.py) as a published constitution version."""
     from elicitation.services.constitutions import (
         constitution_create,
         constitution_draft,
@@ -24,11 +24,11 @@ def toy_version(db):
         constitution_version_publish,
         principle_create,
     )
-    from training.methods.salmon import TOY_PRINCIPLES
+    from training.methods.toys import PRINCIPLES
 
     constitution = constitution_create(title="Toy constitution")
     version = constitution_draft(constitution=constitution)
-    for p in TOY_PRINCIPLES:
+    for p in PRINCIPLES:
         principle = principle_create(name=p.name, definition=p.definition, negated_definition=p.negated_definition)
         constitution_entry_add(version=version, principle=principle)
     return constitution_version_publish(version=version)
@@ -36,11 +36,11 @@ def toy_version(db):
 
 @pytest.fixture
 def toy_target(toy_version):
-    from training.methods.salmon import TOY_TOPICS
+    from training.methods.toys import TOPICS
     from training.services.targets import target_freeze_constitution
 
     return target_freeze_constitution(
-        name="toy", constitution_version_id=toy_version.pk, extra_prompts=[f"How do I {t}?" for t in TOY_TOPICS]
+        name="toy", constitution_version_id=toy_version.pk, extra_prompts=[f"How do I {t}?" for t in TOPICS]
     )
 
 

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from tests.support.population_runs import run_method
-from training.methods import pal
+from training.methods import pal, toys
+from training.methods.common.population import split_population
 from training.methods.pal import Config
 
 
@@ -20,7 +21,7 @@ def test_each_person_gets_their_own_reward_and_new_people_are_placed_from_four_p
     """The claim: one model for a split population. With two prototypes, held-out pairs are right
     for each person; the same model with everyone's average weights, or a single ideal point for
     all, can only side with one half."""
-    pairs = pal.toy_population(40, 12, seed=0)
+    pairs = toys.population(40, 12, seed=0)
     result, hooks, _ = run(tmp_path, tiny_model_dir, pairs, Config.tiny())
     one_point, _, _ = run(tmp_path, tiny_model_dir, pairs, Config(**{**Config.tiny().__dict__, "prototypes": 1}),
                           name="one")
@@ -36,7 +37,7 @@ def test_each_person_gets_their_own_reward_and_new_people_are_placed_from_four_p
 def test_the_saved_model_loads_through_from_pretrained_and_scores_for_anyone(tiny_model_dir, tmp_path, capsys):
     from transformers import AutoModel
 
-    _, _, folder = run(tmp_path, tiny_model_dir, pal.toy_population(20, 10, seed=1), Config.tiny())
+    _, _, folder = run(tmp_path, tiny_model_dir, toys.population(20, 10, seed=1), Config.tiny())
     AutoModel.from_pretrained(folder / "out")  # the frozen base travels with the model
     scorer = pal.PalScorer.load(folder / "out")
     meta = json.loads((folder / "out" / "pal.json").read_text())
@@ -60,7 +61,7 @@ def test_the_saved_model_loads_through_from_pretrained_and_scores_for_anyone(tin
 
 
 def test_a_restarted_run_resumes_from_its_checkpoint_and_reuses_its_features(tiny_model_dir, tmp_path):
-    pairs = pal.toy_population(10, 6, seed=2)
+    pairs = toys.population(10, 6, seed=2)
     config = Config(**{**Config.tiny().__dict__, "steps": 100, "save_steps": 50})
     _, _, folder = run(tmp_path, tiny_model_dir, pairs, config)
     config.steps = 150  # as if the first attempt had died after step 100
@@ -71,8 +72,8 @@ def test_a_restarted_run_resumes_from_its_checkpoint_and_reuses_its_features(tin
 
 
 def test_new_people_never_train_and_everyone_seen_keeps_a_training_pair():
-    pairs = pal.toy_population(30, 3, seed=3)
-    split = pal.split_population(pairs, seed=0, new_user_fraction=0.2, eval_fraction=0.5, adaptation_pairs=2)
+    pairs = toys.population(30, 3, seed=3)
+    split = split_population(pairs, seed=0, new_user_fraction=0.2, eval_fraction=0.5, adaptation_pairs=2)
     trained_on = {p.user for p in split.train}
     assert len(split.new_users) == 6 and not trained_on & set(split.new_users)
     assert {p.user for p in split.held_out} <= trained_on and len(trained_on) == 24
@@ -80,11 +81,11 @@ def test_new_people_never_train_and_everyone_seen_keeps_a_training_pair():
 
 def test_a_population_of_one_is_refused(tiny_model_dir, tmp_path):
     with pytest.raises(ValueError, match="at least 2 people"):
-        run(tmp_path, tiny_model_dir, pal.toy_population(1, 8, seed=0), Config.tiny())
+        run(tmp_path, tiny_model_dir, toys.population(1, 8, seed=0), Config.tiny())
 
 
 def test_people_with_too_few_pairs_to_test_a_fit_train_instead_of_being_dropped():
-    pairs = pal.toy_population(10, 2, seed=4) + pal.toy_population(10, 6, seed=5)[:6]  # person-000 has 8
-    split = pal.split_population(pairs, seed=0, new_user_fraction=0.5, eval_fraction=0.2, adaptation_pairs=4)
+    pairs = toys.population(10, 2, seed=4) + toys.population(10, 6, seed=5)[:6]  # person-000 has 8
+    split = split_population(pairs, seed=0, new_user_fraction=0.5, eval_fraction=0.2, adaptation_pairs=4)
     assert list(split.new_users) == ["person-000"]
     assert len(split.train) + len(split.held_out) + sum(map(len, split.new_users.values())) == len(pairs)

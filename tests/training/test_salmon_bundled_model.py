@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from training.methods import salmon
-from training.methods.contract import RunInputs
-from training.methods.policies import TransformersPolicy
+from training.methods import salmon, toys
+from training.methods.common.contract import RunInputs
+from training.methods.common.policies import TransformersPolicy
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +68,8 @@ def test_a_run_with_the_bundled_model_as_policy_labels_its_own_pairs(bundled_mod
     dataset = {"principles.jsonl": tmp_path / "principles.jsonl", "prompts.jsonl": tmp_path / "prompts.jsonl"}
     dataset["principles.jsonl"].write_text("".join(
         json.dumps({"name": p.name, "definition": p.definition, "negated_definition": p.negated_definition}) + "\n"
-        for p in salmon.TOY_PRINCIPLES))
-    prompts = [f"How do I {topic}?" for topic in salmon.TOY_TOPICS[:8]]
+        for p in toys.PRINCIPLES))
+    prompts = [f"How do I {topic}?" for topic in toys.TOPICS[:8]]
     dataset["prompts.jsonl"].write_text("".join(json.dumps({"prompt": p}) + "\n" for p in prompts))
     (tmp_path / "work").mkdir()
     (tmp_path / "out").mkdir()

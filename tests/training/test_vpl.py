@@ -7,8 +7,7 @@ from dataclasses import asdict
 import pytest
 
 from tests.support.population_runs import run_method
-from training.methods import vpl
-from training.methods.population import toy_population
+from training.methods import toys, vpl
 from training.methods.vpl import Config
 
 
@@ -16,7 +15,7 @@ def test_a_latent_per_person_personalises_and_new_people_are_inferred_from_four_
     """The claim: one reward model for a split population. Each person's latent gets their held-out
     pairs right; everyone's average latent, or a latent squeezed to the prior by a large KL
     weight, can only side with one half. New people need no training: the encoder reads 4 pairs."""
-    pairs = toy_population(40, 12, seed=0)
+    pairs = toys.population(40, 12, seed=0)
     result, hooks = run_method(vpl, tmp_path / "vpl", tiny_model_dir, pairs, Config.tiny())
     squeezed, _ = run_method(vpl, tmp_path / "prior", tiny_model_dir, pairs, Config(**{**asdict(Config.tiny()),
                                                                                          "beta": 100.0}))
@@ -33,7 +32,7 @@ def test_the_saved_model_loads_and_scores_for_people_seen_and_new(tiny_model_dir
     from transformers import AutoModel
 
     folder = tmp_path / "run"
-    run_method(vpl, folder, tiny_model_dir, toy_population(20, 10, seed=1), Config.tiny())
+    run_method(vpl, folder, tiny_model_dir, toys.population(20, 10, seed=1), Config.tiny())
     AutoModel.from_pretrained(folder / "out")  # the frozen base travels with the model
     scorer = vpl.VplScorer.load(folder / "out")
     meta = json.loads((folder / "out" / "vpl.json").read_text())
@@ -57,7 +56,7 @@ def test_the_saved_model_loads_and_scores_for_people_seen_and_new(tiny_model_dir
 
 
 def test_a_restarted_run_resumes_from_its_checkpoint_and_reuses_its_features(tiny_model_dir, tmp_path):
-    pairs = toy_population(10, 6, seed=2)
+    pairs = toys.population(10, 6, seed=2)
     config = Config(**{**asdict(Config.tiny()), "steps": 100, "save_steps": 50})
     run_method(vpl, tmp_path / "run", tiny_model_dir, pairs, config)
     config.steps = 150  # as if the first attempt had died after step 100
@@ -71,4 +70,4 @@ def test_a_restarted_run_resumes_from_its_checkpoint_and_reuses_its_features(tin
 
 def test_a_population_of_one_is_refused(tiny_model_dir, tmp_path):
     with pytest.raises(ValueError, match="at least 2 people"):
-        run_method(vpl, tmp_path / "run", tiny_model_dir, toy_population(1, 8, seed=0), Config.tiny())
+        run_method(vpl, tmp_path / "run", tiny_model_dir, toys.population(1, 8, seed=0), Config.tiny())

@@ -22,14 +22,13 @@ import warnings
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training.methods.contract import Hooks, RunInputs, RunResult, last_complete_checkpoint
-from training.methods.population import toy_population
-from training.methods.salmon import split_by_prompt
-from training.methods.trainer_hooks import reporting_callback
+from training.methods.common.contract import Hooks, RunInputs, RunResult, last_complete_checkpoint
+from training.methods.common.splits import split_by_prompt
+from training.methods.common.trainer_hooks import reporting_callback
 
 TARGET_KINDS = ("preference_population",)
 REQUIRED_FILES = ("preferences.jsonl", "users.jsonl")
@@ -62,7 +61,7 @@ class Config:
 
     @classmethod
     def tiny(cls) -> Config:
-        """Trains the 2-layer test Llama on CPU in seconds (see population.toy_population)."""
+        """Trains the 2-layer test Llama on CPU in seconds (see training/methods/toys.py)."""
         return cls(sft_steps=20, dpo_steps=60, per_device_batch_size=8, sft_learning_rate=1e-3,
                    dpo_learning_rate=1e-3, beta=0.1, max_length=128, save_steps=20, logging_steps=10)
 
@@ -93,6 +92,9 @@ ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return
 out = model.generate(**ids, max_new_tokens=64, do_sample=False)
 print(tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True))
 """
+
+OOM_HINT = ("Lower per_device_batch_size or max_length, or use a smaller base model (DPO holds the policy "
+            "and its reference in memory together).")
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -317,22 +319,3 @@ def train(inputs: RunInputs, config: Config, hooks: Hooks) -> RunResult:
                "prompts": len({p.prompt for p in pairs})}
     return RunResult(metrics=metrics, summary=summary)
 
-
-# --- a toy population with a known answer (tests, benches, the tiny config) --------------------
-
-TOY_SYSTEMS = ("Answer briefly.", "Give me every detail.")
-
-
-def toy_pairs(people: int, pairs_per_person: int, seed: int) -> list[Pair]:
-    """population.toy_population with system messages: even-numbered people ask for brevity and
-    prefer the short answer, odd-numbered ones ask for detail and prefer the long one."""
-    return [Pair(TOY_SYSTEMS[int(p.user.split("-")[1]) % 2], p.prompt, p.chosen, p.rejected)
-            for p in toy_population(people, pairs_per_person, seed)]
-
-
-def toy_flip_accuracy(policy: Any, reference: Any, tokenizer: Any, pairs: Sequence[Pair]) -> float:
-    """Each toy pair under its own system message, then under the other toy system message with the
-    label flipped: a policy deaf to system messages gets exactly one of each two right (50%)."""
-    other = {TOY_SYSTEMS[0]: TOY_SYSTEMS[1], TOY_SYSTEMS[1]: TOY_SYSTEMS[0]}
-    flipped = [replace(p, system=other[p.system], chosen=p.rejected, rejected=p.chosen) for p in pairs]
-    return implicit_reward_accuracy(policy, reference, tokenizer, list(pairs) + flipped)

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training.methods.contract import Hooks, RunInputs, RunResult
-from training.methods.population import (
-    TOY_PROMPTS,
+from training.methods.common.contract import Hooks, RunInputs, RunResult
+from training.methods.common.population import (
     Featuriser,
     PopulationScorer,
     PrefPair,
@@ -33,12 +32,8 @@ from training.methods.population import (
     population_summary,
     prepare,
     save_checkpoint,
-    split_population,
     standardiser,
-    toy_population,
 )
-
-__all__ = ["TOY_PROMPTS", "Config", "PalScorer", "PrefPair", "split_population", "toy_population", "train"]
 
 TARGET_KINDS = ("preference_population",)
 REQUIRED_FILES = ("preferences.jsonl", "users.jsonl")
@@ -73,7 +68,7 @@ class Config:
 
     @classmethod
     def tiny(cls) -> Config:
-        """Trains on the 2-layer test Llama's features on CPU in seconds (see `toy_population`)."""
+        """Trains on the 2-layer test Llama's features on CPU in seconds (see training/methods/toys.py)."""
         return cls(prototypes=2, dim=8, steps=400, batch_size=64, learning_rate=0.05, max_length=64,
                    adaptation_steps=100, save_steps=100, logging_steps=25)
 
@@ -108,6 +103,10 @@ scorer = PalScorer.load(path)
 person = scorer.users[0]  # pseudonyms, as in pal.json
 print(scorer.score(person, "How do I make tea?", "Boil water, then steep."))
 """
+
+OOM_HINT = ("Lower feature_batch_size or max_length (the frozen base model reads responses in batches), "
+            "or use a smaller base model.")
+
 
 # --- the model ---------------------------------------------------------------------------------
 

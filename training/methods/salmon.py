@@ -22,11 +22,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from training.methods.contract import Hooks, RunInputs, RunResult, last_complete_checkpoint
-from training.methods.policies import Policy, load_policy
-from training.methods.trainer_hooks import reporting_callback
+from training.methods.common.contract import Hooks, RunInputs, RunResult, last_complete_checkpoint
+from training.methods.common.policies import Policy, load_policy
+from training.methods.common.splits import split_by_prompt
+from training.methods.common.trainer_hooks import reporting_callback
 
 TARGET_KINDS = ("constitution",)
 REQUIRED_FILES = ("principles.jsonl", "prompts.jsonl")
@@ -78,7 +79,8 @@ class Config:
 
     @classmethod
     def tiny(cls) -> Config:
-        """Trains the 2-layer test Llama on CPU in seconds and still follows principles (see TOY_*)."""
+        """Trains the 2-layer test Llama on CPU in seconds and still follows principles on the toy task
+        (training/methods/toys.py)."""
         return cls(
             max_steps=150, per_device_batch_size=16, learning_rate=2e-3, max_length=256, principles_per_example=1,
             max_new_tokens=12, eval_fraction=0.2, save_steps=20, logging_steps=5,
@@ -119,6 +121,8 @@ text = ("Principles:\\n" + "".join(f"- {p}\\n" for p in principles)
         + "Prompt: How do I make tea?\\nResponse: Boil water, then steep." + tokenizer.eos_token)
 print(model(**tokenizer(text, return_tensors="pt")).logits[0, 0].item())
 """
+
+OOM_HINT = "Lower per_device_batch_size or max_length, or use a smaller base model (or lora_r > 0)."
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -408,17 +412,6 @@ def flip_accuracy(scorer: RewardScorer, examples: Sequence[Example], *, use_prin
     return sum((a > b) == w for a, b, w in zip(rewards[0::2], rewards[1::2], want_first)) / len(want_first)
 
 
-T = TypeVar("T")
-
-
-def split_by_prompt(examples: Sequence[T], fraction: float, seed: int) -> tuple[list[T], list[T]]:
-    """Held-out examples (anything with a `.prompt`) never share a prompt with training ones."""
-    prompts = sorted({e.prompt for e in examples})
-    random.Random(seed).shuffle(prompts)
-    held = set(prompts[: round(len(prompts) * fraction)])
-    return [e for e in examples if e.prompt not in held], [e for e in examples if e.prompt in held]
-
-
 # --- the run ----------------------------------------------------------------------------------
 
 
@@ -500,7 +493,7 @@ class _Stage:
     def __init__(self, device: str) -> None:
         self.device = device
 
-    def __enter__(self) -> _Stage:
+    def __enter__(self) -> Self:
         import torch
 
         if self.device == "cuda":
@@ -528,61 +521,3 @@ def _write_jsonl_atomic(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
         f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     tmp.replace(path)
 
-
-# --- a toy task with a known answer (tests, benches, the tiny config) -----------------------
-
-TOY_PRINCIPLES = (
-    Principle("Concise", "Keep it short.", "Make it long."),
-    Principle("Warm", "Be kind.", "Be cold."),
-)
-TOY_TOPICS = (
-    "boil an egg", "tie a knot", "plant a seed", "fix a tire", "learn a song", "clean a pan", "fold a shirt",
-    "bake bread", "write a card", "start a fire", "paint a wall", "wash a car", "read a map", "make tea",
-    "save money", "walk a dog", "sew a button", "cook rice", "plan a trip", "calm down", "sleep well",
-    "find a job", "make friends", "say sorry",
-)
-_TOY_CORE = ("Do it slowly.", "Ask a friend.", "Start small.", "Take your time.", "Keep it simple.", "Just try it.")
-_TOY_MORE = ("Then check it twice, and wait a bit before the next step.",
-             "First read the steps, then gather what you need and go.",
-             "Go one step at a time, and note what went wrong each time.")
-_TOY_KIND, _TOY_COLD = ("Good luck, friend!", "You can do it!"), ("Obviously.", "Whatever.")
-
-
-def toy_pairs(topics: Sequence[str], per_topic: int, seed: int) -> list[Pair]:
-    """Pairs that differ in length only or in warmth only, so exactly one principle decides each."""
-    rng = random.Random(seed)
-    pairs = []
-    for topic in topics:
-        for _ in range(per_topic):
-            core, more = rng.choice(_TOY_CORE), rng.choice(_TOY_MORE)
-            if rng.random() < 0.5:  # length differs
-                tone = rng.choice(_TOY_KIND + _TOY_COLD)
-                a, b = f"{core} {tone}", f"{core} {more} {tone}"
-            else:  # warmth differs
-                a, b = f"{core} {rng.choice(_TOY_KIND)}", f"{core} {rng.choice(_TOY_COLD)}"
-            pairs.append(Pair(f"How do I {topic}?", *((a, b) if rng.random() < 0.5 else (b, a))))
-    return pairs
-
-
-@per_query
-def toy_judge_length(principle: str, prompt: str, first: str, second: str) -> float:
-    """Prefers the shorter response by word count, whatever the principle (tests of the labelling)."""
-    return float(len(second.split()) - len(first.split()))
-
-
-@per_query
-def toy_judge(principle: str, prompt: str, first: str, second: str) -> float:
-    """A judge that knows the toy task: a stand-in for a policy model's A/B logprobs."""
-    if principle == "Keep it short.":
-        return float(_longer(second) - _longer(first))
-    if principle == "Be kind.":
-        return float(_warmth(first) - _warmth(second))
-    return 0.0
-
-
-def _longer(text: str) -> int:
-    return sum(m in text for m in _TOY_MORE)
-
-
-def _warmth(text: str) -> int:
-    return sum(k in text for k in _TOY_KIND) - sum(c in text for c in _TOY_COLD)

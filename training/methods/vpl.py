@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training.methods.contract import Hooks, RunInputs, RunResult
-from training.methods.population import (
+from training.methods.common.contract import Hooks, RunInputs, RunResult
+from training.methods.common.population import (
     Featuriser,
     PopulationScorer,
     PrefPair,
@@ -75,7 +75,7 @@ class Config:
 
     @classmethod
     def tiny(cls) -> Config:
-        """Trains on the 2-layer test Llama's features on CPU in seconds (see population.toy_population)."""
+        """Trains on the 2-layer test Llama's features on CPU in seconds (see training/methods/toys.py)."""
         return cls(latent_dim=4, hidden_dim=32, context_pairs=4, target_pairs=4, steps=400, users_per_batch=16,
                    learning_rate=0.01, max_length=64, save_steps=100, logging_steps=25)
 
@@ -109,6 +109,9 @@ scorer = VplScorer.load(path)
 person = scorer.users[0]  # pseudonyms, as in vpl.json
 print(scorer.score(person, "How do I make tea?", "Boil water, then steep."))
 """
+
+OOM_HINT = ("Lower feature_batch_size or max_length (the frozen base model reads responses in batches), "
+            "or use a smaller base model.")
 
 
 # --- the model ---------------------------------------------------------------------------------

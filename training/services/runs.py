@@ -22,7 +22,7 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from training.configs import config_as_dict, config_validate, method_module, model_folder_check
-from training.methods.contract import last_complete_checkpoint
+from training.methods.common.contract import last_complete_checkpoint
 from training.models import AlignmentTarget, ModelArtifact, ModelRepo, RunMetric, TrainingRun
 from training.storage import run_dir
 

@@ -1,18 +1,20 @@
 """What a training method receives from the run machinery, and what it gives back. No Django here.
 
-A method is one module in this package that defines:
+A method is a module of training/methods/ whose name is listed in `training.methods.METHODS`, and
+that defines:
 
     Config         a dataclass; every field has a default and `metadata["help"]`, and may carry
-                   `min`, `max` or `choices` in its metadata, which the machinery checks;
+                   `min`, `max` or `choices` (the values allowed) in its metadata, which
+                   training/configs.py checks on every config it validates;
                    `Config.tiny()` is the CPU configuration the test suite trains in seconds
     TARGET_KINDS   the alignment-target kinds it trains from, e.g. ("constitution",)
     REQUIRED_FILES the target dataset files it reads, each with at least one row
     MODEL_CARD     markdown for the model card: what the model does, how to use it, its limits
     USAGE          Python that loads the model from the folder named by a variable `path` and
                    prints one score; the model page shows it, and each method's tests run it
+    OOM_HINT       what a curator can change when a run of this method runs out of memory,
+                   naming the method's own settings; the executor adds it to the failure reason
     train(inputs, config, hooks) -> RunResult
-
-Adding a method is adding such a module; the run machinery finds it by name.
 """
 from __future__ import annotations
 

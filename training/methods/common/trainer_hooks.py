@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from training.methods.contract import Hooks
+from training.methods.common.contract import Hooks
 
 
 def reporting_callback(hooks: Hooks, *, max_steps: int, progress: tuple[float, float], stage: str,

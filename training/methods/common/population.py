@@ -1,7 +1,7 @@
 """What the personalised methods (PAL, VPL) share: a preference-population target's pairs, the
 split into people seen in training and people kept aside as new, the frozen base model's features
-of every response (computed once, kept in the run's work folder), checkpoints, pooled accuracy,
-and a toy population with a known answer. Not a method itself; no Django.
+of every response (computed once, kept in the run's work folder), checkpoints and pooled
+accuracy. Not a method itself; no Django.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training.methods.contract import Hooks, RunInputs, last_complete_checkpoint
+from training.methods.common.contract import Hooks, RunInputs, last_complete_checkpoint
 
 
 @dataclass(frozen=True)
@@ -277,28 +277,3 @@ def load_checkpoint(folder: Path, hooks: Hooks | None) -> dict | None:
         hooks.log(f"resuming training from {Path(resume).name}")
     return torch.load(Path(resume) / "state.pt", weights_only=True)
 
-
-# --- a toy population with a known answer (tests, benches, the tiny configs) -------------------
-
-TOY_PROMPTS = tuple(f"How do I {topic}?" for topic in (
-    "boil an egg", "tie a knot", "plant a seed", "fix a tire", "learn a song", "clean a pan", "fold a shirt",
-    "bake bread", "write a card", "paint a wall", "read a map", "make tea", "save money", "sew a button",
-))
-_TOY_CORE = ("Do it slowly.", "Ask a friend.", "Start small.", "Take your time.", "Keep it simple.", "Just try it.")
-_TOY_MORE = ("Then check it twice, and wait a bit before the next step.",
-             "First read the steps, then gather what you need and go.",
-             "Go one step at a time, and note what went wrong each time.")
-
-
-def toy_population(people: int, pairs_per_person: int, seed: int) -> list[PrefPair]:
-    """Even-numbered people prefer the short answer, odd-numbered the long one: a single reward for
-    everybody can be right for only half of them."""
-    rng = random.Random(seed)
-    pairs = []
-    for n in range(people):
-        for _ in range(pairs_per_person):
-            core = rng.choice(_TOY_CORE)
-            short, long = core, f"{core} {rng.choice(_TOY_MORE)}"
-            chosen, rejected = (short, long) if n % 2 == 0 else (long, short)
-            pairs.append(PrefPair(f"person-{n:03d}", rng.choice(TOY_PROMPTS), chosen, rejected))
-    return pairs
