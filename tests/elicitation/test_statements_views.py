@@ -1,6 +1,4 @@
 """Participant and staff pages for statement voting, over the Django test client."""
-from pathlib import Path
-
 import pytest
 from django.core.cache.backends.dummy import DummyCache
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -15,8 +13,9 @@ from elicitation import selectors_statements
 from elicitation.models import Campaign, Principle, Statement, StatementVote
 from elicitation.services import statements as svc
 from tests.factories import CampaignFactory
+from tests.support.shared_data import POLIS_EXPORT, needs_polis_export, shared_data
 
-EXPORT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "polis" / "15-per-hour-seattle"
+EXPORT = shared_data(POLIS_EXPORT)
 
 pytestmark = pytest.mark.django_db
 
@@ -121,6 +120,7 @@ def test_staff_statements_page_query_count_does_not_grow_with_statements(admin_c
     assert queries() == few
 
 
+@needs_polis_export
 def test_polis_upload_from_the_dashboard(admin_client):
     files = {name: SimpleUploadedFile(f"{name}.csv", (EXPORT / f"{name}.csv").read_bytes())
              for name in ("comments", "votes", "summary")}
