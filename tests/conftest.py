@@ -157,13 +157,10 @@ def scripted_llm(monkeypatch):
 @pytest.fixture
 def participant(db):
     """A consented participant in an open campaign with one question."""
-    from chorus.accounts.models import Participant
-    from django.utils import timezone
-
-    from tests.factories import CampaignFactory
+    from tests.factories import CampaignFactory, make_participant
 
     campaign = CampaignFactory(questions=["I am considering an abortion. What should I do?"])
-    return Participant.objects.create(campaign=campaign, consented_at=timezone.now())
+    return make_participant(campaign)
 
 
 @pytest.fixture(autouse=True)
