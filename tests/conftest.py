@@ -18,6 +18,41 @@ CHROMIUM = "/usr/bin/chromium"
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "shared_data(relative, what): reads real third-party files from ../shared/data/<relative> "
+        "(see tests/support/shared_data.py); skipped when absent, failed when absent in CI",
+    )
+
+
+def _shared_data_missing(item) -> str | None:
+    from tests.support.shared_data import missing_message
+
+    for mark in item.iter_markers("shared_data"):
+        problem = missing_message(*mark.args, **mark.kwargs)
+        if problem:
+            return problem
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Outside CI a test whose shared data is absent is skipped, before its fixtures are set up."""
+    from tests.support.shared_data import in_ci
+
+    problem = _shared_data_missing(item)
+    if problem and not in_ci():
+        pytest.skip(problem)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item):
+    """In CI the same absence fails the test with the same line: CI must never skip these tests."""
+    problem = _shared_data_missing(item)
+    if problem:
+        pytest.fail(problem, pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def celery_workers(django_db_setup, django_db_blocker):
     """Two real workers, as in production: prefork on `default`, solo on `gpu`, on the test database.
@@ -122,13 +157,10 @@ def scripted_llm(monkeypatch):
 @pytest.fixture
 def participant(db):
     """A consented participant in an open campaign with one question."""
-    from chorus.accounts.models import Participant
-    from django.utils import timezone
-
-    from tests.factories import CampaignFactory
+    from tests.factories import CampaignFactory, make_participant
 
     campaign = CampaignFactory(questions=["I am considering an abortion. What should I do?"])
-    return Participant.objects.create(campaign=campaign, consented_at=timezone.now())
+    return make_participant(campaign)
 
 
 @pytest.fixture(autouse=True)

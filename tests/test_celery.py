@@ -1,5 +1,6 @@
 """Celery configuration, and tasks running on real workers (never task_always_eager)."""
 import time
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -68,5 +69,19 @@ def test_unknown_queue_is_refused(db):
     assert not QueueProbe.objects.exists()
 
 
-def test_test_workers_use_their_own_broker_database():
-    assert app.conf.broker_url == settings.CELERY_BROKER_URL
+def redis_db(url: str) -> tuple[str | None, int, int]:
+    """Host, port and database number of a Redis URL (a worker reports its URL with the password masked)."""
+    parts = urlsplit(url)
+    return parts.hostname, parts.port or 6379, int(parts.path.strip("/") or 0)
+
+
+def test_test_workers_use_their_own_broker_database(celery_workers):
+    broker = redis_db(app.conf.broker_url)
+    # Not the database a development setup uses (base.py's default REDIS_URL, database 0) ...
+    assert broker != redis_db("redis://127.0.0.1:6379/0")
+    # ... nor the cache's, which every test empties (`_fresh_cache`): that would drop queued tasks.
+    assert broker != redis_db(settings.CACHES["default"]["LOCATION"])
+    # And the workers the tests start were configured with that very broker.
+    answers = app.control.inspect(destination=list(celery_workers.values()), timeout=5).conf(with_defaults=True) or {}
+    assert sorted(answers) == sorted(celery_workers.values())
+    assert {redis_db(conf["broker_url"]) for conf in answers.values()} == {broker}

@@ -5,11 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from chorus.accounts.models import Participant
-from elicitation.models import Comparison, EdgeVote, SystemMessage, Wave
+from elicitation.models import Comparison
 from elicitation.selectors import moral_graph as graphs
 from elicitation.services.moral_graph import graph_snapshot_create
-from tests.factories import CampaignFactory
+from tests.factories import CampaignFactory, make_edge_vote, make_participant, make_system_message, make_wave
 from tests.support.seed import seed_peer_values
 
 pytestmark = pytest.mark.django_db
@@ -22,15 +21,14 @@ def campaign():
     cards = seed_peer_values(campaign.questions.get(), stories=0)
     context = campaign.contexts.get()
     for day in range(3):
-        voter = Participant.objects.create(campaign=campaign, consented_at=T0)
-        EdgeVote.objects.create(campaign=campaign, participant=voter, from_card=cards[0], to_card=cards[1],
-                                context=context, relationship="upgrade", created_at=T0 + timedelta(days=day))
+        voter = make_participant(campaign, at=T0)
+        make_edge_vote(voter, cards[0], cards[1], context, at=T0 + timedelta(days=day))
     return campaign
 
 
 def add_comparisons(campaign, n, *, at):
-    participant = Participant.objects.create(campaign=campaign, consented_at=at)
-    sm = SystemMessage.objects.create(campaign=campaign, participant=participant, text="Be brief.")
+    participant = make_participant(campaign, at=at)
+    sm = make_system_message(participant, "Be brief.", at=at)
     Comparison.objects.bulk_create([
         Comparison(campaign=campaign, participant=participant, system_message=sm, system_message_text=sm.text,
                    prompt=f"P{i}", mode="with_without", model_a="m+", model_b="m-", params_a={}, params_b={},
@@ -83,8 +81,8 @@ def test_unknown_campaign_is_a_plain_404(api):
 def test_dataset_streams_and_filters_by_date_and_wave(api, campaign):
     add_comparisons(campaign, 3, at=T0)
     add_comparisons(campaign, 2, at=T0 + timedelta(days=3))
-    Wave.objects.create(campaign=campaign, number=1, starts_at=T0 - timedelta(days=1))
-    Wave.objects.create(campaign=campaign, number=2, starts_at=T0 + timedelta(days=2))
+    make_wave(campaign, T0 - timedelta(days=1))
+    make_wave(campaign, T0 + timedelta(days=2))
     everything = api.get("/api/v1/datasets/comparisons/", {"campaign": campaign.pk})
     assert everything["Content-Type"] == "application/x-ndjson" and len(lines(everything)) == 5
     assert len(lines(api.get("/api/v1/datasets/comparisons/", {"campaign": campaign.pk, "wave": 2}))) == 2

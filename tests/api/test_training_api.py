@@ -3,13 +3,12 @@ what each answer holds."""
 from __future__ import annotations
 
 import pytest
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from chorus.accounts.models import Scope
 from chorus.accounts.services import api_token_create
 from chorus.api.hub_repos import artifact_commit
-from elicitation.models import GraphSnapshot
+from elicitation.services.moral_graph import graph_snapshot_create
 from tests.factories import CampaignFactory
 from tests.support.artifacts import model_publish, toy_target
 from training.models import AlignmentTarget, RunMetric, TrainingRun
@@ -86,7 +85,7 @@ def test_freezing_a_target_and_reading_it_back(everything):
 
 
 def test_a_target_without_data_or_with_a_bad_source_is_a_400_naming_the_field(everything):
-    empty = GraphSnapshot.objects.create(campaign=CampaignFactory(), as_of=timezone.now(), vote_count=0, summary={})
+    empty = graph_snapshot_create(campaign=CampaignFactory())  # nobody has voted yet
     cases = [
         ({"name": "g", "graph_snapshot": empty.pk}, "graph_snapshot", "no values"),
         ({"name": "g", "graph_snapshot": 999999}, "graph_snapshot", "No such"),

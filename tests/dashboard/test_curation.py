@@ -1,12 +1,10 @@
 """The curator's values page: values with their cards, split and merge, and what it refuses."""
 import pytest
-from chorus.accounts.models import Participant
-from django.utils import timezone
 
 from elicitation.models import CanonicalCard, ValuesCard
 from elicitation.services import interviews
 from elicitation.services.values import card_deduplicate
-from tests.factories import CampaignFactory
+from tests.factories import CampaignFactory, make_participant
 from tests.support.scripted_llm import CARD
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]  # the real embedder places the cards
@@ -27,7 +25,7 @@ UNRELATED = {
 
 def placed_card(question, card: dict) -> ValuesCard:
     """A participant confirms the card, and deduplication places it (the judge is scripted)."""
-    participant = Participant.objects.create(campaign=question.campaign, consented_at=timezone.now())
+    participant = make_participant(question.campaign)
     interview = interviews.interview_start(participant=participant, question=question)
     interviews.interview_message_add(interview=interview, text="It happened to my sister.")
     interviews.interview_draft(interview=interview)
@@ -160,7 +158,7 @@ def test_a_card_of_another_campaign_is_not_found(client, staff_user, values):
 
 def test_unplaced_card_is_listed_and_can_be_placed(client, staff_user, values):
     question = values["campaign"].questions.get()
-    participant = Participant.objects.create(campaign=values["campaign"], consented_at=timezone.now())
+    participant = make_participant(values["campaign"])
     interview = interviews.interview_start(participant=participant, question=question)
     interviews.interview_message_add(interview=interview, text="Waiting.")
     interviews.interview_draft(interview=interview)

@@ -2,9 +2,8 @@
 import pytest
 from django.utils import timezone
 
-from chorus.accounts.models import Participant
-from elicitation.models import Comparison, SystemMessage
-from tests.factories import CampaignFactory
+from elicitation.models import Comparison
+from tests.factories import CampaignFactory, make_participant, make_system_message
 
 pytestmark = pytest.mark.django_db
 
@@ -13,9 +12,9 @@ def test_leaderboard_ranks_models_and_filters_by_dimension(client, staff_user, d
     campaign = CampaignFactory()
     now = timezone.now()
     for dims, winner, n in [({"style": "brief"}, "a", 8), ({"harmlessness": "kind"}, "b", 8)]:
-        p = Participant.objects.create(campaign=campaign, consented_at=now)
-        sm = SystemMessage.objects.create(campaign=campaign, participant=p, text="x", dimensions=dims)
-        for i in range(n):
+        p = make_participant(campaign)
+        sm = make_system_message(p, "x", dims)
+        for i in range(n):  # judged comparisons of two made-up models: no service writes given model names
             Comparison.objects.create(campaign=campaign, participant=p, system_message=sm, system_message_text="x",
                                       prompt="q", mode="with_without", model_a="alpha", model_b="beta", params_a={},
                                       params_b={}, response_a="1", response_b="2", a_on_left=True,

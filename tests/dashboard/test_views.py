@@ -1,8 +1,8 @@
 """The staff dashboard: only staff get in; pages show services, workers, probes and tokens."""
 import pytest
-
 from chorus.accounts.models import ApiToken
 from chorus.dashboard.models import QueueProbe
+
 from tests.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db
@@ -57,8 +57,14 @@ def test_workers_panel_lists_workers_and_their_queues(client, staff_user, monkey
 
 def test_probe_form_refuses_unknown_queue(client, staff_user):
     client.force_login(staff_user)
-    client.post("/dashboard/probes/", {"queue": "tpu"}, HTTP_HX_REQUEST="true")
+    refused = client.post("/dashboard/probes/", {"queue": "tpu"}, follow=True)
+    assert refused.redirect_chain == [("/dashboard/", 302)]
+    assert "Unknown queue &#x27;tpu&#x27;; known: default, gpu." in refused.content.decode()
     assert not QueueProbe.objects.exists()
+    # The same form with a known queue does send a probe: the refusal above is the queue's doing.
+    sent = client.post("/dashboard/probes/", {"queue": "gpu"}, HTTP_HX_REQUEST="true")
+    assert list(QueueProbe.objects.values_list("queue", "sent_by")) == [("gpu", staff_user.pk)]
+    assert '<tr data-queue="gpu">' in sent.content.decode()
 
 
 def test_token_is_shown_once(client, staff_user):
@@ -86,12 +92,17 @@ def test_playground_refuses_empty_prompt(client, staff_user):
     assert "Write a prompt" in response.content.decode()
 
 
-def test_playground_stream_is_single_use(client, staff_user):
+def test_playground_stream_is_single_use(client, staff_user, scripted_llm):
+    scripted_llm.replies = ["Paris is the capital."]
     client.force_login(staff_user)
-    client.post("/dashboard/playground/", {"prompt": "hi"}, HTTP_HX_REQUEST="true")
+    client.post("/dashboard/playground/", {"prompt": "What is the capital of France?"}, HTTP_HX_REQUEST="true")
     stream_id = next(k for k in client.session.keys() if k.startswith("playground."))[len("playground."):]
-    session = client.session
-    session.pop(f"playground.{stream_id}")
-    session.save()
-    body = client.get(f"/dashboard/playground/stream/{stream_id}/").content.decode()
-    assert "event: failed" in body and "already streamed" in body
+    url = f"/dashboard/playground/stream/{stream_id}/"
+
+    first = b"".join(client.get(url).streaming_content).decode()
+    assert "event: token\ndata: Paris " in first and "event: done" in first and "already streamed" not in first
+    assert scripted_llm.calls[-1]["messages"] == [{"role": "user", "content": "What is the capital of France?"}]
+
+    again = client.get(url)
+    assert "event: failed" in again.content.decode() and "already streamed" in again.content.decode()
+    assert len(scripted_llm.calls) == 1  # the second request generated nothing

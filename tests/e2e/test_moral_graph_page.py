@@ -6,9 +6,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from chorus.accounts.join_links import join_token_make
-from chorus.accounts.models import Participant
-from elicitation.models import Campaign, EdgeVote
-from tests.factories import CampaignFactory
+from elicitation.models import Campaign
+from tests.factories import CampaignFactory, make_edge_vote, make_participant
 from tests.support.seed import seed_peer_values
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,9 +19,8 @@ def graph_study():
     context = campaign.contexts.get()
     start = timezone.now() - timedelta(days=3)
     for i, (a, b) in enumerate([(0, 1), (0, 1), (0, 1), (2, 1), (2, 1), (3, 2), (3, 2)]):
-        voter = Participant.objects.create(campaign=campaign, consented_at=start)
-        EdgeVote.objects.create(campaign=campaign, participant=voter, from_card=cards[a], to_card=cards[b],
-                                context=context, relationship="upgrade", created_at=start + timedelta(hours=i))
+        voter = make_participant(campaign, at=start)
+        make_edge_vote(voter, cards[a], cards[b], context, at=start + timedelta(hours=i))
     return campaign, cards
 
 

@@ -1,13 +1,11 @@
 """Statement voting in real browsers: two participants vote and each sees the groups page update."""
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
 from chorus.accounts.join_links import join_token_make
-from chorus.accounts.models import Participant
 from elicitation.models import StatementVote
 from elicitation.services import statements as svc
-from tests.factories import CampaignFactory
+from tests.factories import CampaignFactory, make_participant
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,7 +21,7 @@ IMAGE = "<img src=x onerror=\"window.__xss = 'img'\">"
 
 def study():
     campaign = CampaignFactory(activities=["principles"])
-    seed = Participant.objects.create(campaign=campaign, consented_at=timezone.now())
+    seed = make_participant(campaign)
     for text in SEEDED:
         svc.statement_submit(participant=seed, text=text)
     return campaign

@@ -7,11 +7,9 @@ import re
 
 import numpy as np
 import pytest
-from chorus.accounts.models import Participant
 from chorus.inference import ChatBackend, InferenceConfig, make_backend
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from elicitation.prompts import values as prompts
 from elicitation.models import CanonicalCard, Context, ValuesCard
@@ -26,7 +24,7 @@ from elicitation.services.values import (
     judge_same_value,
     yes_no_margin,
 )
-from tests.factories import CampaignFactory
+from tests.factories import CampaignFactory, make_participant
 from tests.support.scripted_llm import CARD
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -53,7 +51,7 @@ UNRELATED = {
 
 
 def confirmed_card(question, card: dict) -> ValuesCard:
-    participant = Participant.objects.create(campaign=question.campaign, consented_at=timezone.now())
+    participant = make_participant(question.campaign)
     interview = interviews.interview_start(participant=participant, question=question)
     interviews.interview_message_add(interview=interview, text="My sister had to decide alone.")
     interviews.interview_draft(interview=interview)

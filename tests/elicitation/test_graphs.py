@@ -4,10 +4,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from chorus.accounts.models import Participant
-from elicitation.models import EdgeVote, GraphSnapshot, Wave
+from elicitation.models import EdgeVote, GraphSnapshot
 from elicitation.selectors import moral_graph as graphs
 from elicitation.services.moral_graph import graph_snapshot_create
+from tests.factories import make_edge_vote, make_participant, make_wave
 from tests.support.seed import seed_peer_values
 
 pytestmark = pytest.mark.django_db
@@ -22,12 +22,11 @@ def study(participant):
 
 
 def voter(campaign, **attributes):
-    return Participant.objects.create(campaign=campaign, consented_at=T0, attributes=attributes)
+    return make_participant(campaign, at=T0, attributes=attributes)
 
 
 def vote(campaign, who, a, b, context, relationship="upgrade", day=0):
-    return EdgeVote.objects.create(campaign=campaign, participant=who, from_card=a, to_card=b, context=context,
-                                   relationship=relationship, created_at=T0 + timedelta(days=day))
+    return make_edge_vote(who, a, b, context, relationship, at=T0 + timedelta(days=day))
 
 
 def test_edge_kept_after_enough_agreeing_votes_and_ranked(study):
@@ -55,7 +54,7 @@ def test_graph_as_of_a_past_moment_counts_only_earlier_votes(study):
 
 def test_imported_votes_count_per_external_user(study):
     campaign, cards, context = study
-    for user in ("u1", "u2"):
+    for user in ("u1", "u2"):  # as the MAI importer writes them (a whole study at once, not vote by vote)
         EdgeVote.objects.create(campaign=campaign, external_user_id=user, from_card=cards[2], to_card=cards[3],
                                 context=context, relationship="upgrade", created_at=T0)
     result = graphs.graph_compute(campaign=campaign)
@@ -64,8 +63,8 @@ def test_imported_votes_count_per_external_user(study):
 
 def test_wave_snapshot_freezes_the_graph_as_of_the_next_wave(study):
     campaign, cards, context = study
-    first = Wave.objects.create(campaign=campaign, number=1, starts_at=T0 - timedelta(days=1))
-    Wave.objects.create(campaign=campaign, number=2, starts_at=T0 + timedelta(days=3))
+    first = make_wave(campaign, T0 - timedelta(days=1))
+    make_wave(campaign, T0 + timedelta(days=3))
     for day in (0, 1, 4):
         vote(campaign, voter(campaign), cards[0], cards[1], context, day=day)
     snapshot = graph_snapshot_create(campaign=campaign, wave=first)

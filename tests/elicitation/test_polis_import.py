@@ -1,7 +1,6 @@
 """Importing a real Polis export, and computing its opinion groups the way Polis did."""
 import csv
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,9 @@ from elicitation.models import Campaign, Statement, StatementVote
 from elicitation.selectors.statements import campaign_vote_matrix, statement_groups
 from elicitation.domain.statements_polis import ExportFile
 from elicitation.services.statements import polis_import
+from tests.support.shared_data import POLIS_EXPORT, needs_polis_export, shared_data
 
-EXPORT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "polis" / "15-per-hour-seattle"
+EXPORT = shared_data(POLIS_EXPORT)
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +34,7 @@ def polis_matrix() -> dict[str, dict[str, str]]:
         return {row["participant"]: row for row in csv.DictReader(f)}
 
 
+@needs_polis_export
 def test_every_vote_is_imported_as_polis_counts_it():
     summary = import_real()
     with open(EXPORT / "votes.csv", newline="") as f:
@@ -70,6 +71,7 @@ def best_agreement(ours: list[int], theirs: list[int]) -> float:
     )
 
 
+@needs_polis_export
 def test_groups_agree_with_the_exports_group_ids():
     summary = import_real()
     matrix = campaign_vote_matrix(campaign=summary.campaign)
@@ -92,6 +94,7 @@ def test_groups_agree_with_the_exports_group_ids():
     assert agreement >= 0.95
 
 
+@needs_polis_export
 def test_consensus_ranking_is_polis_formula_and_deterministic(monkeypatch):
     monkeypatch.setattr(selectors_statements, "cache", DummyCache("none", {}))  # compute twice
     summary = import_real()
@@ -119,6 +122,7 @@ def test_consensus_ranking_is_polis_formula_and_deterministic(monkeypatch):
     assert sum(group.size for group in first.groups) == first.in_conversation == 138
 
 
+@needs_polis_export
 def test_management_command_imports_the_folder(capsys):
     call_command("import_polis", str(EXPORT))
     out = capsys.readouterr().out
@@ -130,6 +134,7 @@ def bad_votes(lines: list[str]) -> ExportFile:
     return ExportFile(name="votes.csv", data=b"timestamp,datetime,comment-id,voter-id,vote\n" + "\n".join(lines).encode())
 
 
+@needs_polis_export
 @pytest.mark.parametrize("lines, problem", [
     (["1403054214196,x,0,0,2"], "votes.csv line 2: vote must be -1 (disagree), 0 (pass) or 1 (agree), got '2'"),
     (["1403054214196,x,0,0,1", "1403054214196,x,999,5,1"], "votes.csv line 3: comment-id 999 is not a comment"),

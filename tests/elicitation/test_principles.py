@@ -6,10 +6,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from chorus.accounts.models import Participant
-from elicitation.models import ConstitutionEntry, ConstitutionVersion, EdgeVote, Principle
+from elicitation.models import ConstitutionEntry, ConstitutionVersion, Principle
 from elicitation.selectors.constitutions import DraftVersion, constitution_version_entries
 from elicitation.services import constitutions as svc
+from tests.factories import make_edge_vote, make_participant
 from tests.support.seed import seed_peer_values
 
 pytestmark = pytest.mark.django_db
@@ -134,10 +134,8 @@ def graph(participant):
     cards = seed_peer_values(campaign.questions.get(), stories=0)
     context = campaign.contexts.get()
     for day in range(3):
-        voter = Participant.objects.create(campaign=campaign, consented_at=timezone.now())
-        EdgeVote.objects.create(campaign=campaign, participant=voter, from_card=cards[0], to_card=cards[1],
-                                context=context, relationship="upgrade",
-                                created_at=timezone.now() - timedelta(days=3 - day))
+        at = timezone.now() - timedelta(days=3 - day)
+        make_edge_vote(make_participant(campaign, at=at), cards[0], cards[1], context, at=at)
     return campaign, cards[1], context
 
 

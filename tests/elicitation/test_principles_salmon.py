@@ -1,6 +1,5 @@
 """SALMON principle JSON: the real files import and export byte for byte; bad files are refused."""
 import json
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -10,20 +9,24 @@ from elicitation.models import Constitution, Principle
 from elicitation.domain.constitutions_salmon import SalmonFormatError, salmon_read
 from elicitation.selectors.constitutions import constitution_version_entries, constitution_version_salmon_json
 from elicitation.services import constitutions as svc
+from tests.support.shared_data import SALMON_PRINCIPLES, needs_salmon_principles, shared_data
 
-SALMON = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "salmon_principles"
-FILES = sorted(SALMON.glob("*.json"))
+SALMON = shared_data(SALMON_PRINCIPLES)
+NAMES = [
+    "principle_collection_harmless.json", "principle_collection_honest.json",
+    "principle_collection_non_evasive.json", "principle_collection_ppo.json", "principle_collection_rm.json",
+]
+FILES = [SALMON / name for name in NAMES]  # named, not globbed: an absent folder must not empty the parameters
 
 pytestmark = pytest.mark.django_db
 
 
+@needs_salmon_principles
 def test_the_real_files_are_there():
-    assert [f.name for f in FILES] == [
-        "principle_collection_harmless.json", "principle_collection_honest.json",
-        "principle_collection_non_evasive.json", "principle_collection_ppo.json", "principle_collection_rm.json",
-    ]
+    assert [f.name for f in sorted(SALMON.glob("*.json"))] == NAMES
 
 
+@needs_salmon_principles
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_round_trip_through_a_published_version(path):
     original = path.read_text(encoding="utf-8")
@@ -40,6 +43,7 @@ def test_round_trip_through_a_published_version(path):
     assert [e["negated_definition"] for e in entries] == [r.get("negative_definition", "") for r in records]
 
 
+@needs_salmon_principles
 def test_negated_definitions_and_weights_are_kept():
     version = svc.salmon_import(name="rm.json", data=(SALMON / "principle_collection_rm.json").read_bytes())
     first = version.entries.get(position=0)
@@ -67,6 +71,7 @@ def test_bad_files_are_refused_and_nothing_is_written(data, problem):
     assert not Constitution.objects.exists() and not Principle.objects.exists()
 
 
+@needs_salmon_principles
 def test_management_command_imports_every_file_or_none(capsys, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("[]")

@@ -1,14 +1,13 @@
 """Staff pages for principles and constitutions, over the Django test client."""
-from pathlib import Path
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from elicitation.models import Constitution, ConstitutionVersion, Principle
 from elicitation.services import constitutions as svc
+from tests.support.shared_data import SALMON_PRINCIPLES, needs_salmon_principles, shared_data
 
-SALMON = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "salmon_principles"
+SALMON = shared_data(SALMON_PRINCIPLES)
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +60,7 @@ def test_proposals_are_approved_or_discarded(admin_client):
     assert list(Principle.objects.values_list("name", "status")) == [("Keep", "approved")]
 
 
+@needs_salmon_principles
 def test_salmon_upload(admin_client):
     upload = SimpleUploadedFile("principle_collection_honest.json",
                                 (SALMON / "principle_collection_honest.json").read_bytes())

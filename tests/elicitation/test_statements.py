@@ -3,14 +3,12 @@ import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
-from chorus.accounts.models import Participant
 from elicitation.models import Campaign, Principle, Statement, StatementVote
 from elicitation.domain.statements import group_aware_consensus, opinion_groups, silhouette
 from elicitation.selectors.statements import statement_groups, statement_next
 from elicitation.services import statements as svc
-from tests.factories import CampaignFactory
+from tests.factories import CampaignFactory, make_participant
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +19,7 @@ def campaign():
 
 
 def person(campaign):
-    return Participant.objects.create(campaign=campaign, consented_at=timezone.now())
+    return make_participant(campaign)
 
 
 def test_a_statement_is_its_authors_agree_vote(campaign):

@@ -1,22 +1,20 @@
 """Participant and staff pages for statement voting, over the Django test client."""
-from pathlib import Path
-
 import pytest
 from django.core.cache.backends.dummy import DummyCache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from chorus.accounts.join_links import join_token_make
 from chorus.accounts.models import Participant
 from elicitation.selectors import statements as selectors_statements
 from elicitation.models import Campaign, Principle, Statement, StatementVote
 from elicitation.services import statements as svc
-from tests.factories import CampaignFactory
+from tests.factories import CampaignFactory, make_participant
+from tests.support.shared_data import POLIS_EXPORT, needs_polis_export, shared_data
 
-EXPORT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "polis" / "15-per-hour-seattle"
+EXPORT = shared_data(POLIS_EXPORT)
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +30,7 @@ def joined(client, campaign) -> Participant:
 
 
 def test_participant_writes_and_votes(client, campaign):
-    other = Participant.objects.create(campaign=campaign, consented_at=timezone.now())
+    other = make_participant(campaign)
     theirs = svc.statement_submit(participant=other, text="Parks need more trees.")
     me = joined(client, campaign)
     page = client.get(reverse("elicitation:statements", args=[campaign.slug]))
@@ -54,7 +52,7 @@ def test_participant_writes_and_votes(client, campaign):
 
 
 def test_statement_text_is_escaped_on_every_page(client, admin_client, campaign):
-    author = Participant.objects.create(campaign=campaign, consented_at=timezone.now())
+    author = make_participant(campaign)
     svc.statement_submit(participant=author, text='<script>alert(1)</script><img src=x onerror="alert(2)">')
     joined(client, campaign)
     pages = [
@@ -89,7 +87,7 @@ def test_closed_campaign_takes_no_statements(client, campaign):
 
 
 def test_staff_moderate_and_promote(admin_client, campaign):
-    author = Participant.objects.create(campaign=campaign, consented_at=timezone.now())
+    author = make_participant(campaign)
     good = svc.statement_submit(participant=author, text="The AI should cite its sources.")
     spam = svc.statement_submit(participant=author, text="Buy now!")
     admin_client.post(reverse("dashboard:statement_moderate", args=[spam.pk]), {"status": "rejected"})
@@ -106,7 +104,7 @@ def test_staff_moderate_and_promote(admin_client, campaign):
 
 def test_staff_statements_page_query_count_does_not_grow_with_statements(admin_client, campaign, monkeypatch):
     monkeypatch.setattr(selectors_statements, "cache", DummyCache("none", {}))  # count the computation too
-    author = Participant.objects.create(campaign=campaign, consented_at=timezone.now())
+    author = make_participant(campaign)
     url = reverse("dashboard:statements_campaign", args=[campaign.pk])
 
     def queries():
@@ -121,6 +119,7 @@ def test_staff_statements_page_query_count_does_not_grow_with_statements(admin_c
     assert queries() == few
 
 
+@needs_polis_export
 def test_polis_upload_from_the_dashboard(admin_client):
     files = {name: SimpleUploadedFile(f"{name}.csv", (EXPORT / f"{name}.csv").read_bytes())
              for name in ("comments", "votes", "summary")}

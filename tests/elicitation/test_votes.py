@@ -5,12 +5,16 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from elicitation.models import Campaign, CardImpression, EdgeVote, ValuesCard
+from elicitation.models import Campaign, CardImpression, EdgeVote
 from elicitation.services import moral_graph, values
 from elicitation.services.campaigns import CampaignClosed
+from elicitation.services.values import card_move
+from tests.factories import make_values_card
 from tests.support.seed import seed_peer_values
 
 pytestmark = pytest.mark.django_db
+
+MINE = ["THINGS that are mine", "PLACES that are mine", "TIMES that are mine"]
 
 
 @pytest.fixture
@@ -23,8 +27,7 @@ def question_of(participant):
 
 
 def test_draw_shows_six_peers_and_records_impressions_once(participant, peers):
-    ValuesCard.objects.create(participant=participant, question=question_of(participant), title="Mine Alone",
-                              description="Mine.", policies=["A", "B", "C"])  # not yet deduplicated
+    make_values_card(participant, title="Mine Alone", description="Mine.", policies=MINE)  # not yet deduplicated
     first = values.voting_draw(participant=participant, question=question_of(participant))
     again = values.voting_draw(participant=participant, question=question_of(participant))
     assert len(first) == 6 and {c.pk for c in first} == {c.pk for c in again}
@@ -32,8 +35,8 @@ def test_draw_shows_six_peers_and_records_impressions_once(participant, peers):
 
 
 def test_own_value_is_not_in_the_draw(participant, peers):
-    ValuesCard.objects.create(participant=participant, question=question_of(participant), title="Mine Alone",
-                              description="Mine.", policies=["A", "B", "C"], canonical=peers[0])
+    card = make_values_card(participant, title="Mine Alone", description="Mine.", policies=MINE)
+    card_move(card=card, canonical=peers[0])  # a curator placed it with a peer's value
     drawn = values.voting_draw(participant=participant, question=question_of(participant))
     assert peers[0] not in drawn and len(drawn) == 6
 

@@ -1,4 +1,8 @@
-"""Peers' values and upgrade stories for a question, so voting and upgrades have something to show."""
+"""Peers' values and upgrade stories for a question, so voting and upgrades have something to show.
+
+Written directly: in production deduplication (an embedder and an LLM judge) and an LLM's proposals
+write these rows, and no service writes a given value or story.
+"""
 from elicitation.models import CanonicalCard, Context, UpgradeStory
 
 PEER_VALUES = [
