@@ -10,9 +10,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "platform"))
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chorus.settings.local")
-    from chorus.env import StartupError
-
     from django.core.management import execute_from_command_line
+
+    from chorus.env import StartupError
 
     try:
         execute_from_command_line(sys.argv)

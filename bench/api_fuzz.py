@@ -64,7 +64,10 @@ def _seed_training() -> None:
     from django.conf import settings
 
     from elicitation.services.constitutions import (
-        constitution_create, constitution_draft, constitution_entry_add, constitution_version_publish,
+        constitution_create,
+        constitution_draft,
+        constitution_entry_add,
+        constitution_version_publish,
         principle_create,
     )
     from training.models import ModelArtifact, ModelRepo, RunMetric, TrainingRun

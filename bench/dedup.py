@@ -251,9 +251,10 @@ def check_mirror(vectors: np.ndarray, checked: int = 50) -> bool:
 def real_judge_sample(cards: list[Card], asked: list[tuple[int, int]], size: int, rng: random.Random) -> None:
     """The judges on the same sampled pairs: the old JSON answer, and Yes/No log-probabilities read
     raw, calibrated (production), and calibrated in both card orders."""
+    from django.conf import settings
+
     from chorus.inference import NotSupported
     from chorus.llm import chat_backend
-    from django.conf import settings
 
     same = [p for p in asked if cards[p[0]].group == cards[p[1]].group]
     different = [p for p in asked if cards[p[0]].group != cards[p[1]].group]

@@ -41,12 +41,12 @@ def children(pid: int) -> list[int]:
 
 def seed(rows: int) -> tuple[int, str]:
     """Fills the bench database with one campaign and `rows` judged comparisons, by COPY."""
+    from django.contrib.auth import get_user_model
     from django.db import connection
     from django.utils import timezone
 
     from chorus.accounts.models import Participant, Scope
     from chorus.accounts.services import api_token_create
-    from django.contrib.auth import get_user_model
     from elicitation.models import SystemMessage
     from elicitation.services.campaigns import campaign_create
 

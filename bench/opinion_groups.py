@@ -14,7 +14,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from elicitation.domain import statements as og  # noqa: E402
+from elicitation.domain import statements as og
 
 
 def reference_nearest(points: np.ndarray, centers: np.ndarray) -> np.ndarray:

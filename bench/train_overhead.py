@@ -146,7 +146,6 @@ def main() -> int:
     import shutil
 
     from chorus.celery import app
-
     from training.models import AlignmentTarget, TrainingRun
     from training.storage import model_dir, run_dir, target_dir
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from gpu_workers.devices import best_device, describe_device, free_memory, supports_bf16
 from training.configs import config_validate, method_module
 from training.methods.common.contract import RunCancelled, RunInputs
 from training.model_cards import model_card_render
@@ -27,8 +28,6 @@ from training.models import TrainingRun
 from training.services import runs as run_services
 from training.services.runs import Claim
 from training.storage import model_dir, publish_folder, run_dir, sha256_file, target_dir
-
-from gpu_workers.devices import best_device, describe_device, free_memory, supports_bf16
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +102,7 @@ def execute_run(run_id: int, *, worker: str) -> str:
             return "lost"
         run_services.run_mark_cancelled(claim=state.claim)
         return "cancelled"
-    except Exception as exc:  # noqa: BLE001 (whatever the method raises fails the run, not the worker)
+    except Exception as exc:
         run_services.run_log(claim=state.claim, message=traceback.format_exc(limit=8))
         run_services.run_fail(claim=state.claim, error=_reason(exc, device, run.method))
         return "failed"

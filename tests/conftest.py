@@ -146,7 +146,6 @@ def page(browser):
 def scripted_llm(monkeypatch):
     """Replaces the project's chat backend with a scripted one (in this process only)."""
     import chorus.llm
-
     from tests.support.scripted_llm import ScriptedBackend
 
     backend = ScriptedBackend()

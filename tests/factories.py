@@ -20,7 +20,17 @@ from django.utils import timezone
 
 from chorus.accounts import services as account_services
 from chorus.accounts.models import Participant
-from elicitation.models import Activity, Campaign, CanonicalCard, Context, EdgeVote, SystemMessage, UpgradeStory, ValuesCard, Wave
+from elicitation.models import (
+    Activity,
+    Campaign,
+    CanonicalCard,
+    Context,
+    EdgeVote,
+    SystemMessage,
+    UpgradeStory,
+    ValuesCard,
+    Wave,
+)
 from elicitation.services import campaigns as campaign_services
 from elicitation.services import comparisons as comparison_services
 from elicitation.services import interviews as interview_services
@@ -77,7 +87,6 @@ def make_values_card(participant: Participant, *, title: str, description: str, 
     Not deduplicated: outside a test whose transactions commit, the dedup task is never dispatched.
     """
     import chorus.llm
-
     from tests.support.scripted_llm import ScriptedBackend
 
     question = question or participant.campaign.questions.get()

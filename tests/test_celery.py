@@ -43,7 +43,7 @@ def test_each_queue_runs_on_its_own_worker(celery_workers):
 
     sent = {queue: queue_probe_send(queue=queue) for queue in ("default", "gpu")}
     for queue, probe in sent.items():
-        ran = wait_for(lambda: QueueProbe.objects.filter(pk=probe.pk, ran_at__isnull=False).first())
+        ran = wait_for(lambda probe=probe: QueueProbe.objects.filter(pk=probe.pk, ran_at__isnull=False).first())
         assert ran.worker == celery_workers[queue]
         assert ran.task_id
         assert ran.device.startswith("cpu")  # no GPU on the test machine

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+
 from chorus import env
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

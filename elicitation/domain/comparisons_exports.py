@@ -3,8 +3,9 @@ and per-participant context sets for personalised preference models. Generators:
 from __future__ import annotations
 
 import hashlib
-import orjson
 from collections.abc import Iterable, Iterator
+
+import orjson
 
 FORMATS = ("trl", "trl_conversational", "multifaceted", "context_sets")
 

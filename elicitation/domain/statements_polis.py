@@ -12,7 +12,6 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-
 COMMENT_COLUMNS = ("timestamp", "comment-id", "author-id", "moderated", "comment-body")
 VOTE_COLUMNS = ("timestamp", "comment-id", "voter-id", "vote")
 # Polis' moderation codes as statement statuses (Statement.Status).

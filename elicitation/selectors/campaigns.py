@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db.models import Count, QuerySet
-from django.utils import timezone
 
 from elicitation.models import Campaign, CanonicalCard, CardImpression, EdgeVote, Interview, ValuesCard, Wave
 

@@ -1,9 +1,9 @@
 """Reads of system messages and comparisons: which campaigns have judged ones, and the judged rows for exports."""
 from __future__ import annotations
 
-from chorus.accounts.models import Participant
 from django.db.models import Count, Q, QuerySet
 
+from chorus.accounts.models import Participant
 from elicitation.models import Campaign, Comparison, SystemMessage
 
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from chorus.accounts.models import Participant
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from chorus.accounts.models import Participant
 from elicitation.domain import moral_graph as mg
 from elicitation.models import Campaign, CanonicalCard, Context, EdgeVote, GraphSnapshot, Wave
 

@@ -9,8 +9,8 @@ import numpy as np
 from django.core.cache import cache
 from django.db.models import Count, Max, Q, QuerySet
 
-from elicitation.models import Activity, Campaign, Statement, StatementVote
 from elicitation.domain.statements import group_aware_consensus, group_vote_counts, opinion_groups
+from elicitation.models import Activity, Campaign, Statement, StatementVote
 
 SVG_SIZE = 400
 SVG_MARGIN = 16

@@ -4,13 +4,13 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-from chorus import llm
-from chorus.accounts.models import Participant
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from chorus import llm
+from chorus.accounts.models import Participant
 from elicitation.models import DIMENSIONS, Activity, Comparison, SystemMessage
 from elicitation.services.campaigns import CampaignClosed, campaign_require_open
 

@@ -18,11 +18,10 @@ from django.utils import timezone
 from chorus import llm
 from chorus.dispatch import dispatch_on_commit
 from chorus.inference import InferenceError
-
-from elicitation.prompts import constitutions as prompts
-from elicitation.models import Campaign, CanonicalCard, Constitution, ConstitutionEntry, ConstitutionVersion, Principle
-from elicitation.selectors.moral_graph import graph_compute, wisest_values_per_context
 from elicitation.domain.constitutions_salmon import DEFINITION_MAX_CHARS, NAME_MAX_CHARS, SalmonFormatError, salmon_read
+from elicitation.models import Campaign, CanonicalCard, Constitution, ConstitutionEntry, ConstitutionVersion, Principle
+from elicitation.prompts import constitutions as prompts
+from elicitation.selectors.moral_graph import graph_compute, wisest_values_per_context
 
 log = logging.getLogger(__name__)
 

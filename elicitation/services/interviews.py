@@ -6,13 +6,13 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from chorus import llm
-from chorus.dispatch import dispatch_on_commit
-from chorus.inference import InferenceError
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
+from chorus import llm
+from chorus.dispatch import dispatch_on_commit
+from chorus.inference import InferenceError
 from elicitation.domain.values import CARD_SCHEMA, CardData, card_clean, card_from_json
 from elicitation.models import Activity, Interview, InterviewMessage, Question, ValuesCard
 from elicitation.prompts import interviews as prompts

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import combinations
 
-from chorus import llm
-from chorus.accounts.models import Participant
-from chorus.dispatch import dispatch_on_commit
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from chorus import llm
+from chorus.accounts.models import Participant
+from chorus.dispatch import dispatch_on_commit
 from elicitation.domain.moral_graph_mai import MaiStudyRefused, StudyFile, StudyValue, StudyVote, mai_study_read
 from elicitation.models import (
     Activity,

@@ -6,7 +6,6 @@ from django.db import transaction
 from django.db.models import Q
 
 from chorus.accounts import services as account_services
-
 from elicitation.models import CanonicalCard, CardImpression, EdgeVote
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from elicitation.domain.statements_polis import ExportFile, PolisExportRefused, polis_export_read
 from elicitation.models import Activity, Campaign, Principle, Statement, StatementVote
-from elicitation.services.campaigns import CampaignClosed, campaign_create, campaign_require_open
+from elicitation.services.campaigns import campaign_create, campaign_require_open
 from elicitation.services.constitutions import principle_create
 
 STATEMENT_MAX_CHARS = 400

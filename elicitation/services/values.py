@@ -12,13 +12,13 @@ import random
 from functools import cache
 
 import numpy as np
-from chorus import llm
-from chorus.dispatch import dispatch_on_commit
-from chorus.inference import ChatBackend, NotSupported
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from chorus import llm
+from chorus.dispatch import dispatch_on_commit
+from chorus.inference import ChatBackend, NotSupported
 from elicitation.domain.values import DISTANCE_THRESHOLD, policies_text
 from elicitation.models import Activity, CanonicalCard, CardImpression, Context, Question, ValuesCard
 from elicitation.prompts import values as prompts

@@ -5,7 +5,6 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
 from chorus.accounts.selectors import consented_participant
-
 from elicitation.models import Campaign, Question
 
 

@@ -5,18 +5,16 @@ from collections.abc import Iterator
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from chorus.bad_input import posted_id
-from chorus.inference import InferenceError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chorus.accounts.selectors import consented_participant
+from chorus.bad_input import posted_id
+from chorus.inference import InferenceError
 from chorus.sse import sse_event, sse_response
-
-from elicitation.models import Campaign, Comparison, SystemMessage
+from elicitation.models import DIMENSIONS, Campaign, Comparison, SystemMessage
 from elicitation.selectors.comparisons import comparisons_judged_by, system_message_of, system_messages_to_adopt
-from elicitation.models import DIMENSIONS
 from elicitation.services import comparisons as svc
 
 

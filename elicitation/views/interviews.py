@@ -3,17 +3,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from django.core.exceptions import ValidationError
 from django.contrib import messages as flash
-from django.urls import reverse
-from chorus.inference import InferenceError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from chorus.inference import InferenceError
 from chorus.sse import sse_event, sse_response
-
 from elicitation.models import Interview, InterviewMessage
 from elicitation.services import interviews as svc
 from elicitation.views.common import NotJoined, participant_question

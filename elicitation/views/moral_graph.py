@@ -12,12 +12,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chorus.bad_input import BadInput, posted_id
 from chorus.accounts.selectors import consented_participant
-
+from chorus.bad_input import BadInput, posted_id
 from elicitation.models import Campaign, Relationship, UpgradeStory
-from elicitation.selectors.campaigns import wave_get
 from elicitation.selectors import moral_graph as graphs
+from elicitation.selectors.campaigns import wave_get
 from elicitation.selectors.moral_graph import upgrades_answered
 from elicitation.services import moral_graph as services
 from elicitation.services.campaigns import CampaignClosed

@@ -8,7 +8,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 from chorus.accounts import services as account_services
 from chorus.accounts.join_links import InvalidJoinLink, join_token_read
 from chorus.accounts.selectors import consented_participant, participant_from_session
-
 from elicitation.models import Campaign
 from elicitation.selectors.campaigns import participant_progress
 from elicitation.selectors.moral_graph import upgrades_answered

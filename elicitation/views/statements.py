@@ -9,9 +9,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from chorus.bad_input import posted_id
 from chorus.accounts.selectors import consented_participant
-
+from chorus.bad_input import posted_id
 from elicitation.models import Activity, Campaign, Statement
 from elicitation.selectors.statements import statement_groups, statement_next, statement_votes_cast
 from elicitation.services import statements as svc

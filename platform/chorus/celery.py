@@ -13,12 +13,12 @@ from celery.signals import worker_init
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chorus.settings.local")
 
-from chorus.env import StartupError  # noqa: E402
+from chorus.env import StartupError
 
 try:  # read and validate settings now, so a bad value stops the worker with one line
     from django.conf import settings
 
-    settings.INSTALLED_APPS
+    settings.INSTALLED_APPS  # noqa: B018  (reading it is the point: it loads and checks the settings)
 except StartupError as exc:
     sys.exit(f"chorus: {exc}")
 

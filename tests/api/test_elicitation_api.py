@@ -6,7 +6,6 @@ import pytest
 from django.utils import timezone
 
 from elicitation.models import Comparison
-from elicitation.selectors import moral_graph as graphs
 from elicitation.services.moral_graph import graph_snapshot_create
 from tests.factories import CampaignFactory, make_edge_vote, make_participant, make_system_message, make_wave
 from tests.support.seed import seed_peer_values

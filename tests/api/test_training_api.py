@@ -52,7 +52,10 @@ def base_model(tmp_path_factory):
 
 def _published_version():
     from elicitation.services.constitutions import (
-        constitution_create, constitution_draft, constitution_entry_add, constitution_version_publish,
+        constitution_create,
+        constitution_draft,
+        constitution_entry_add,
+        constitution_version_publish,
         principle_create,
     )
 

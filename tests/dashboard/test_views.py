@@ -1,8 +1,8 @@
 """The staff dashboard: only staff get in; pages show services, workers, probes and tokens."""
 import pytest
+
 from chorus.accounts.models import ApiToken
 from chorus.dashboard.models import QueueProbe
-
 from tests.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db

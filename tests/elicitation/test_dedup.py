@@ -7,12 +7,12 @@ import re
 
 import numpy as np
 import pytest
-from chorus.inference import ChatBackend, InferenceConfig, make_backend
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from elicitation.prompts import values as prompts
+from chorus.inference import ChatBackend, InferenceConfig, make_backend
 from elicitation.models import CanonicalCard, Context, ValuesCard
+from elicitation.prompts import values as prompts
 from elicitation.services import interviews
 from elicitation.services.values import (
     CONTENT_FREE_CARDS,
@@ -315,6 +315,7 @@ def test_the_bundled_model_judges_by_calibrated_logprobs(monkeypatch):
 def test_confirmed_card_gets_a_value_and_contexts_from_the_default_worker(celery_workers, scripted_llm):
     """The real path: confirm -> task on the `default` worker -> real embedder, real SmolLM2 for contexts."""
     from celery.signals import after_task_publish
+
     from chorus.celery import app
 
     question = CampaignFactory(questions=["I am considering an abortion. What should I do?"]).questions.get()

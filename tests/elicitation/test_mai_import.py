@@ -14,10 +14,10 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError
 
-from elicitation.models import Campaign, CanonicalCard, Context, EdgeVote, Question, UpgradeStory
 from elicitation.domain import moral_graph_mai as mai_import
-from elicitation.selectors.moral_graph import graph_compute
 from elicitation.domain.moral_graph_mai import StudyFile
+from elicitation.models import Campaign, CanonicalCard, Context, EdgeVote, Question, UpgradeStory
+from elicitation.selectors.moral_graph import graph_compute
 from elicitation.services.moral_graph import mai_study_import
 
 pytestmark = pytest.mark.django_db

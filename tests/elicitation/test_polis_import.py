@@ -8,10 +8,10 @@ from django.core.cache.backends.dummy import DummyCache
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
-from elicitation.selectors import statements as selectors_statements
-from elicitation.models import Campaign, Statement, StatementVote
-from elicitation.selectors.statements import campaign_vote_matrix, statement_groups
 from elicitation.domain.statements_polis import ExportFile
+from elicitation.models import Campaign, Statement, StatementVote
+from elicitation.selectors import statements as selectors_statements
+from elicitation.selectors.statements import campaign_vote_matrix, statement_groups
 from elicitation.services.statements import polis_import
 from tests.support.shared_data import POLIS_EXPORT, needs_polis_export, shared_data
 

@@ -5,8 +5,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
-from elicitation.models import Constitution, Principle
 from elicitation.domain.constitutions_salmon import SalmonFormatError, salmon_read
+from elicitation.models import Constitution, Principle
 from elicitation.selectors.constitutions import constitution_version_entries, constitution_version_salmon_json
 from elicitation.services import constitutions as svc
 from tests.support.shared_data import SALMON_PRINCIPLES, needs_salmon_principles, shared_data

@@ -4,8 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from elicitation.models import Campaign, Principle, Statement, StatementVote
 from elicitation.domain.statements import group_aware_consensus, opinion_groups, silhouette
+from elicitation.models import Campaign, Principle, Statement, StatementVote
 from elicitation.selectors.statements import statement_groups, statement_next
 from elicitation.services import statements as svc
 from tests.factories import CampaignFactory, make_participant

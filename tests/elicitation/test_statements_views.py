@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from chorus.accounts.join_links import join_token_make
 from chorus.accounts.models import Participant
-from elicitation.selectors import statements as selectors_statements
 from elicitation.models import Campaign, Principle, Statement, StatementVote
+from elicitation.selectors import statements as selectors_statements
 from elicitation.services import statements as svc
 from tests.factories import CampaignFactory, make_participant
 from tests.support.shared_data import POLIS_EXPORT, needs_polis_export, shared_data
@@ -76,7 +76,8 @@ def test_groups_page_needs_a_participant_or_staff_and_polls(client, admin_client
     assert 'id="statement-groups"' in fragment
     assert "<html" not in fragment
     assert admin_client.get(url).status_code == 200
-    assert client.get(reverse("elicitation:statement_groups", args=[CampaignFactory().slug])).status_code == 404
+    no_statements = CampaignFactory(activities=["interview"])
+    assert client.get(reverse("elicitation:statement_groups", args=[no_statements.slug])).status_code == 404
 
 
 def test_closed_campaign_takes_no_statements(client, campaign):

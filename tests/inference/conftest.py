@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from chorus.inference import ChatBackend, InferenceConfig, make_backend
 from chorus.inference.llama_server import INSTALL_HINT, llama_server
 from chorus.inference.local import bundled_gguf

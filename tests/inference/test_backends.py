@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from chorus.inference import (
     BackendUnavailable,
     GenerationParams,
@@ -16,7 +17,6 @@ from chorus.inference import (
     make_backend,
 )
 from chorus.inference.llama_server import free_port
-
 from tests.conftest import REPO_ROOT
 from tests.inference.conftest import FRANCE
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from chorus.inference import Embedder, get_embedder
 
 pytestmark = pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from chorus import llm
 from chorus.inference.local import LocalBackend
 from chorus.inference.openai_backend import OpenAIBackend

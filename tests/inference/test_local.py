@@ -9,10 +9,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from chorus.inference import ChatBackend, StructuredOutputError
-from chorus.inference.local import MODEL_NAME, prepare_local_model
 from django.core.management import call_command
 
+from chorus.inference import ChatBackend, StructuredOutputError
+from chorus.inference.local import MODEL_NAME, prepare_local_model
 from tests.inference.conftest import CHARTER_PROMPT, CHARTER_SCHEMA, FRANCE
 
 pytestmark = pytest.mark.slow

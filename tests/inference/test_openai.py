@@ -7,8 +7,8 @@ import urllib.request
 
 import jsonschema
 import pytest
-from chorus.inference import ChatBackend
 
+from chorus.inference import ChatBackend
 from tests.inference.conftest import CHARTER_PROMPT, CHARTER_SCHEMA, FRANCE, SERVED_MODEL
 
 pytestmark = pytest.mark.slow

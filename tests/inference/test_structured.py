@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from chorus.inference import GenerationParams, InferenceError, StructuredOutputError
 from chorus.inference.structured import generate_valid_json
-
 from tests.inference.conftest import CHARTER_SCHEMA
 
 VALID = json.dumps({"title": "Kitchen", "policies": ["Clean up", "Label food", "Share"]})

@@ -84,7 +84,7 @@ def test_a_restarted_run_skips_sft_and_resumes_dpo_and_the_model_generates(tiny_
     assert any(not torch.equal(published[k], first_attempt[k]) for k in first_attempt)
 
     # The model page's snippet (janus.USAGE) loads the published policy and generates greedily.
-    exec(janus.USAGE, {"path": str(run / "out")})  # noqa: S102 (our own snippet)
+    exec(janus.USAGE, {"path": str(run / "out")})
     tokenizer = AutoTokenizer.from_pretrained(run / "out")
     model = AutoModelForCausalLM.from_pretrained(checkpoints / "checkpoint-12").eval()
     messages = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "How do I make tea?"}]

@@ -55,7 +55,7 @@ def test_the_saved_model_loads_through_from_pretrained_and_scores_for_anyone(tin
     assert scorer.score_weights(weights, "How do I cook rice?", "Rinse it. Then check it twice, and wait a bit.") > \
         scorer.score_weights(weights, "How do I cook rice?", "Rinse it.")
     # The model page's snippet (pal.USAGE) prints the first person's reward.
-    exec(pal.USAGE, {"path": str(folder / "out")})  # noqa: S102 (our own snippet)
+    exec(pal.USAGE, {"path": str(folder / "out")})
     printed = float(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed == pytest.approx(scorer.score(scorer.users[0], "How do I make tea?", "Boil water, then steep."), abs=1e-5)
 

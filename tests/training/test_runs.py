@@ -130,9 +130,9 @@ def test_a_restarted_worker_resumes_what_it_was_running(toy_target, tiny_model_d
 
 
 def test_beat_schedules_the_reaper_task_by_its_registered_name():
-    from chorus.celery import app
     from django.conf import settings
 
+    from chorus.celery import app
     from training.tasks import runs_reap_stale
 
     entry = settings.CELERY_BEAT_SCHEDULE["training-reap-stale-runs"]

@@ -119,7 +119,7 @@ def test_lora_training_gives_a_plain_model_that_loads_without_peft(tiny_model_di
                                                                         abs=1e-5)
 
     # The model page shows salmon.USAGE: plain transformers must reproduce RewardScorer's reward.
-    exec(salmon.USAGE, {"path": str(tmp_path / "model")})  # noqa: S102 (our own snippet)
+    exec(salmon.USAGE, {"path": str(tmp_path / "model")})
     printed = float(capsys.readouterr().out.strip().splitlines()[-1])
     expected = scorer.score(["Keep it short."], "How do I make tea?", "Boil water, then steep.")
     assert printed == pytest.approx(expected, abs=1e-5)

@@ -15,8 +15,9 @@ from training.methods.common.policies import TransformersPolicy
 
 @pytest.fixture(scope="module")
 def bundled_model_dir() -> Path:
-    from chorus.inference.local import prepare_local_model
     from django.conf import settings
+
+    from chorus.inference.local import prepare_local_model
 
     return prepare_local_model(settings.CHORUS_MODEL_CACHE).path
 

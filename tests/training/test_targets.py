@@ -41,8 +41,8 @@ def test_a_constitution_target_freezes_principles_and_prompts_with_hashes(toy_ve
 
 
 def test_a_draft_or_empty_source_is_refused_and_leaves_nothing(toy_version):
-    from elicitation.services.moral_graph import graph_snapshot_create
     from elicitation.services.constitutions import constitution_draft
+    from elicitation.services.moral_graph import graph_snapshot_create
     from tests.factories import CampaignFactory
 
     draft = constitution_draft(constitution=toy_version.constitution)

@@ -49,7 +49,7 @@ def test_the_saved_model_loads_and_scores_for_people_seen_and_new(tiny_model_dir
     assert scorer.score_latent(z, "How do I cook rice?", "Rinse it. Then check it twice, and wait a bit.") > \
         scorer.score_latent(z, "How do I cook rice?", "Rinse it.")
     # The model page's snippet (vpl.USAGE) prints the first person's reward.
-    exec(vpl.USAGE, {"path": str(folder / "out")})  # noqa: S102 (our own snippet)
+    exec(vpl.USAGE, {"path": str(folder / "out")})
     printed = float(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed == pytest.approx(scorer.score(scorer.users[0], "How do I make tea?", "Boil water, then steep."),
                                     abs=1e-5)

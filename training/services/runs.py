@@ -14,13 +14,13 @@ from datetime import timedelta
 from typing import Any
 
 from celery import current_app
-from chorus.dispatch import dispatch
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from chorus.dispatch import dispatch
 from training.configs import config_as_dict, config_validate, method_module, model_folder_check
 from training.methods.common.contract import last_complete_checkpoint
 from training.models import AlignmentTarget, ModelArtifact, ModelRepo, RunMetric, TrainingRun

@@ -17,11 +17,9 @@ from django.db.models import Max
 
 from elicitation.domain.comparisons_exports import chosen_rejected, pseudonym
 from elicitation.selectors.campaigns import campaign_get
+from elicitation.selectors.comparisons import comparisons_decided
 from elicitation.selectors.constitutions import constitution_source
 from elicitation.selectors.moral_graph import graph_snapshot_source
-from elicitation.selectors.comparisons import comparisons_decided
-
-from training import selectors
 from training.models import AlignmentTarget, TargetFile
 from training.storage import target_dir, write_folder_atomic
 

@@ -51,7 +51,7 @@ class SignedLinkAuthentication(BaseAuthentication):
         try:
             payload = signing.loads(signature, salt=LINK_SALT, max_age=LINK_MAX_AGE)
         except signing.BadSignature:
-            raise exceptions.AuthenticationFailed("This link is invalid or has expired; ask for a new one.")
+            raise exceptions.AuthenticationFailed("This link is invalid or has expired; ask for a new one.") from None
         query = {k: v for k, v in request.query_params.items() if k != "signature"}
         if payload["query"] != query:
             raise exceptions.AuthenticationFailed("This link's filters were changed; ask for a new one.")

@@ -11,7 +11,6 @@ a token without read:models gets 403 and never learns whether a repo exists.
 from __future__ import annotations
 
 import logging
-
 import re
 from datetime import UTC, datetime
 
@@ -22,7 +21,6 @@ from rest_framework import exceptions, serializers
 from rest_framework.views import APIView
 
 from chorus.accounts.models import Scope
-
 from chorus.api.hub_repos import HubRepo, Revision, artifact_revision, hub_repo_id, repo_find, tree_entries
 
 CHUNK = 1 << 20
@@ -360,7 +358,7 @@ class _FileRange:
     """Streams `length` bytes from `start`; the response closes the file even if never iterated."""
 
     def __init__(self, path, start: int, length: int) -> None:
-        self._file = open(path, "rb")  # noqa: SIM115 (closed by close(), which the response calls)
+        self._file = open(path, "rb")
         self._file.seek(start)
         self._left = length
 

@@ -1,7 +1,14 @@
 """Hugging Face Hub-compatible routes, mounted at /hf/ (the `endpoint` a client is given)."""
 from django.urls import path
 
-from chorus.api.hub import HubModelInfoApi, HubModelInfoRevisionApi, HubRefsApi, HubResolveApi, HubTreeApi, HubTreePathApi
+from chorus.api.hub import (
+    HubModelInfoApi,
+    HubModelInfoRevisionApi,
+    HubRefsApi,
+    HubResolveApi,
+    HubTreeApi,
+    HubTreePathApi,
+)
 
 app_name = "hub"
 

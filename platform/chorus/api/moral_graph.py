@@ -11,8 +11,8 @@ from rest_framework.views import APIView
 
 from chorus.accounts.models import Scope
 from elicitation.models import Campaign
-from elicitation.selectors.values import canonical_list
 from elicitation.selectors import moral_graph as graphs
+from elicitation.selectors.values import canonical_list
 
 
 class ValuesCardOutput(serializers.Serializer):

@@ -16,8 +16,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chorus.accounts.models import Scope
-from training.models import AlignmentTarget, ModelArtifact, RunMetric, TrainingRun
+from chorus.api.hub_repos import artifact_commit, artifact_revision, hub_repo_id, target_slugs
 from training import selectors
+from training.models import AlignmentTarget, TrainingRun
 from training.selectors import target_list
 from training.services.runs import run_cancel, run_create
 from training.services.targets import (
@@ -25,8 +26,6 @@ from training.services.targets import (
     SOURCE_FIELDS,
     target_freeze,
 )
-
-from chorus.api.hub_repos import artifact_commit, artifact_revision, hub_repo_id, target_slugs
 
 # --- targets -----------------------------------------------------------------------------------
 

@@ -3,11 +3,19 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from chorus.api.campaigns import CampaignDetailApi, CampaignListApi
 from chorus.api.datasets import ComparisonDatasetApi, DatasetLinkApi
-from chorus.api.training import (
-    ModelDetailApi, ModelListApi, RunCancelApi, RunCreateApi, RunDetailApi, RunListApi, RunMetricListApi,
-    TargetDetailApi, TargetFreezeApi, TargetListApi,
-)
 from chorus.api.moral_graph import MoralGraphApi, SnapshotListApi, ValuesCardListApi
+from chorus.api.training import (
+    ModelDetailApi,
+    ModelListApi,
+    RunCancelApi,
+    RunCreateApi,
+    RunDetailApi,
+    RunListApi,
+    RunMetricListApi,
+    TargetDetailApi,
+    TargetFreezeApi,
+    TargetListApi,
+)
 
 app_name = "api"
 

@@ -1,7 +1,7 @@
 from celery import shared_task
-from gpu_workers.devices import describe_device
 
 from chorus.dashboard.services import queue_probe_record
+from gpu_workers.devices import describe_device
 
 
 @shared_task(bind=True, name="chorus.dashboard.tasks.queue_probe_run", soft_time_limit=60, time_limit=90)

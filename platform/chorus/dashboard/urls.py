@@ -1,6 +1,15 @@
 from django.urls import path
 
-from chorus.dashboard.views import campaigns, comparisons, constitutions, home, moral_graph, statements, training, values
+from chorus.dashboard.views import (
+    campaigns,
+    comparisons,
+    constitutions,
+    home,
+    moral_graph,
+    statements,
+    training,
+    values,
+)
 
 app_name = "dashboard"
 

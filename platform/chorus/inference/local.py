@@ -147,7 +147,7 @@ class LocalBackend(ChatBackend):
         def run() -> None:
             try:
                 loaded.model.generate(**kwargs, streamer=streamer, stopping_criteria=[_stop_when(cancelled)])
-            except BaseException as error:  # noqa: BLE001 -- re-raised below, in the consumer's thread
+            except BaseException as error:
                 failures.append(error)
                 streamer.end()  # unblock the consumer's loop
 

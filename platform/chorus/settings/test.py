@@ -3,11 +3,11 @@ import os
 
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/2")
 
-from chorus.settings.base import *  # noqa: E402,F403
+from chorus.settings.base import *  # noqa: F403
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-STORAGES = {  # noqa: F405
+STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }

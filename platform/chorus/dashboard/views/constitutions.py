@@ -4,22 +4,17 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django.views.decorators.vary import vary_on_headers
 
 from chorus.bad_input import posted_id
 from elicitation.models import (
-    Activity,
     Campaign,
     Constitution,
     ConstitutionEntry,
     ConstitutionVersion,
     Principle,
-    Statement,
 )
 from elicitation.selectors.constitutions import (
     constitution_list,
@@ -29,11 +24,7 @@ from elicitation.selectors.constitutions import (
     principles_approved,
 )
 from elicitation.selectors.moral_graph import campaigns_with_values
-from elicitation.selectors.statements import statement_groups
 from elicitation.services import constitutions as svc
-from elicitation.services import statements as statement_svc
-from elicitation.domain.statements_polis import ExportFile, polis_summary_read
-from elicitation.services.statements import polis_import
 
 PRINCIPLE_FIELDS = ("name", "definition", "negated_definition", "kind")
 

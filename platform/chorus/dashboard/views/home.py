@@ -18,12 +18,11 @@ from chorus.accounts import services as account_services
 from chorus.accounts.join_links import join_token_make
 from chorus.accounts.models import ApiToken, Scope
 from chorus.accounts.selectors import api_tokens_for_user
+from chorus.dashboard import selectors, services
 from chorus.health import problems
 from chorus.inference import InferenceError
 from chorus.sse import sse_event, sse_response
 from elicitation.selectors.campaigns import campaign_list
-
-from chorus.dashboard import selectors, services
 
 PLAYGROUND_MAX_CHARS = 2000
 

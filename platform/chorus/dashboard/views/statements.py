@@ -4,26 +4,19 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from elicitation.domain.statements_polis import ExportFile, PolisExportRefused, polis_summary_read
 from elicitation.models import (
-    Activity,
     Campaign,
-    Constitution,
-    ConstitutionEntry,
-    ConstitutionVersion,
-    Principle,
     Statement,
 )
-from elicitation.selectors.constitutions import constitution_version_salmon_json
 from elicitation.selectors.statements import statement_campaigns, statement_groups, statements_for_moderation
 from elicitation.services import statements as statement_svc
-from elicitation.domain.statements_polis import ExportFile, PolisExportRefused, polis_summary_read
 from elicitation.services.statements import polis_import
 
 

@@ -32,7 +32,6 @@ from training.services.runs import run_cancel, run_create
 from training.services.targets import SOURCE_FIELDS, target_freeze
 
 
-
 @staff_member_required
 def targets_list(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/targets_list.html", {
