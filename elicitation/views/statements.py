@@ -14,6 +14,7 @@ from chorus.bad_input import posted_id
 from elicitation.models import Activity, Campaign, Statement
 from elicitation.selectors.statements import statement_groups, statement_next, statement_votes_cast
 from elicitation.services import statements as svc
+from elicitation.services.campaigns import CampaignClosed
 
 
 def _campaign(slug: str) -> Campaign:
@@ -39,7 +40,7 @@ def statements_page(request: HttpRequest, slug: str) -> HttpResponse:
         text = request.POST.get("text", "")
         try:
             svc.statement_submit(participant=participant, text=text)
-        except svc.CampaignClosed as exc:
+        except CampaignClosed as exc:
             error = str(exc)
         except ValidationError as exc:
             error = " ".join(exc.messages)
@@ -61,7 +62,7 @@ def statement_vote(request: HttpRequest, slug: str) -> HttpResponse:
     vote_error = ""
     try:
         svc.statement_vote_cast(participant=participant, statement=statement, choice=request.POST.get("choice", ""))
-    except svc.CampaignClosed as exc:
+    except CampaignClosed as exc:
         vote_error = str(exc)
     except ValidationError as exc:
         vote_error = " ".join(exc.messages)

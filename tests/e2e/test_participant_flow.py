@@ -33,7 +33,7 @@ def send(page, text):
 
 
 def vote_and_judge(page):
-    page.get_by_role("link", name="Vote").click()
+    page.get_by_role("link", name="Vote", exact=True).click()
     expect(page.locator(".pick")).to_have_count(6)
     page.locator(".pick input").nth(0).check()
     page.locator(".pick input").nth(2).check()

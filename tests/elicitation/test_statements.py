@@ -8,6 +8,7 @@ from elicitation.domain.statements import group_aware_consensus, opinion_groups,
 from elicitation.models import Campaign, Principle, Statement, StatementVote
 from elicitation.selectors.statements import statement_groups, statement_next
 from elicitation.services import statements as svc
+from elicitation.services.campaigns import CampaignClosed
 from tests.factories import CampaignFactory, make_participant
 
 pytestmark = pytest.mark.django_db
@@ -51,10 +52,10 @@ def test_a_duplicate_statement_is_refused(campaign):
 
 def test_statements_need_an_open_campaign_that_asks_for_them(campaign):
     closed = CampaignFactory(activities=["principles"], status=Campaign.Status.CLOSED)
-    with pytest.raises(svc.CampaignClosed):
+    with pytest.raises(CampaignClosed):
         svc.statement_submit(participant=person(closed), text="Too late.")
     other = CampaignFactory(activities=["interview"])
-    with pytest.raises(svc.CampaignClosed):
+    with pytest.raises(CampaignClosed):
         svc.statement_submit(participant=person(other), text="Not asked.")
 
 
