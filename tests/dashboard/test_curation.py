@@ -1,8 +1,8 @@
 """The curator's values page: values with their cards, split and merge, and what it refuses."""
 import pytest
-from chorus.accounts.models import Participant
 from django.utils import timezone
 
+from chorus.accounts.models import Participant
 from elicitation.models import CanonicalCard, ValuesCard
 from elicitation.services import interviews
 from elicitation.services.values import card_deduplicate
@@ -57,8 +57,7 @@ def url(campaign, card=None, action=""):
 def test_only_staff_get_in(client, django_user_model, values):
     campaign, card = values["campaign"], values["reworded"]
     assert client.get(url(campaign))["Location"].startswith("/admin/login/")
-    django_user_model.objects.create_user(username="p", password="pw-123456-x")
-    client.login(username="p", password="pw-123456-x")
+    client.force_login(django_user_model.objects.create_user(username="p", password="pw-123456-x"))
     assert client.get(url(campaign))["Location"].startswith("/admin/login/")
     assert client.post(url(campaign, card, "split"))["Location"].startswith("/admin/login/")
     assert CanonicalCard.objects.count() == 2

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from chorus import env
@@ -26,6 +27,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "django_htmx",
     "template_partials",
     "rest_framework",
@@ -52,6 +54,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "chorus.bad_input.RefuseNulCharacters",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "chorus.urls"
@@ -82,6 +86,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed logins (staff login and the admin) are counted per username and address by django-axes.
+# After CHORUS_LOGIN_FAILURE_LIMIT failures that pair is locked out, the right password included,
+# for CHORUS_LOGIN_COOLOFF_MINUTES after its last attempt. The same account from another address,
+# and other accounts from this one, still log in: a guesser cannot lock a curator out from elsewhere.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.integer("CHORUS_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env.integer("CHORUS_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The same address the API's throttles use, and the login page with a "try again after" line
+# instead of axes' bare text.
+AXES_CLIENT_IP_CALLABLE = "chorus.accounts.lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "chorus.accounts.lockout.lockout_response"
+AXES_VERBOSE = False  # no banner at start-up: a failed start must stay one line
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "home"
@@ -152,6 +170,10 @@ REST_FRAMEWORK = {
         "user": env.text("CHORUS_API_RATE_USER", "6000/hour"),
         "anon": env.text("CHORUS_API_RATE_ANON", "600/hour"),
     },
+    # How many proxies in front of Chorus append to X-Forwarded-For. With 0 the address is
+    # REMOTE_ADDR; DRF's default (None) believes whatever X-Forwarded-For a client sends, and a
+    # client that sends a new one each time is never throttled.
+    "NUM_PROXIES": env.integer("CHORUS_TRUSTED_PROXIES", 0),
 }
 
 # Throttle counters and other short-lived state live in Redis, shared by every web process. Keys
