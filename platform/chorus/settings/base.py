@@ -5,6 +5,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from csp.constants import NONE, SELF
+
 from chorus import env
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -28,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "csp",
     "django_htmx",
     "template_partials",
     "rest_framework",
@@ -46,6 +49,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -117,6 +121,24 @@ STORAGES = {
 }
 MEDIA_ROOT = VAR_DIR / "media"
 
+# Content-Security-Policy (django-csp): scripts, styles, images, fonts and connections (fetch, htmx,
+# server-sent events) come from this site only. No inline <script>, no on...= handler, no style="..."
+# attribute and no eval (htmx's allowEval is off in base.html too): behaviour lives in static JS
+# (chorus/chorus.js, elicitation/graph.js) and looks in chorus.css. A stored XSS that slipped past
+# escaping would still not run.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],  # stylesheets' small inline icons (the admin's, Swagger UI's)
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
 # Participants have no account: their session is their identity, so keep it for a study's length.
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 30
 SESSION_COOKIE_HTTPONLY = True
@@ -157,6 +179,10 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["chorus.accounts.authentication.ApiTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["chorus.accounts.authentication.HasScopes"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON only: DRF's browsable pages need a session login that this API does not take (tokens
+    # only), and carry an inline <style> the Content-Security-Policy refuses. The reference for
+    # people is /api/v1/docs/.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["chorus.api.parsers.CheckedJSONParser",
                                "rest_framework.parsers.FormParser", "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_PAGINATION_CLASS": "chorus.api.pagination.BoundedLimitOffsetPagination",
