@@ -236,8 +236,7 @@ def test_non_staff_are_refused(client, django_user_model, method, url):
     data = {"title": "X", "questions": "Q", "status": "open", "starts_at": "2025-01-01T00:00"}
 
     assert getattr(client, method)(url, data).status_code == 302
-    django_user_model.objects.create_user(username="p", password="pw-123456-x")
-    client.login(username="p", password="pw-123456-x")
+    client.force_login(django_user_model.objects.create_user(username="p", password="pw-123456-x"))
     response = getattr(client, method)(url, data)
 
     assert response.status_code == 302 and response["Location"].startswith("/admin/login/")

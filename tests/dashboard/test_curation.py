@@ -55,8 +55,7 @@ def url(campaign, card=None, action=""):
 def test_only_staff_get_in(client, django_user_model, values):
     campaign, card = values["campaign"], values["reworded"]
     assert client.get(url(campaign))["Location"].startswith("/admin/login/")
-    django_user_model.objects.create_user(username="p", password="pw-123456-x")
-    client.login(username="p", password="pw-123456-x")
+    client.force_login(django_user_model.objects.create_user(username="p", password="pw-123456-x"))
     assert client.get(url(campaign))["Location"].startswith("/admin/login/")
     assert client.post(url(campaign, card, "split"))["Location"].startswith("/admin/login/")
     assert CanonicalCard.objects.count() == 2

@@ -11,8 +11,7 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize("url", ["/dashboard/", "/dashboard/tokens/", "/dashboard/playground/", "/dashboard/workers/"])
 def test_anonymous_and_participants_are_sent_to_login(client, django_user_model, url):
     assert client.get(url).status_code == 302
-    django_user_model.objects.create_user(username="p", password="pw-123456-x")
-    client.login(username="p", password="pw-123456-x")
+    client.force_login(django_user_model.objects.create_user(username="p", password="pw-123456-x"))
     assert client.get(url)["Location"].startswith("/admin/login/")
 
 

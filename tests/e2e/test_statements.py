@@ -17,6 +17,7 @@ SEEDED = [
 ]
 SCRIPT = "<script>window.__xss = 'script'</script>"
 IMAGE = "<img src=x onerror=\"window.__xss = 'img'\">"
+MAP = 'svg[aria-label^="Participants"] circle'  # the map's points (group colours are drawn as circles too)
 
 
 def study():
@@ -63,17 +64,17 @@ def test_two_participants_vote_and_the_groups_page_updates(browser, live_server)
         # No reload: htmx polls the fragment in.
         expect(bob.locator('[data-count="voters"]')).to_have_text("2", timeout=15_000)
         expect(bob.locator('[data-count="votes"]')).to_have_text("8")
-        expect(bob.locator("svg circle")).to_have_count(2)
+        expect(bob.locator(MAP)).to_have_count(2)
 
         # Now Alice watches while Bob votes against most of it.
         alice.goto(f"{live_server.url}/c/{campaign.slug}/statements/groups/")
-        expect(alice.locator("svg circle[data-you]")).to_have_count(1)
+        expect(alice.locator(f"{MAP}[data-you]")).to_have_count(1)
         bob_votes = bob.context.new_page()
         bob_votes.set_default_timeout(15_000)
         vote_on_everything(bob_votes, live_server, campaign, ["Disagree", "Disagree", "Agree", "Pass / unsure"])
         expect(alice.locator('[data-count="voters"]')).to_have_text("3", timeout=15_000)
         expect(alice.locator('[data-count="votes"]')).to_have_text("12")
-        expect(alice.locator("svg circle")).to_have_count(3)
+        expect(alice.locator(MAP)).to_have_count(3)
         expect(alice.locator('[data-count="groups"]')).to_have_text("2")
         # Agreed on by every group: the statement Bob and the rest agree with ranks first.
         expect(alice.locator(".ranked-statements li").first).to_contain_text("Prices in restaurants will go up.")

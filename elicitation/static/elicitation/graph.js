@@ -116,7 +116,7 @@
     const rows = data.wisest.filter((w) => w.values.length);
     if (!rows.length) { html("p", "Nothing yet.", box, "empty"); return; }
     for (const w of rows) {
-      html("p", w.context, box).style.fontWeight = "600";
+      html("p", w.context, box, "context-name");
       const ol = html("ol", undefined, box);
       for (const v of w.values.slice(0, 3)) html("li", v.title, ol);
     }
@@ -129,13 +129,14 @@
     const split = document.getElementById("graph-split").value.trim();
     if (split) params.set("split", split);
     const status = document.getElementById("graph-status");
-    const response = await fetch(`${window.CHORUS_GRAPH_URL}?${params}`);
+    const response = await fetch(`${document.getElementById("graph").dataset.source}?${params}`);
     if (!response.ok) { status.textContent = "Could not load the graph."; return; }
     data = await response.json();
     draw(); wisest();
   }
 
   document.addEventListener("DOMContentLoaded", () => {
+    document.getElementById("graph-controls").addEventListener("submit", (ev) => ev.preventDefault());
     document.getElementById("graph-context").addEventListener("change", draw);
     document.getElementById("graph-as-of").addEventListener("change", load);
     document.getElementById("graph-split").addEventListener("change", load);

@@ -8,8 +8,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions
 from rest_framework.views import exception_handler
 
+from chorus.api.throttling import throttle_unauthenticated
+
 
 def api_exception_handler(exc, context):
+    exc = throttle_unauthenticated(exc, context["request"], context["view"])
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
     response = exception_handler(exc, context)

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from chorus.accounts.models import Scope
 from chorus.api.hub_repos import HubRepo, Revision, artifact_revision, hub_repo_id, repo_find, tree_entries
+from chorus.api.throttling import throttle_unauthenticated
 
 CHUNK = 1 << 20
 TREE_PAGE_SIZE = 1000  # entries per tree page, as on the Hub; the client follows the Link header to the next
@@ -49,6 +50,7 @@ class HubApiView(APIView):
     required_scopes = (Scope.READ_MODELS,)
 
     def handle_exception(self, exc):
+        exc = throttle_unauthenticated(exc, self.request, self)
         if isinstance(exc, HubError):
             return exc.response()
         if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
+
+from csp.constants import NONE, SELF
 
 from chorus import env
 
@@ -26,6 +29,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
+    "csp",
     "django_htmx",
     "template_partials",
     "rest_framework",
@@ -44,6 +49,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -52,6 +58,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "chorus.bad_input.RefuseNulCharacters",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "chorus.urls"
@@ -82,6 +90,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed logins (staff login and the admin) are counted per username and address by django-axes.
+# After CHORUS_LOGIN_FAILURE_LIMIT failures that pair is locked out, the right password included,
+# for CHORUS_LOGIN_COOLOFF_MINUTES after its last attempt. The same account from another address,
+# and other accounts from this one, still log in: a guesser cannot lock a curator out from elsewhere.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.integer("CHORUS_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env.integer("CHORUS_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The same address the API's throttles use, and the login page with a "try again after" line
+# instead of axes' bare text.
+AXES_CLIENT_IP_CALLABLE = "chorus.accounts.lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "chorus.accounts.lockout.lockout_response"
+AXES_VERBOSE = False  # no banner at start-up: a failed start must stay one line
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "home"
@@ -98,6 +120,24 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 MEDIA_ROOT = VAR_DIR / "media"
+
+# Content-Security-Policy (django-csp): scripts, styles, images, fonts and connections (fetch, htmx,
+# server-sent events) come from this site only. No inline <script>, no on...= handler, no style="..."
+# attribute and no eval (htmx's allowEval is off in base.html too): behaviour lives in static JS
+# (chorus/chorus.js, elicitation/graph.js) and looks in chorus.css. A stored XSS that slipped past
+# escaping would still not run.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],  # stylesheets' small inline icons (the admin's, Swagger UI's)
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # Participants have no account: their session is their identity, so keep it for a study's length.
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 30
@@ -139,6 +179,10 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["chorus.accounts.authentication.ApiTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["chorus.accounts.authentication.HasScopes"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON only: DRF's browsable pages need a session login that this API does not take (tokens
+    # only), and carry an inline <style> the Content-Security-Policy refuses. The reference for
+    # people is /api/v1/docs/.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["chorus.api.parsers.CheckedJSONParser",
                                "rest_framework.parsers.FormParser", "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_PAGINATION_CLASS": "chorus.api.pagination.BoundedLimitOffsetPagination",
@@ -152,6 +196,10 @@ REST_FRAMEWORK = {
         "user": env.text("CHORUS_API_RATE_USER", "6000/hour"),
         "anon": env.text("CHORUS_API_RATE_ANON", "600/hour"),
     },
+    # How many proxies in front of Chorus append to X-Forwarded-For. With 0 the address is
+    # REMOTE_ADDR; DRF's default (None) believes whatever X-Forwarded-For a client sends, and a
+    # client that sends a new one each time is never throttled.
+    "NUM_PROXIES": env.integer("CHORUS_TRUSTED_PROXIES", 0),
 }
 
 # Throttle counters and other short-lived state live in Redis, shared by every web process. Keys

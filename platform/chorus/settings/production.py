@@ -14,6 +14,9 @@ SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Behind the TLS proxy every request comes from the proxy's address: count clients by the address it
+# appends to X-Forwarded-For (login lockouts and the API's anonymous limit).
+REST_FRAMEWORK["NUM_PROXIES"] = env.integer("CHORUS_TRUSTED_PROXIES", 1)  # noqa: F405
 CSRF_TRUSTED_ORIGINS = [o for o in env.text("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]  # noqa: F405
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
