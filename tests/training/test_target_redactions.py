@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,7 +32,7 @@ from training.services.targets import (
     target_freeze_moral_graph,
     target_freeze_preference_population,
 )
-from training.storage import target_dir
+from training.storage import run_dir, target_dir
 
 pytestmark = pytest.mark.django_db
 
@@ -190,7 +191,7 @@ def test_a_missing_file_does_not_stop_a_withdrawal(study):
 
 
 def test_the_page_and_the_api_say_a_target_changed_and_which_models_predate_it(study, client, staff_user,
-                                                                               monkeypatch, tmp_path):
+                                                                               monkeypatch, tmp_path, settings):
     from tests.support.artifacts import model_publish
 
     monkeypatch.setattr("training.services.runs._dispatch", lambda run_id, task_id: None)
@@ -206,8 +207,14 @@ def test_the_page_and_the_api_say_a_target_changed_and_which_models_predate_it(s
     base.mkdir()
     (base / "config.json").write_text("{}")
     before = model_publish(target=target, base_model=base)
+    work = run_dir(before.run.uuid) / "work"
+    work.mkdir(parents=True)
+    (work / "preferences.jsonl").write_text('{"principle": "Say what you do not know."}\n')
 
     withdraw(study["alice"])
+
+    assert not work.exists()  # a finished run's intermediate data, made from the old rows
+    assert (Path(settings.MEDIA_ROOT) / before.path / "README.md").exists()  # its model stays
 
     after = model_publish(target=target, base_model=base)
     client.force_login(staff_user)

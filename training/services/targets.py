@@ -24,8 +24,8 @@ from elicitation.selectors.moral_graph import graph_snapshot_source
 from elicitation.selectors.comparisons import comparisons_decided
 
 from training import selectors
-from training.models import AlignmentTarget, TargetFile
-from training.storage import files_discard, files_stage, files_swap, target_dir, write_folder_atomic
+from training.models import AlignmentTarget, TargetFile, TrainingRun
+from training.storage import files_discard, files_stage, files_swap, run_dir, target_dir, write_folder_atomic
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +234,8 @@ def targets_redact(*, withdrawal) -> list[AlignmentTarget]:
 
     Files are staged under hidden names first, the rows (file hashes, sizes, row counts, the content
     hash, and a line in `redactions` with no one named) are updated, and then each staged file
-    replaces its final name. Returns the targets that changed."""
+    replaces its final name. Finished runs on a changed target lose their intermediate data (their
+    published models stay). Returns the targets that changed."""
     query = Q(kind=AlignmentTarget.Kind.PREFERENCE_POPULATION, campaign_id=withdrawal.campaign_id)
     if withdrawal.graph and withdrawal.snapshot_ids:
         query |= Q(kind=AlignmentTarget.Kind.MORAL_GRAPH, graph_snapshot_id__in=withdrawal.snapshot_ids)
@@ -265,7 +266,13 @@ def targets_redact(*, withdrawal) -> list[AlignmentTarget]:
     except BaseException:
         files_discard(staged)
         raise
-    return [plan[0] for plan in plans]
+    changed_targets = [plan[0] for plan in plans]
+    # Finished runs' intermediate data (e.g. SALMON's labelled pairs) was made from the old rows, and
+    # nothing reads it again; runs still going keep theirs (they resume from it).
+    for run_uuid in TrainingRun.objects.filter(target__in=changed_targets, status__in=TrainingRun.FINISHED
+                                               ).values_list("uuid", flat=True):
+        shutil.rmtree(run_dir(run_uuid) / "work", ignore_errors=True)
+    return changed_targets
 
 
 def _jsonl_read(target: AlignmentTarget, name: str) -> list[dict] | None:
