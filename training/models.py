@@ -9,7 +9,9 @@ from django.db import models
 
 class AlignmentTarget(models.Model):
     """A named, versioned, immutable snapshot of what to train towards. Rows are only created,
-    never edited: a new freeze of the same name gets the next version number."""
+    never edited: a new freeze of the same name gets the next version number. The one exception is
+    a participant's withdrawal, which removes their rows from the files (and re-words values taken
+    from their card) and records that it did in `redactions`."""
 
     class Kind(models.TextChoices):
         CONSTITUTION = "constitution", "Constitution"
@@ -33,6 +35,9 @@ class AlignmentTarget(models.Model):
     source_label = models.CharField(max_length=300)
     provenance = models.JSONField(default=dict, help_text="counts of the contributions behind the data")
     content_sha256 = models.CharField(max_length=64, help_text="over the dataset files' names and hashes")
+    # [{"at": ISO time, "rows_removed": n, "rows_reworded": n}], one per withdrawal that changed the files.
+    redactions = models.JSONField(default=list, blank=True,
+                                  help_text="when a withdrawal changed the files, and how many rows; never who")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 

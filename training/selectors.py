@@ -1,6 +1,8 @@
 """Reads for targets, runs and models. Elicited data is read through elicitation's selectors."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import Count, Prefetch, QuerySet
 
 from training.models import AlignmentTarget, ModelArtifact, RunMetric, TargetFile, TrainingRun
@@ -56,9 +58,16 @@ def run_metrics(*, run: TrainingRun, name: str | None = None) -> QuerySet[RunMet
 
 
 def model_list_for_api(**filters) -> QuerySet[ModelArtifact]:
-    """Models with their target, without the model card; `filters` are lookups."""
-    return ModelArtifact.objects.select_related("target").defer("model_card").filter(**filters)
+    """Models with their target and run, without the model card or the run's log; `filters` are lookups."""
+    return ModelArtifact.objects.select_related("target", "run").defer("model_card", "run__log").filter(**filters)
 
 
 def model_detail_queryset() -> QuerySet[ModelArtifact]:
-    return ModelArtifact.objects.select_related("target")
+    return ModelArtifact.objects.select_related("target", "run").defer("run__log")
+
+
+def model_redactions_after_training(*, artifact: ModelArtifact) -> list[dict]:
+    """The target's redactions (withdrawals that removed rows) made after the model's run started:
+    the model may have learnt from rows the target no longer holds. Models are not retrained."""
+    started = artifact.run.started_at or artifact.run.created_at
+    return [r for r in artifact.target.redactions if datetime.fromisoformat(r["at"]) > started]

@@ -7,6 +7,7 @@ never collides with folders left by an old one.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -60,3 +61,32 @@ def publish_folder(staging: Path, final: Path) -> None:
     if final.exists():
         shutil.rmtree(final)
     staging.rename(final)
+
+
+def files_stage(folder: Path, files: Mapping[str, bytes]) -> list[tuple[Path, Path]]:
+    """Writes each file under a hidden name beside the one it will replace; nothing visible changes
+    yet. Returns (staged, final) pairs for `files_swap` or `files_discard`."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, data in files.items():
+            fd, temp = tempfile.mkstemp(prefix=f".{name}-", dir=folder)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            staged.append((Path(temp), folder / name))
+    except BaseException:
+        files_discard(staged)
+        raise
+    return staged
+
+
+def files_swap(staged: list[tuple[Path, Path]]) -> None:
+    """Each staged file replaces its final name in one step (a reader sees the old file or the new)."""
+    for temp, final in staged:
+        os.replace(temp, final)
+
+
+def files_discard(staged: list[tuple[Path, Path]]) -> None:
+    for temp, _ in staged:
+        temp.unlink(missing_ok=True)

@@ -28,6 +28,7 @@ what this port settles where DESIGN.md is silent:
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Hashable, Iterable, Mapping
@@ -365,3 +366,68 @@ def aggregate_reference(rows: Iterable[VoteRow], values: Iterable[Mapping[str, A
                 0.85 * rank[e.source_value_id] * e.tally.wiser_likelihood / out_weight[e.source_value_id])
         rank = new_rank
     return MoralGraph(values=_ranked_values(values, rank), edges=tuple(kept))
+
+
+# Withdrawal ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GraphRedaction:
+    """What a participant's withdrawal changes in a frozen graph (a snapshot, a moral-graph target).
+
+    `values_reworded` maps a value's id to its new wording ({"title", "description", "policies"}):
+    the value stays a node, in the words of another person whose card is part of it."""
+
+    values_deleted: frozenset[int] = frozenset()
+    values_reworded: Mapping[int, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    contexts_deleted: frozenset[int] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.values_deleted or self.values_reworded or self.contexts_deleted)
+
+
+@dataclass(frozen=True)
+class GraphRedacted:
+    summary: dict[str, Any]
+    rows_removed: int  # values, edges and contexts dropped
+    rows_reworded: int  # values given another person's wording
+
+
+def graph_redact(summary: Mapping[str, Any], redaction: GraphRedaction) -> GraphRedacted:
+    """A graph in `graph_summary`'s shape ("values", "edges", "contexts" by id) without what a
+    withdrawal took away: deleted values and every edge touching them, deleted contexts (and their
+    ids in edges; an edge left with no context goes), and re-worded values in their new words.
+    Other fields (counts, PageRank) are kept as they were frozen."""
+    deleted = {int(v) for v in redaction.values_deleted}
+    reworded = {int(k): v for k, v in redaction.values_reworded.items()}
+    gone_contexts = {str(c) for c in redaction.contexts_deleted}
+    removed = changed = 0
+    values = []
+    for value in summary.get("values", []):
+        if value.get("id") in deleted:
+            removed += 1
+            continue
+        if value.get("id") in reworded:
+            new = reworded[value["id"]]
+            value = {**value, "title": new["title"], "description": new["description"],
+                     "policies": list(new["policies"])}
+            changed += 1
+        values.append(value)
+    edges = []
+    for edge in summary.get("edges", []):
+        contexts = [c for c in edge.get("contexts", []) if str(c) not in gone_contexts]
+        if edge.get("sourceValueId") in deleted or edge.get("wiserValueId") in deleted or (
+                edge.get("contexts") and not contexts):
+            removed += 1
+            continue
+        edges.append({**edge, "contexts": contexts} if len(contexts) != len(edge.get("contexts", [])) else edge)
+    contexts = {}
+    for key, text in summary.get("contexts", {}).items():
+        if str(key) in gone_contexts:
+            removed += 1
+        else:
+            contexts[key] = text
+    out = {**summary, "values": values, "edges": edges}
+    if "contexts" in summary:
+        out["contexts"] = contexts
+    return GraphRedacted(summary=out, rows_removed=removed, rows_reworded=changed)

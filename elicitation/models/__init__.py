@@ -1,7 +1,13 @@
 """The elicitation app's models, one module per sub-domain; Django finds them through these imports."""
 from elicitation.models.campaigns import Activity, Campaign, Question, Wave
 from elicitation.models.comparisons import DIMENSIONS, Comparison, SystemMessage
-from elicitation.models.constitutions import Constitution, ConstitutionEntry, ConstitutionVersion, Principle
+from elicitation.models.constitutions import (
+    Constitution,
+    ConstitutionEntry,
+    ConstitutionRedaction,
+    ConstitutionVersion,
+    Principle,
+)
 from elicitation.models.interviews import Interview, InterviewMessage
 from elicitation.models.moral_graph import EdgeVote, GraphSnapshot, Relationship, UpgradeStory
 from elicitation.models.statements import Statement, StatementVote
@@ -10,7 +16,7 @@ from elicitation.models.values import CanonicalCard, CardImpression, Context, Va
 __all__ = [
     "Activity", "Campaign", "Question", "Wave",
     "DIMENSIONS", "Comparison", "SystemMessage",
-    "Constitution", "ConstitutionEntry", "ConstitutionVersion", "Principle",
+    "Constitution", "ConstitutionEntry", "ConstitutionRedaction", "ConstitutionVersion", "Principle",
     "Interview", "InterviewMessage",
     "EdgeVote", "GraphSnapshot", "Relationship", "UpgradeStory",
     "Statement", "StatementVote",

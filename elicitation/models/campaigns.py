@@ -25,7 +25,12 @@ class Campaign(models.Model):
         default=(
             "You will talk with an AI about what you think matters when answering a hard question. "
             "Your answers are stored without your name and may be published as part of a research "
-            "dataset. You can withdraw at any time, which deletes everything you contributed."
+            "dataset. You can withdraw at any time, which deletes everything you contributed: your "
+            "conversations, values cards, votes, statements, system message and comparisons, the values "
+            "and principles written in your words, and your rows in datasets already prepared for "
+            "training. Where a published constitution held a principle written from your words, it "
+            "keeps a note saying an entry was removed in its place. Models already trained are not "
+            "retrained."
         )
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)

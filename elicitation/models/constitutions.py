@@ -85,7 +85,8 @@ class ConstitutionVersion(models.Model):
 
 class ConstitutionEntry(models.Model):
     """A principle's place in a version. The text is copied in, so a published version is frozen
-    even if the principle is edited later."""
+    even if the principle is edited later; only a withdrawal may replace the text of a published
+    entry, and only with the fixed note of `ConstitutionRedaction` (migration 0009)."""
 
     version = models.ForeignKey(ConstitutionVersion, on_delete=models.CASCADE, related_name="entries")
     principle = models.ForeignKey(Principle, null=True, on_delete=models.SET_NULL, related_name="entries")
@@ -102,3 +103,23 @@ class ConstitutionEntry(models.Model):
             models.UniqueConstraint(fields=["version", "position"], name="constitution_entry_position",
                                     deferrable=models.Deferrable.DEFERRED),
         ]
+
+
+class ConstitutionRedaction(models.Model):
+    """A published entry whose text was replaced because the participant it came from withdrew.
+
+    It says where and when, never who or what: the version's page shows it beside the entry, so a
+    reader sees why the entry reads `NAME: TEXT`. The database accepts that change to a published
+    entry, and no other (migration 0009).
+    """
+
+    NAME = "Removed"
+    TEXT = "Removed: the participant who wrote this withdrew."
+
+    version = models.ForeignKey(ConstitutionVersion, on_delete=models.CASCADE, related_name="redactions")
+    position = models.PositiveIntegerField()
+    redacted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["version", "position"]
+        constraints = [models.UniqueConstraint(fields=["version", "position"], name="constitution_redaction_unique")]

@@ -24,17 +24,21 @@ def constitution_version_entries(version_id: int) -> list[dict[str, str]]:
         raise DraftVersion(f"{version} is a draft; publish it first.")
     return [
         {"name": name, "definition": definition, "negated_definition": negated}
-        for name, definition, negated in version.entries.order_by("position").values_list(
-            "name", "definition", "negated_definition"
-        )
+        for name, definition, negated in _unredacted(version).values_list("name", "definition", "negated_definition")
     ]
 
 
 def constitution_version_salmon_json(*, version: ConstitutionVersion) -> str:
+    """The version's principles as SALMON's JSON; entries a withdrawal redacted are left out (a note
+    is not a principle to train towards)."""
     return salmon_write(
         SalmonPrinciple(name=e.name, definition=e.definition, negated_definition=e.negated_definition, weight=e.weight)
-        for e in version.entries.order_by("position")
+        for e in _unredacted(version)
     )
+
+
+def _unredacted(version: ConstitutionVersion) -> QuerySet[ConstitutionEntry]:
+    return version.entries.exclude(position__in=version.redactions.values("position")).order_by("position")
 
 
 def constitution_versions_published() -> QuerySet:
@@ -89,7 +93,12 @@ def constitution_list() -> QuerySet[Constitution]:
 
 
 def constitution_versions(*, constitution: Constitution) -> list[ConstitutionVersion]:
-    """Newest first, each with its entries in order."""
-    return list(constitution.versions.order_by("-number").prefetch_related(
-        Prefetch("entries", queryset=ConstitutionEntry.objects.order_by("position"))
+    """Newest first, each with its entries in order; an entry a withdrawal redacted has `redacted_at`."""
+    versions = list(constitution.versions.order_by("-number").prefetch_related(
+        Prefetch("entries", queryset=ConstitutionEntry.objects.order_by("position")), "redactions",
     ))
+    for version in versions:
+        redacted = {r.position: r.redacted_at for r in version.redactions.all()}
+        for entry in version.entries.all():
+            entry.redacted_at = redacted.get(entry.position)
+    return versions

@@ -108,23 +108,29 @@ def statement_groups(*, campaign: Campaign, participant=None) -> StatementGroups
         n=Count("pk"), newest=Max("pk"), last=Max("moderated_at"),
         rejected=Count("pk", filter=Q(status=Statement.Status.REJECTED)),
     )
-    # The campaign's creation time keeps keys apart across databases that reuse ids (test runs).
-    fingerprint = f"{campaign.created_at.isoformat()}:{state}:{sorted(moderation.items())}"
-    key = f"statement-groups:{campaign.pk}:{hashlib.sha256(fingerprint.encode()).hexdigest()[:32]}"
-    latest_key = f"statement-groups-latest:{campaign.pk}:{campaign.created_at.timestamp()}"
-    computed = cache.get(key)
-    if computed is None:
-        latest = cache.get(latest_key)
-        if latest is not None and 0 <= time.time() - latest[0] < STALENESS * latest[1]:
-            computed = latest[2]
-        else:
-            started, clock = time.time(), time.perf_counter()
-            computed = _compute(campaign)
-            cache.set(key, computed, CACHE_SECONDS)
-            cache.set(latest_key, (started, time.perf_counter() - clock, computed), CACHE_SECONDS)
+    fingerprint = hashlib.sha256(f"{state}:{sorted(moderation.items())}".encode()).hexdigest()[:32]
+    key = _groups_key(campaign)
+    latest = cache.get(key)  # (fingerprint, started, seconds it took, result), or None
+    if latest is not None and (latest[0] == fingerprint or 0 <= time.time() - latest[1] < STALENESS * latest[2]):
+        computed = latest[3]
+    else:
+        started, clock = time.time(), time.perf_counter()
+        computed = _compute(campaign)
+        cache.set(key, (fingerprint, started, time.perf_counter() - clock, computed), CACHE_SECONDS)
     matrix, groups, consensus = computed
     you = f"p{participant.pk}" if participant is not None else None
     return _present(matrix, groups, consensus, you)
+
+
+def statement_groups_forget(*, campaign: Campaign) -> None:
+    """Drops the campaign's cached groups, which hold statements' text (a withdrawal deletes some)."""
+    cache.delete(_groups_key(campaign))
+
+
+def _groups_key(campaign: Campaign) -> str:
+    # One key per campaign, so that forgetting it forgets every statement it held. The campaign's
+    # creation time keeps keys apart across databases that reuse ids (test runs).
+    return f"statement-groups:{campaign.pk}:{campaign.created_at.timestamp()}"
 
 
 def _compute(campaign: Campaign):

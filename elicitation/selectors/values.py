@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from elicitation.domain.values import DISTANCE_THRESHOLD
 from elicitation.models import CanonicalCard, Question, ValuesCard
@@ -94,3 +94,25 @@ def canonical_list(*, campaign: int | None = None, question: int | None = None) 
     if question is not None:
         qs = qs.filter(question_id=question)
     return qs
+
+
+def canonicals_worded_by(*, participant) -> list[tuple[CanonicalCard, ValuesCard | None]]:
+    """The values of the participant's campaign whose wording came from their cards, each with the
+    earliest card of someone else that is part of it (None where no one else's card is).
+
+    A value has a card's wording when deduplication created it from that card ("new"), or when its
+    title, description and policies are the card's own (a curator split the card off into a value of
+    its own, or moved it elsewhere afterwards). Imported values are the study's, never a participant's."""
+    cards = list(ValuesCard.objects.filter(participant=participant).values(
+        "canonical_id", "dedup_method", "title", "description", "policies"))
+    if not cards:
+        return []
+    worded = Q(pk__in=[c["canonical_id"] for c in cards if c["dedup_method"] == "new" and c["canonical_id"]])
+    for card in cards:
+        worded |= Q(title=card["title"], description=card["description"], policies=card["policies"])
+    values = CanonicalCard.objects.filter(worded, campaign_id=participant.campaign_id, external_id="").order_by("pk")
+    return [
+        (value, ValuesCard.objects.filter(canonical=value).exclude(participant=participant)
+         .order_by("created_at", "pk").first())
+        for value in values
+    ]

@@ -8,18 +8,28 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Max
+from django.db import connection, transaction
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from chorus import llm
 from chorus.dispatch import dispatch_on_commit
 from chorus.inference import InferenceError
 from elicitation.domain.constitutions_salmon import DEFINITION_MAX_CHARS, NAME_MAX_CHARS, SalmonFormatError, salmon_read
-from elicitation.models import Campaign, CanonicalCard, Constitution, ConstitutionEntry, ConstitutionVersion, Principle
+from elicitation.models import (
+    Campaign,
+    CanonicalCard,
+    Constitution,
+    ConstitutionEntry,
+    ConstitutionRedaction,
+    ConstitutionVersion,
+    Principle,
+)
 from elicitation.prompts import constitutions as prompts
 from elicitation.selectors.moral_graph import graph_compute, wisest_values_per_context
 
@@ -168,10 +178,12 @@ def constitution_draft(*, constitution: Constitution) -> ConstitutionVersion:
     latest = versions.order_by("-number").first()
     draft = ConstitutionVersion.objects.create(constitution=constitution, number=(latest.number + 1) if latest else 1)
     if latest:
+        # Entries a withdrawal redacted stay behind: the note is not a principle.
+        kept = latest.entries.exclude(position__in=latest.redactions.values("position")).order_by("position")
         ConstitutionEntry.objects.bulk_create([
-            ConstitutionEntry(version=draft, principle_id=e.principle_id, position=e.position, name=e.name,
+            ConstitutionEntry(version=draft, principle_id=e.principle_id, position=position, name=e.name,
                               definition=e.definition, negated_definition=e.negated_definition, weight=e.weight)
-            for e in latest.entries.all()
+            for position, e in enumerate(kept)
         ])
     return draft
 
@@ -237,6 +249,62 @@ def _locked_draft(version: ConstitutionVersion) -> ConstitutionVersion:
             f"Version {locked.number} is published and cannot change; edit the constitution to start a new version."
         )
     return locked
+
+
+# Withdrawal --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RedactedEntry:
+    """A published entry whose text a withdrawal replaced, with the text it had (to find it in
+    frozen targets; never stored)."""
+
+    version_id: int
+    position: int
+    name: str
+    definition: str
+    negated_definition: str
+
+
+def principles_withdraw(*, principles: QuerySet[Principle], at) -> tuple[RedactedEntry, ...]:
+    """Deletes principles written from a withdrawing participant's words, inside the withdrawal's
+    transaction. Draft versions lose their entries (the rest move up); published versions keep the
+    entry's place with the fixed note of `ConstitutionRedaction` instead of its text, and a
+    `ConstitutionRedaction` row saying when. Returns the redacted entries as they read before."""
+    ids = list(principles.values_list("pk", flat=True))
+    if not ids:
+        return ()
+    entries = list(ConstitutionEntry.objects.filter(principle_id__in=ids).select_related("version")
+                   .order_by("version_id", "position"))
+    drafts = {e.version_id for e in entries if e.version.published_at is None}
+    ConstitutionEntry.objects.filter(pk__in=[e.pk for e in entries if e.version_id in drafts]).delete()
+    for version in ConstitutionVersion.objects.select_for_update().filter(pk__in=drafts):
+        _renumber(version)
+    published = [e for e in entries if e.version_id not in drafts]
+    redacted = tuple(RedactedEntry(e.version_id, e.position, e.name, e.definition, e.negated_definition)
+                     for e in published)
+    if published:
+        with transaction.atomic(), _published_entries_redactable():
+            ConstitutionEntry.objects.filter(pk__in=[e.pk for e in published]).update(
+                name=ConstitutionRedaction.NAME, definition=ConstitutionRedaction.TEXT, negated_definition="")
+        ConstitutionRedaction.objects.bulk_create(
+            [ConstitutionRedaction(version_id=e.version_id, position=e.position, redacted_at=at) for e in published],
+            ignore_conflicts=True,
+        )
+    Principle.objects.filter(pk__in=ids).delete()  # published entries lose the link; their text is the note
+    return redacted
+
+
+@contextmanager
+def _published_entries_redactable() -> Iterator[None]:
+    """While inside, the database lets this transaction replace a published entry's text with the
+    redaction note, and nothing else (migration 0009). Used inside a savepoint: if anything fails,
+    rolling it back undoes the setting too."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL chorus.withdrawal = 'on'")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL chorus.withdrawal = 'off'")
 
 
 # SALMON ------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from django.utils import timezone
 from chorus import llm
 from chorus.accounts.models import Participant
 from chorus.dispatch import dispatch_on_commit
+from elicitation.domain.moral_graph import GraphRedaction, graph_redact
 from elicitation.domain.moral_graph_mai import MaiStudyRefused, StudyFile, StudyValue, StudyVote, mai_study_read
 from elicitation.models import (
     Activity,
@@ -52,6 +53,21 @@ def graph_snapshot_create(*, campaign: Campaign, wave: Wave | None = None, as_of
     return GraphSnapshot.objects.create(
         campaign=campaign, wave=wave, as_of=as_of, vote_count=len(result.votes), summary=summary
     )
+
+
+def graph_snapshots_redact(*, campaign_id: int, redaction: GraphRedaction) -> int:
+    """A withdrawal's changes applied to the campaign's frozen snapshots (deleted values and contexts
+    out, re-worded values in their new words; see `graph_redact`). Returns how many changed."""
+    if not redaction:
+        return 0
+    changed = 0
+    for snapshot in GraphSnapshot.objects.select_for_update().filter(campaign_id=campaign_id).order_by("pk"):
+        result = graph_redact(snapshot.summary or {}, redaction)
+        if result.rows_removed or result.rows_reworded:
+            snapshot.summary = result.summary
+            snapshot.save(update_fields=["summary"])
+            changed += 1
+    return changed
 
 
 def upgrade_stories_propose(*, campaign: Campaign, limit: int = 50) -> int:

@@ -9,18 +9,29 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from chorus import llm
 from chorus.dispatch import dispatch_on_commit
 from chorus.inference import ChatBackend, NotSupported
 from elicitation.domain.values import DISTANCE_THRESHOLD, policies_text
-from elicitation.models import Activity, CanonicalCard, CardImpression, Context, Question, ValuesCard
+from elicitation.models import (
+    Activity,
+    CanonicalCard,
+    CardImpression,
+    Context,
+    EdgeVote,
+    Question,
+    UpgradeStory,
+    ValuesCard,
+)
 from elicitation.prompts import values as prompts
 from elicitation.services.campaigns import campaign_require_open
 
@@ -241,3 +252,51 @@ def votes_submit(*, participant, question: Question, picked_ids: list[int]) -> i
     impressions.update(decided_at=now, picked=False)
     impressions.filter(card_id__in=picked).update(picked=True)
     return len(picked)
+
+
+# Withdrawal --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ValuesForgotten:
+    deleted: frozenset[int] = frozenset()
+    reworded: dict[int, dict] = field(default_factory=dict)  # value id -> its new wording
+    contexts_deleted: frozenset[int] = frozenset()
+
+
+def values_forget(*, worded: list[tuple[CanonicalCard, ValuesCard | None]]) -> ValuesForgotten:
+    """Takes a withdrawing participant's wording out of the values it came from (see
+    `selectors.values.canonicals_worded_by`), inside the withdrawal's transaction.
+
+    - A value that someone else's card is also part of keeps its place in the graph (its votes and
+      impressions stay) and takes the wording of the earliest such card, with a new embedding. Its
+      upgrade stories go: the LLM wrote them from the old wording. Votes keep their edge.
+    - A value no one else's card is part of is deleted; its impressions, votes and stories go with
+      it (they were about this person's words).
+    - Contexts of those values that no remaining vote uses and no other value holds are deleted: the
+      LLM wrote them from the old wording too. A re-worded value left without contexts gets new ones
+      from its new wording, on a worker.
+    """
+    if not worded:
+        return ValuesForgotten()
+    reword = [(value, donor) for value, donor in worded if donor is not None]
+    delete = [value.pk for value, donor in worded if donor is None]
+    touched = set(Context.objects.filter(cards__in=[value.pk for value, _ in worded]).values_list("pk", flat=True))
+    vectors = embed_policies([donor.policies for _, donor in reword]) if reword else []
+    reworded: dict[int, dict] = {}
+    for (value, donor), vector in zip(reword, vectors):
+        value.title, value.description, value.policies = donor.title, donor.description, donor.policies
+        value.embedding = [float(x) for x in vector]
+        value.save(update_fields=["title", "description", "policies", "embedding"])
+        reworded[value.pk] = _card_dict(value)
+    UpgradeStory.objects.filter(Q(from_card__in=reworded) | Q(to_card__in=reworded)).delete()
+    CanonicalCard.objects.filter(pk__in=delete).delete()
+    held_elsewhere = (Context.cards.through.objects.filter(context_id__in=touched)
+                      .exclude(canonicalcard_id__in=list(reworded)).values("context_id"))
+    stale = (Context.objects.filter(pk__in=touched).exclude(pk__in=held_elsewhere)
+             .exclude(pk__in=EdgeVote.objects.filter(context_id__in=touched).values("context_id")))
+    contexts_deleted = frozenset(stale.values_list("pk", flat=True))
+    Context.objects.filter(pk__in=contexts_deleted).delete()
+    for value_id in reworded:
+        dispatch_on_commit("elicitation.tasks.canonical_contexts_generate", value_id)  # a no-op if it has some
+    return ValuesForgotten(deleted=frozenset(delete), reworded=reworded, contexts_deleted=contexts_deleted)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import uuid
 from collections import Counter
@@ -13,15 +14,18 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 
 from elicitation.domain.comparisons_exports import chosen_rejected, pseudonym
+from elicitation.domain.moral_graph import graph_redact
 from elicitation.selectors.campaigns import campaign_get
 from elicitation.selectors.comparisons import comparisons_decided
 from elicitation.selectors.constitutions import constitution_source
 from elicitation.selectors.moral_graph import graph_snapshot_source
-from training.models import AlignmentTarget, TargetFile
-from training.storage import target_dir, write_folder_atomic
+from training.models import AlignmentTarget, TargetFile, TrainingRun
+from training.storage import files_discard, files_stage, files_swap, run_dir, target_dir, write_folder_atomic
+
+log = logging.getLogger(__name__)
 
 MAX_PROMPT_CHARS = 4000
 MAX_MIN_PAIRS_PER_USER = 1000
@@ -185,7 +189,7 @@ def _freeze(*, name: str, kind: str, files: Mapping[str, list], provenance: dict
             **source: int) -> AlignmentTarget:
     blobs = {file_name: _jsonl(rows) for file_name, rows in files.items()}
     hashes = {file_name: hashlib.sha256(data).hexdigest() for file_name, data in blobs.items()}
-    content = hashlib.sha256("".join(f"{n}\0{h}\n" for n, h in sorted(hashes.items())).encode()).hexdigest()
+    content = _content_hash(hashes)
     target_uuid = uuid.uuid4()
     folder = target_dir(target_uuid)
     write_folder_atomic(folder, blobs)  # files first: a row never points at files that are not all there
@@ -206,3 +210,109 @@ def _freeze(*, name: str, kind: str, files: Mapping[str, list], provenance: dict
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return target
+
+
+def _content_hash(hashes: Mapping[str, str]) -> str:
+    return hashlib.sha256("".join(f"{n}\0{h}\n" for n, h in sorted(hashes.items())).encode()).hexdigest()
+
+
+# Withdrawal --------------------------------------------------------------------------------------
+
+
+def targets_on_participant_withdrawn(sender, *, withdrawal, **kwargs) -> None:
+    """Receiver of elicitation's `participant_withdrawn` (connected in TrainingConfig.ready)."""
+    targets_redact(withdrawal=withdrawal)
+
+
+def targets_redact(*, withdrawal) -> list[AlignmentTarget]:
+    """Removes a withdrawn participant's rows from the frozen targets that hold them, inside the
+    withdrawal's transaction: their preference pairs and user row (by pseudonym), constitution
+    principles whose published entry was redacted, and moral-graph values, edges and contexts as the
+    snapshots changed (deleted values out, re-worded values in their new words).
+
+    Files are staged under hidden names first, the rows (file hashes, sizes, row counts, the content
+    hash, and a line in `redactions` with no one named) are updated, and then each staged file
+    replaces its final name. Finished runs on a changed target lose their intermediate data (their
+    published models stay). Returns the targets that changed."""
+    query = Q(kind=AlignmentTarget.Kind.PREFERENCE_POPULATION, campaign_id=withdrawal.campaign_id)
+    if withdrawal.graph and withdrawal.snapshot_ids:
+        query |= Q(kind=AlignmentTarget.Kind.MORAL_GRAPH, graph_snapshot_id__in=withdrawal.snapshot_ids)
+    versions = {e.version_id for e in withdrawal.entries_redacted}
+    if versions:
+        query |= Q(kind=AlignmentTarget.Kind.CONSTITUTION, constitution_version_id__in=versions)
+    plans = []
+    for target in AlignmentTarget.objects.select_for_update().filter(query).order_by("pk"):
+        files = {f.name: f for f in target.files.all()}
+        rows = {name: _jsonl_read(target, name) for name in files}
+        changed, removed, reworded = _withdrawn_rows(target, rows, withdrawal)
+        if removed or reworded:
+            plans.append((target, files, changed, removed, reworded))
+    staged: list = []
+    try:
+        for target, files, changed, removed, reworded in plans:
+            blobs = {name: _jsonl(changed[name]) for name in changed}
+            staged += files_stage(target_dir(target.uuid), blobs)
+            for name, data in blobs.items():
+                f = files[name]
+                f.sha256, f.size_bytes, f.rows = hashlib.sha256(data).hexdigest(), len(data), len(changed[name])
+                f.save(update_fields=["sha256", "size_bytes", "rows"])
+            target.content_sha256 = _content_hash({name: f.sha256 for name, f in files.items()})
+            target.redactions = [*target.redactions, {"at": withdrawal.at.isoformat(), "rows_removed": removed,
+                                                      "rows_reworded": reworded}]
+            target.save(update_fields=["content_sha256", "redactions"])
+        files_swap(staged)  # last: nothing after this but the commit
+    except BaseException:
+        files_discard(staged)
+        raise
+    changed_targets = [plan[0] for plan in plans]
+    # Finished runs' intermediate data (e.g. SALMON's labelled pairs) was made from the old rows, and
+    # nothing reads it again; runs still going keep theirs (they resume from it).
+    for run_uuid in TrainingRun.objects.filter(target__in=changed_targets, status__in=TrainingRun.FINISHED
+                                               ).values_list("uuid", flat=True):
+        shutil.rmtree(run_dir(run_uuid) / "work", ignore_errors=True)
+    return changed_targets
+
+
+def _jsonl_read(target: AlignmentTarget, name: str) -> list[dict] | None:
+    path = target_dir(target.uuid) / name
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:  # nothing on disk to remove from; the withdrawal goes ahead
+        log.warning("target file missing during a withdrawal", extra={"target": target.pk, "file": name})
+        return None
+    return [json.loads(line) for line in data.splitlines() if line.strip()]
+
+
+def _withdrawn_rows(target: AlignmentTarget, rows: dict[str, list[dict] | None],
+                    withdrawal) -> tuple[dict[str, list[dict]], int, int]:
+    """(the files that change, with their new rows; rows removed; rows re-worded)."""
+    present = {name: r for name, r in rows.items() if r is not None}
+    if target.kind == AlignmentTarget.Kind.PREFERENCE_POPULATION:
+        changed = {name: [row for row in r if row.get("user") != withdrawal.pseudonym]
+                   for name, r in present.items() if name in ("preferences.jsonl", "users.jsonl")}
+        return _only_changed(changed, present), sum(len(present[n]) - len(r) for n, r in changed.items()), 0
+    if target.kind == AlignmentTarget.Kind.CONSTITUTION and "principles.jsonl" in present:
+        redacted = Counter((e.name, e.definition, e.negated_definition) for e in withdrawal.entries_redacted
+                           if e.version_id == target.constitution_version_id)
+        kept = []
+        for row in present["principles.jsonl"]:
+            key = (row.get("name"), row.get("definition"), row.get("negated_definition"))
+            if redacted[key]:
+                redacted[key] -= 1
+            else:
+                kept.append(row)
+        removed = len(present["principles.jsonl"]) - len(kept)
+        return ({"principles.jsonl": kept} if removed else {}), removed, 0
+    if target.kind == AlignmentTarget.Kind.MORAL_GRAPH and {"values.jsonl", "edges.jsonl"} <= set(present):
+        contexts = present.get("contexts.jsonl", [])
+        result = graph_redact({"values": present["values.jsonl"], "edges": present["edges.jsonl"],
+                               "contexts": {row["id"]: row["text"] for row in contexts}}, withdrawal.graph)
+        changed = {"values.jsonl": result.summary["values"], "edges.jsonl": result.summary["edges"]}
+        if "contexts.jsonl" in present:
+            changed["contexts.jsonl"] = [{"id": key, "text": text} for key, text in result.summary["contexts"].items()]
+        return _only_changed(changed, present), result.rows_removed, result.rows_reworded
+    return {}, 0, 0
+
+
+def _only_changed(changed: dict[str, list[dict]], present: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    return {name: r for name, r in changed.items() if r != present[name]}

@@ -37,6 +37,12 @@ class TargetFileOutput(serializers.Serializer):
     rows = serializers.IntegerField()
 
 
+class TargetRedactionOutput(serializers.Serializer):
+    at = serializers.DateTimeField()
+    rows_removed = serializers.IntegerField()
+    rows_reworded = serializers.IntegerField(help_text="moral-graph values now in another participant's words")
+
+
 class TargetOutput(serializers.Serializer):
     id = serializers.IntegerField()
     uuid = serializers.UUIDField()
@@ -50,6 +56,8 @@ class TargetOutput(serializers.Serializer):
                                         help_text="the campaign whose comparisons a preference population holds")
     content_sha256 = serializers.CharField(help_text="over the dataset files' names and hashes")
     provenance = serializers.DictField(help_text="counts of the contributions behind the data, never who made them")
+    redactions = TargetRedactionOutput(many=True, help_text="each time a participant's withdrawal changed the "
+                                                            "files after the freeze; no one is named")
     files = TargetFileOutput(many=True)
     runs = serializers.IntegerField(source="run_count")
     models = serializers.IntegerField(source="model_count")
@@ -301,11 +309,16 @@ class ModelOutput(serializers.Serializer):
     run = serializers.IntegerField(source="run_id")
     metrics = serializers.DictField()
     hub = serializers.SerializerMethodField()
+    target_redacted_after_training = serializers.SerializerMethodField(
+        help_text="a withdrawal removed rows from the target after this model's run started; models are not retrained")
     created_at = serializers.DateTimeField()
 
     @extend_schema_field(ModelHubOutput)
     def get_hub(self, artifact) -> dict:
         return {"repo_id": hub_repo_id(artifact, slugs=self.context["hub_slugs"]), "commit": artifact_commit(artifact)}
+
+    def get_target_redacted_after_training(self, artifact) -> bool:
+        return bool(selectors.model_redactions_after_training(artifact=artifact))
 
 
 class ModelDetailOutput(ModelOutput):

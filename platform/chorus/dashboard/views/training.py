@@ -178,6 +178,7 @@ def models_detail(request: HttpRequest, model_id: int) -> HttpResponse:
     return render(request, "dashboard/models_detail.html", {
         "artifact": artifact, "folder": Path(settings.MEDIA_ROOT) / artifact.path,
         "metrics": sorted(artifact.metrics.items()), "usage": method_module(artifact.method).USAGE,
+        "redacted_after_training": selectors.model_redactions_after_training(artifact=artifact),
     })
 
 
