@@ -50,10 +50,6 @@ def campaign_counts(*, campaign: Campaign) -> dict[str, int]:
     }
 
 
-def campaigns_with_activity(*, activity: str) -> QuerySet[Campaign]:
-    return Campaign.objects.filter(activities__contains=[activity])
-
-
 def wave_get(*, campaign: Campaign, wave_id: int) -> Wave | None:
     return Wave.objects.filter(pk=wave_id, campaign=campaign).first()
 

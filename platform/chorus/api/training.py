@@ -171,10 +171,6 @@ class RunOutput(serializers.Serializer):
         return artifact.pk if artifact else None
 
 
-def _runs():
-    return selectors.run_list_for_api()
-
-
 class RunFilter(serializers.Serializer):
     status = serializers.ChoiceField(required=False, choices=TrainingRun.Status.choices)
     target = serializers.IntegerField(required=False, min_value=1)
@@ -194,7 +190,7 @@ class RunListApi(ListAPIView):
     def get_queryset(self):
         filters = RunFilter(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        return _runs().filter(**{("target_id" if k == "target" else k): v for k, v in filters.validated_data.items()})
+        return selectors.run_list_for_api(**{("target_id" if k == "target" else k): v for k, v in filters.validated_data.items()})
 
 
 class RunDetailApi(RetrieveAPIView):
@@ -204,7 +200,7 @@ class RunDetailApi(RetrieveAPIView):
     serializer_class = RunOutput
 
     def get_queryset(self):
-        return _runs()
+        return selectors.run_list_for_api()
 
 
 class RunCreateInput(serializers.Serializer):
@@ -226,7 +222,7 @@ class RunCreateApi(APIView):
         data = RunCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         run = run_create(target=target, user=request.user, **data.validated_data)
-        return Response(RunOutput(_runs().get(pk=run.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(RunOutput(selectors.run_list_for_api().get(pk=run.pk)).data, status=status.HTTP_201_CREATED)
 
 
 class Conflict(exceptions.APIException):
@@ -247,7 +243,7 @@ class RunCancelApi(APIView):
             run_cancel(run=run)
         except DjangoValidationError as exc:
             raise Conflict(" ".join(exc.messages)) from None
-        return Response(RunOutput(_runs().get(pk=run.pk)).data)
+        return Response(RunOutput(selectors.run_list_for_api().get(pk=run.pk)).data)
 
 
 class RunMetricOutput(serializers.Serializer):
