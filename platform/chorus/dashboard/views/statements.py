@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
+from chorus.dashboard.access import staff_member_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -33,7 +33,7 @@ def statements_campaigns(request: HttpRequest) -> HttpResponse:
 def statements_campaign(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=campaign_id)
     context = {
-        "campaign": campaign, "view": statement_groups(campaign=campaign), "promote": True,
+        "campaign": campaign, "view": statement_groups(campaign=campaign),
         "poll_url": reverse("dashboard:statements_campaign", args=[campaign.pk]),
     }
     if request.htmx:
