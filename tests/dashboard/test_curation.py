@@ -54,10 +54,10 @@ def url(campaign, card=None, action=""):
 
 def test_only_staff_get_in(client, django_user_model, values):
     campaign, card = values["campaign"], values["reworded"]
-    assert client.get(url(campaign))["Location"].startswith("/admin/login/")
+    assert client.get(url(campaign))["Location"].startswith("/login/")
     client.force_login(django_user_model.objects.create_user(username="p", password="pw-123456-x"))
-    assert client.get(url(campaign))["Location"].startswith("/admin/login/")
-    assert client.post(url(campaign, card, "split"))["Location"].startswith("/admin/login/")
+    assert client.get(url(campaign))["Location"].startswith("/login/")
+    assert client.post(url(campaign, card, "split"))["Location"].startswith("/login/")
     assert CanonicalCard.objects.count() == 2
 
 
