@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib import messages
-from chorus.dashboard.access import staff_member_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from chorus.accounts.join_links import join_token_make
+from chorus.dashboard.access import staff_member_required
 from elicitation.models import Activity, Campaign
 from elicitation.selectors.campaigns import campaign_counts
 from elicitation.services.campaigns import (

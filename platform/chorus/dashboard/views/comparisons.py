@@ -1,11 +1,11 @@
 """Staff pages for comparisons: the Bradley-Terry leaderboard and the JSONL exports."""
 from __future__ import annotations
 
-from chorus.dashboard.access import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from chorus.dashboard.access import staff_member_required
 from elicitation.domain import comparisons_exports as exports
 from elicitation.domain.comparisons import Battle, leaderboard, model_label
 from elicitation.models import DIMENSIONS, Campaign

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from chorus.dashboard.access import staff_member_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from chorus.bad_input import posted_id
+from chorus.dashboard.access import staff_member_required
 from elicitation.models import (
     Campaign,
     Constitution,

@@ -3,12 +3,12 @@ campaign, and ask a worker to write wisdom-upgrade stories for a campaign's valu
 from __future__ import annotations
 
 from django.contrib import messages
-from chorus.dashboard.access import staff_member_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from chorus.dashboard.access import staff_member_required
 from elicitation.domain.moral_graph_mai import StudyFile
 from elicitation.models import Campaign
 from elicitation.services.moral_graph import mai_study_import, upgrade_stories_request
