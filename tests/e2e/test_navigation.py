@@ -40,7 +40,8 @@ def test_the_dashboard_fits_1280_px_and_leads_back_from_every_campaign_page(brow
         expect(pages.get_by_role("button")).to_have_count(0)  # navigation holds links only
         expect(page.locator(".actions").get_by_role("button", name="Propose upgrade stories")).to_be_visible()
         for name in ("Moral graph", "Comparisons: leaderboard and exports"):
-            pages.get_by_role("link", name=name).click()
+            with page.expect_navigation(timeout=60_000):
+                pages.get_by_role("link", name=name).click()
             page.get_by_role("link", name=f"← {campaign.title}").click()
             expect(page.get_by_role("heading", name=campaign.title)).to_be_visible()
     finally:
@@ -77,7 +78,7 @@ def test_questions_and_activities_are_edited_within_the_rules(page, live_server,
     page.get_by_label("Values interview").uncheck()
     page.get_by_role("button", name="Save changes").click()
     expect(page.get_by_role("alert")).to_contain_text("Nothing was changed")
-    expect(page.get_by_text("keeps its wording")).to_be_visible()
+    expect(page.get_by_text("Participants have answered this question")).to_be_visible()
     expect(page.get_by_text("already taken part in Values interview")).to_be_visible()
     expect(page.get_by_label("Question 1")).to_have_value("Reworded answered question?")  # what was typed stays
 
@@ -106,7 +107,7 @@ def test_labels_and_provenance_read_as_words(page, live_server, staff_user):
         for i in range(3)])
     target = toy_target()
     log_in(page, live_server)
-    page.goto(f"{live_server.url}/dashboard/campaigns/{campaign.pk}/leaderboard/")
+    page.goto(f"{live_server.url}/dashboard/campaigns/{campaign.pk}/leaderboard/", timeout=60_000)  # 200 bootstrap fits
     expect(page.locator("table")).to_contain_text("local:smollm2, with the participant's system message")
     expect(page.locator("table")).to_contain_text("local:smollm2, without a system message")
     expect(page.locator("body")).not_to_contain_text("+system")
