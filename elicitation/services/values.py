@@ -277,11 +277,13 @@ VOTING_DRAW = 6
 
 
 def voting_draw(*, participant, question: Question) -> list[CanonicalCard]:
-    """Up to six peers' values for the question, the same ones on every visit.
+    """Up to six peers' values for the question, the same ones in the same order on every visit.
 
     Showing a card records an impression, which the moral graph needs alongside the picks.
     """
-    shown = list(CanonicalCard.objects.filter(impressions__participant=participant, impressions__question=question))
+    # In the order first drawn (the impressions were written in that order), so a revisit looks the same.
+    shown = [impression.card for impression in CardImpression.objects.filter(participant=participant, question=question)
+             .select_related("card").order_by("pk")]
     if shown:
         return [card for card in shown if card.merged_into_id is None]
     own = participant.cards.filter(question=question, canonical__isnull=False).values_list("canonical_id", flat=True)

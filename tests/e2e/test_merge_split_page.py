@@ -77,7 +77,7 @@ def test_the_vote_page_remembers_the_picks(page, live_server):
     page.get_by_role("button", name="Submit my picks").click()
     expect(page.get_by_text("you picked 2 values as wise")).to_be_visible()
 
-    page.get_by_role("link", name="Vote", exact=True).click()
+    page.get_by_role("link", name="Change my picks").click()
     expect(boxes.nth(1)).to_be_checked()
     expect(boxes.nth(4)).to_be_checked()
     assert sum(boxes.nth(i).is_checked() for i in range(6)) == 2

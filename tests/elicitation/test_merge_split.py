@@ -125,3 +125,4 @@ def test_picks_are_remembered(question):
     assert values_picked_by(participant=voter, question=question) == set()
     svc.votes_submit(participant=voter, question=question, picked_ids=[drawn[0].pk, drawn[2].pk])
     assert values_picked_by(participant=voter, question=question) == {drawn[0].pk, drawn[2].pk}
+    assert svc.voting_draw(participant=voter, question=question) == drawn  # the same cards, in the same places
