@@ -16,14 +16,22 @@ from tests.support.artifacts import toy_target
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def log_in(page, live_server):
-    page.goto(f"{live_server.url}/dashboard/")
-    expect(page).to_have_url(re.compile(r"/login/\?next=/dashboard/$"))  # the platform's page, not the admin's
-    expect(page.get_by_role("heading", name="Staff login")).to_be_visible()
+def log_in(page, live_server, *, through_dashboard=False):
+    if through_dashboard:
+        page.goto(f"{live_server.url}/dashboard/")
+        expect(page).to_have_url(re.compile(r"/login/\?next=/dashboard/$"))  # the platform's page, not the admin's
+        expect(page.get_by_role("heading", name="Staff login")).to_be_visible()
+    else:
+        page.goto(f"{live_server.url}/login/")
     page.get_by_label("Username").fill("curator")
     page.get_by_label("Password").fill("pw-curator-123")
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(re.compile(r"/dashboard/$"))
+
+
+def test_the_dashboard_sends_to_the_platforms_staff_login(page, live_server, staff_user):
+    log_in(page, live_server, through_dashboard=True)
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
 
 def test_the_dashboard_fits_1280_px_and_leads_back_from_every_campaign_page(browser, live_server, staff_user):
