@@ -159,8 +159,10 @@ def card_move(*, card: ValuesCard, canonical: CanonicalCard | None) -> Canonical
     vector = embed_policies([donor.policies])[0] if canonical is None else None
     with transaction.atomic():
         locked = ValuesCard.objects.select_for_update().get(pk=card.pk)
-        if locked.canonical_id != current_id:
-            raise ValidationError("Someone moved this card meanwhile; reload the page and try again.")
+        siblings = ValuesCard.objects.select_for_update().filter(canonical_id=current_id).exclude(pk=card.pk) \
+            if current_id else ValuesCard.objects.none()
+        if locked.canonical_id != current_id or {c.pk for c in siblings} != {c.pk for c in others}:
+            raise ValidationError("Someone moved this card or its value's cards meanwhile; reload the page and try again.")
         if canonical is not None:
             if canonical.pk == locked.canonical_id:
                 raise ValidationError("The card is already part of that value.")
