@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -96,20 +97,30 @@ class PrivatePostgres:
     """A throwaway cluster (initdb) on its own port; as root it runs as the `postgres` user, since
     PostgreSQL refuses to run as root."""
 
-    def __init__(self, folder: Path, binaries: Path) -> None:
-        self.folder, self.bin, self.port = folder, binaries, free_port()
-        self.data = folder / "data"
+    def __init__(self, binaries: Path) -> None:
+        # Its own folder under the system's temporary directory: pytest's are private to the user
+        # running the tests, and as root the server runs as `postgres`.
+        self.folder, self.bin, self.port = Path(tempfile.mkdtemp(prefix="chorus-pg-")), binaries, free_port()
+        self.data = self.folder / "data"
         self.as_user: list[str] = []
         if os.geteuid() == 0:
             self.as_user = ["runuser", "-u", "postgres", "--"]
-            shutil.chown(folder, "postgres")
-            folder.chmod(0o700)
+            shutil.chown(self.folder, "postgres")
 
     def url(self, database: str) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
 
     def _run(self, *args: str) -> None:
-        subprocess.run([*self.as_user, *args], check=True, capture_output=True, timeout=180)
+        done = subprocess.run([*self.as_user, *args], capture_output=True, text=True, timeout=180)
+        if done.returncode:
+            raise RuntimeError(f"{' '.join(args[:1])} failed ({done.returncode}): {done.stdout}{done.stderr}")
+
+    def remove(self) -> None:
+        """Stops the server if it runs, and deletes its folder."""
+        if (self.data / "postmaster.pid").exists():
+            subprocess.run([*self.as_user, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+                           capture_output=True, timeout=120)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def init(self) -> None:
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
