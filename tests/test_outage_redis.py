@@ -10,6 +10,7 @@ import itertools
 import threading
 
 import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
 
 from chorus.accounts.join_links import join_token_make
 from chorus.dashboard.models import QueueProbe
@@ -62,6 +63,9 @@ class Participant:
 
 
 def test_redis_restart_loses_no_acknowledged_write_and_queued_work_runs_when_it_is_back(tmp_path, staff_user):
+    # The web runs the run command's settings, whose password hashers do not include the tests' MD5.
+    staff_user.password = make_password("pw-curator-123", hasher=PBKDF2PasswordHasher())
+    staff_user.save(update_fields=["password"])
     campaign = CampaignFactory(activities=[Activity.PRINCIPLES])
     seeder = make_participant(campaign)
     seeded = [statement_submit(participant=seeder, text=f"Seed statement {i}").pk for i in range(30)]
@@ -71,7 +75,7 @@ def test_redis_restart_loses_no_acknowledged_write_and_queued_work_runs_when_it_
 
     db = settings.DATABASES["default"]
     env = chorus_env(database_url=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-                     redis_url=redis.url)
+                     redis_url=redis.url, secret_key=settings.SECRET_KEY)
     web, base = start_web(env, tmp_path / "web.log")
     worker = start_celery(env, tmp_path / "worker.log", "worker", "-Q", "default", "-P", "solo", "-c", "1",
                           "-n", "default@redis-outage", "--without-mingle", "--without-gossip")
@@ -101,8 +105,9 @@ def test_redis_restart_loses_no_acknowledged_write_and_queued_work_runs_when_it_
         down_since = [len(p.acknowledged) for p in people]
         staff = Browser(base)
         token = staff.csrf("/login/")
-        assert staff.request("/login/", {"username": "curator", "password": "pw-curator-123",
-                                         "csrfmiddlewaretoken": token})[0] == 200
+        status, html, _ = staff.request("/login/", {"username": "curator", "password": "pw-curator-123",
+                                                    "csrfmiddlewaretoken": token})
+        assert status == 200 and "Log out curator" in html, html[:1000]
         # Work asked for while Redis is down is kept, and the dashboard says so.
         status, _, _ = staff.request("/dashboard/probes/", {"queue": "default",
                                                             "csrfmiddlewaretoken": staff.csrf("/dashboard/")})

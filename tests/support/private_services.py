@@ -139,13 +139,14 @@ class PrivatePostgres:
         self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
 
 
-def chorus_env(*, database_url: str, redis_url: str) -> dict[str, str]:
+def chorus_env(*, database_url: str, redis_url: str, secret_key: str = "fault-tests-" + "x" * 50) -> dict[str, str]:
     """The environment of a Chorus process (web, worker, beat, manage.py) with this checkout's code,
-    in the run command's settings (persistent database connections, DEBUG off)."""
+    in the run command's settings (persistent database connections, DEBUG off). Give the tests'
+    secret key for links that the test process signs (join links)."""
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "chorus.settings.local",
-        "DJANGO_SECRET_KEY": "fault-tests-" + "x" * 50,
+        "DJANGO_SECRET_KEY": secret_key,
         "DJANGO_DEBUG": "false",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
