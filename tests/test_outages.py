@@ -106,3 +106,4 @@ def test_a_withdrawal_that_cannot_drop_cached_text_gets_a_503_and_changes_nothin
     monkeypatch.undo()
     response = client.post(f"/c/{participant.campaign.slug}/withdraw/")
     assert response.status_code == 200 and not Participant.objects.filter(pk=participant.pk).exists()
+
