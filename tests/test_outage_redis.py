@@ -95,6 +95,7 @@ def test_redis_restart_loses_no_acknowledged_write_and_queued_work_runs_when_it_
                 if (statement := next(votes, None)) is not None:
                     person.vote(statement)
                 person.groups()
+                stop.wait(0.05)  # people pause between clicks; this also leaves the CPU to the servers
 
         threads = [threading.Thread(target=traffic, args=(p,), daemon=True) for p in people]
         for thread in threads:
