@@ -6,17 +6,13 @@ worker and Redis: the shared PostgreSQL on 5432 is never stopped.
 """
 from __future__ import annotations
 
-import http.cookiejar
 import json
-import re
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import psycopg
 import pytest
 
 from tests.support.private_services import (
+    Browser,
     PrivatePostgres,
     PrivateRedis,
     chorus_env,
@@ -32,27 +28,6 @@ from tests.support.shared_data import in_ci
 BINARIES = postgres_bin()
 pytestmark = pytest.mark.skipif(BINARIES is None and not in_ci(),
                                 reason="needs PostgreSQL's server binaries (initdb, pg_ctl) to run a private cluster")
-
-
-class Browser:
-    """A cookie-keeping HTTP client that reads the status and body of every answer, errors included."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-
-    def request(self, path: str, data: dict | None = None, headers: dict | None = None) -> tuple[int, str, dict]:
-        body = urllib.parse.urlencode(data).encode() if data is not None else None
-        request = urllib.request.Request(self.base + path, data=body, headers=headers or {})
-        try:
-            with self.opener.open(request, timeout=60) as response:
-                return response.status, response.read().decode(), dict(response.headers)
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode(), dict(exc.headers)
-
-    def csrf(self, path: str) -> str:
-        _, html, _ = self.request(path)
-        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
 
 
 @pytest.fixture

@@ -19,8 +19,15 @@ from elicitation.models import Statement, StatementVote
 from elicitation.models.campaigns import Activity
 from elicitation.services.statements import statement_submit
 from tests.factories import CampaignFactory, make_participant
-from tests.support.private_services import PrivateRedis, chorus_env, start_celery, start_web, stop_process, wait_for
-from tests.test_outage_postgres import Browser
+from tests.support.private_services import (
+    Browser,
+    PrivateRedis,
+    chorus_env,
+    start_celery,
+    start_web,
+    stop_process,
+    wait_for,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PARTICIPANTS = 4

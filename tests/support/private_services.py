@@ -7,7 +7,9 @@ by polling with generous deadlines, so a loaded two-core machine is slow, not fl
 from __future__ import annotations
 
 import glob
+import http.cookiejar
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -15,6 +17,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -86,7 +89,7 @@ class PrivateRedis:
 
 def postgres_bin() -> Path | None:
     """The newest PostgreSQL server binaries installed (Debian keeps them out of PATH)."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(Path(p).parent.parent.name))
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: [int(n) for n in re.findall(r"\d+", Path(p).parent.parent.name)])
     if found:
         return Path(found[-1]).parent
     on_path = shutil.which("pg_ctl")
@@ -188,3 +191,24 @@ def start_celery(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen
     """`celery -A chorus <args>` (a worker or beat) in the background."""
     return subprocess.Popen([sys.executable, "-m", "celery", "-A", "chorus", *args], env=env,
                             cwd=REPO_ROOT / "platform", stdout=open(log, "a"), stderr=subprocess.STDOUT)
+
+
+class Browser:
+    """A cookie-keeping HTTP client that reads the status and body of every answer, errors included."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def request(self, path: str, data: dict | None = None, headers: dict | None = None) -> tuple[int, str, dict]:
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        request = urllib.request.Request(self.base + path, data=body, headers=headers or {})
+        try:
+            with self.opener.open(request, timeout=60) as response:
+                return response.status, response.read().decode(), dict(response.headers)
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode(), dict(exc.headers)
+
+    def csrf(self, path: str) -> str:
+        _, html, _ = self.request(path)
+        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
