@@ -90,3 +90,8 @@ def files_swap(staged: list[tuple[Path, Path]]) -> None:
 def files_discard(staged: list[tuple[Path, Path]]) -> None:
     for temp, _ in staged:
         temp.unlink(missing_ok=True)
+
+
+def import_dir(import_uuid: object) -> Path:
+    """Where an uploaded preference file waits for its import (training.services.imports)."""
+    return training_root() / "imports" / str(import_uuid)
