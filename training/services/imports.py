@@ -234,7 +234,7 @@ def preference_import_create(*, name: str, file_name: str, chunks: Iterable[byte
 
 
 def _save(path: Path, chunks: Iterable[bytes]) -> int:
-    limit = settings.PREFERENCE_IMPORT_MAX_BYTES
+    limit = settings.UPLOAD_MAX_BYTES
     size = 0
     with open(path, "wb") as f:
         for chunk in chunks:
