@@ -110,7 +110,14 @@ class Problem:
         return f"{file}, {where}" + (f", field “{self.field}”" if self.field else "") + f": {self.message}"
 
     def as_dict(self, file: str) -> dict[str, Any]:
-        return {"file": file, "line": self.line, "field": self.field, "message": self.message}
+        """JSON that PostgreSQL can store: a column name may hold bytes that were not UTF-8 or a NUL."""
+        return {"file": storable(file), "line": self.line, "field": storable(self.field),
+                "message": storable(self.message)}
+
+
+def storable(text: str) -> str:
+    """`text` with lone surrogates and NUL characters written out as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\0")
 
 
 @dataclass(frozen=True)
@@ -148,9 +155,10 @@ def checked_rows(path: Path, fmt: str, columns: Columns, *, split: str = "train"
             yield line, None, record
             continue
         unknown = sorted(set(record) - known - unknown_seen)
-        if unknown:  # once per column, at its first line: the fix is the same for every row
+        if unknown:  # once per column, at its first line (a CSV's header): the fix is the same for every row
             unknown_seen.update(unknown)
-            yield line, None, Problem(line, unknown[0], "an unknown column: map it to a field, keep it as "
+            yield line, None, Problem(1 if fmt == "csv" else line, unknown[0], "an unknown column: map it to a "
+                                      "field, keep it as "
                                       "metadata or ignore it" + (f" (also {', '.join(unknown[1:])})" if unknown[1:] else ""))
             continue
         pair, problem = check_record(line, record, columns)

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from chorus.accounts.models import Scope
 from chorus.accounts.services import api_token_create
 from training.models import AlignmentTarget, PreferenceImport
+from training.preference_files import Columns
 from training.services import imports
 from training.storage import import_dir
 
@@ -72,6 +73,18 @@ def test_a_refused_file_shows_each_problem_with_its_line_and_field(staff):
     assert 'data-status="failed"' in html and "nothing was imported" in html
     assert '<tr data-line="4"><td>study.jsonl</td><td>4</td><td><code>prompt</code></td><td>empty</td></tr>' in html
     assert not AlignmentTarget.objects.exists() and not import_dir(job.uuid).exists()
+
+
+def test_column_names_with_bad_bytes_or_a_nul_are_reported_not_crashed_on(staff_user):
+    data = b'user,prompt,chosen,rejected,caf\xe9\n' + b'ann,Hi,Yes.,No.,1\n'
+    job = imports.preference_import_create(name="s", file_name="bad\x00name.csv", chunks=[data], columns=Columns(),
+                                           user=staff_user)
+    assert imports.preference_import_run(import_id=job.pk).status == "failed"
+    job.refresh_from_db()
+    assert job.file_name == "bad\\0name.csv"
+    assert job.report["problems"][0] == {"file": "bad\\0name.csv", "line": 1, "field": "caf\\udce9",
+                                         "message": job.report["problems"][0]["message"]}
+    assert job.report["problems"][0]["message"].startswith("an unknown column")
 
 
 @pytest.mark.parametrize(("fields", "file_name", "data", "error"), [

@@ -37,6 +37,7 @@ from training.preference_files import (
     Problem,
     checked_rows,
     detect_format,
+    storable,
 )
 from training.services.targets import (
     MAX_MIN_PAIRS_PER_USER,
@@ -212,7 +213,7 @@ def preference_import_create(*, name: str, file_name: str, chunks: Iterable[byte
                              min_pairs_per_user: int = 1, user=None) -> PreferenceImport:
     """Keeps the uploaded file on disk and queues its import (`training.tasks.preference_import_run`)."""
     _check_arguments(name=name, min_pairs_per_user=min_pairs_per_user)
-    file_name = Path(file_name).name[:255] or "upload"
+    file_name = storable(Path(file_name).name)[:255] or "upload"
     fmt = _format(Path(file_name))
     if fmt == "folder":
         raise ValidationError({"file": "Upload one file; folders import with manage.py import_preferences."})
