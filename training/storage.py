@@ -20,8 +20,12 @@ def training_root() -> Path:
     return Path(settings.MEDIA_ROOT) / "training"
 
 
+def targets_root() -> Path:
+    return training_root() / "targets"
+
+
 def target_dir(target_uuid: object) -> Path:
-    return training_root() / "targets" / str(target_uuid)
+    return targets_root() / str(target_uuid)
 
 
 def run_dir(run_uuid: object) -> Path:

@@ -18,7 +18,7 @@ from training.models import AlignmentTarget
 from training.preference_files import Columns
 from training.services.imports import ImportRefused, preferences_import
 from training.services.runs import run_create
-from training.storage import target_dir
+from training.storage import target_dir, targets_root
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +47,7 @@ def refusal(path: Path, **kwargs) -> dict:
     with pytest.raises(ImportRefused) as exc:
         preferences_import(name="prefs", path=path, **kwargs)
     assert AlignmentTarget.objects.count() == before
-    assert not list(target_dir("-").parent.glob(".import-*"))  # no half-written folder left behind
+    assert not list(targets_root().glob(".import-*"))  # no half-written folder left behind
     return exc.value.report
 
 
@@ -249,6 +249,9 @@ def test_parquet_rows_are_checked_like_any_other(tmp_path):
                    tmp_path / "p.parquet")
     assert refusal(tmp_path / "p.parquet")["problems"][0] == {
         "file": "p.parquet", "line": 3, "field": "chosen", "message": "missing"}
+    pq.write_table(pa.Table.from_pylist([{**ROWS[0], "prompt": b"Caf\xe9"}]), tmp_path / "binary.parquet")
+    assert refusal(tmp_path / "binary.parquet")["problems"][0] == {
+        "file": "binary.parquet", "line": 1, "field": "prompt", "message": "not UTF-8 text (byte 4)"}
     (tmp_path / "fake.parquet").write_bytes(b"not parquet at all")
     assert refusal(tmp_path / "fake.parquet")["problems"][0]["message"].startswith("not a Parquet file")
 

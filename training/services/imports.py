@@ -45,7 +45,7 @@ from training.services.targets import (
     jsonl_line,
     target_publish_staged,
 )
-from training.storage import import_dir, target_dir
+from training.storage import import_dir, targets_root
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +153,8 @@ def _format(path: Path) -> str:
 
 def _write(path: Path, fmt: str, columns: Columns, *, kept: set[str], split: str) -> tuple[Path, dict[str, FileStats]]:
     """The second pass: the target's files in a hidden folder, and their hashes, sizes and rows."""
-    root = target_dir("-").parent
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".import-", dir=root))
+    targets_root().mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".import-", dir=targets_root()))  # beside the targets: renamed in
     try:
         users: dict[str, list] = {}  # pseudonym -> [the system message of their last pair, pairs]
         with _HashingFile(staging / "preferences.jsonl") as out:
