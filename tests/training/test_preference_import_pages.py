@@ -65,6 +65,19 @@ def test_an_upload_is_queued_then_the_page_shows_the_target_made(staff, django_c
     assert AlignmentTarget.objects.count() == 1
 
 
+def test_an_import_that_cannot_be_queued_says_so(staff_user, monkeypatch, django_capture_on_commit_callbacks):
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(imports, "dispatch", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = imports.preference_import_create(name="s", file_name="s.jsonl", chunks=[GOOD], columns=Columns(),
+                                               user=staff_user)
+    job.refresh_from_db()
+    assert job.status == "failed" and "Could not reach the task queue" in job.report["problems"][0]["message"]
+    assert not import_dir(job.uuid).exists()
+
+
 def test_a_refused_file_shows_each_problem_with_its_line_and_field(staff):
     upload(staff, BAD)
     job = PreferenceImport.objects.get()

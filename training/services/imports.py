@@ -27,7 +27,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from chorus.dispatch import dispatch_on_commit
+from chorus.dispatch import dispatch
 from elicitation.domain.comparisons_exports import pseudonym
 from training.models import AlignmentTarget, PreferenceImport
 from training.preference_files import (
@@ -49,6 +49,7 @@ from training.storage import import_dir, targets_root
 
 log = logging.getLogger(__name__)
 
+IMPORT_TASK = "training.tasks.preference_import_run"  # by name: services do not import tasks
 MAX_PROBLEMS_LISTED = 100
 MAX_SKIPPED_LISTED = 20
 
@@ -226,11 +227,23 @@ def preference_import_create(*, name: str, file_name: str, chunks: Iterable[byte
             job.save()
             job.task_id = f"preference-import-{job.uuid}"
             job.save(update_fields=["task_id"])
-            dispatch_on_commit("training.tasks.preference_import_run", job.pk, task_id=job.task_id)
+            transaction.on_commit(lambda: _dispatch(job))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return job
+
+
+def _dispatch(job: PreferenceImport) -> None:
+    try:
+        dispatch(IMPORT_TASK, job.pk, task_id=job.task_id)
+    except Exception as exc:  # broker down: say so on the page instead of leaving the import queued forever
+        log.exception("could not queue preference import %s", job.pk)
+        report = {"file": job.file_name, "refused": 1,
+                  "problems": [Problem(0, "", f"Could not reach the task queue: {exc}").as_dict(job.file_name)]}
+        PreferenceImport.objects.filter(pk=job.pk, status=PreferenceImport.Status.QUEUED).update(
+            status=PreferenceImport.Status.FAILED, report=report, finished_at=timezone.now())
+        shutil.rmtree(import_dir(job.uuid), ignore_errors=True)
 
 
 def _save(path: Path, chunks: Iterable[bytes]) -> int:
