@@ -34,6 +34,7 @@ RESPONSES = ("chosen", "rejected")
 FORMATS = ("jsonl", "csv", "parquet", "folder")
 METADATA_COLUMN = "metadata"  # a column of this name holding an object is kept as metadata
 MAX_TEXT_CHARS = 200_000  # per field: longer than any real prompt or response, short of abuse
+MAX_LINE_BYTES = 8 * 2**20  # a line is read whole: this bounds memory for a file with no line breaks
 _BATCH_ROWS = 1024
 # Why a row is skipped (reported, not refused): each a key of the import report's counts.
 EMPTY_RESPONSE = "an empty response: no preference to learn"
@@ -255,13 +256,20 @@ def _open_binary(path: Path):
     return gzip.GzipFile(fileobj=f, mode="rb") if magic == b"\x1f\x8b" else f
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str] | Problem]:
+def _lines(path: Path) -> Iterator[tuple[int, str | Problem] | Problem]:
     """(line number, text) per line; bytes that are not UTF-8 survive as lone surrogates so the
-    field they fall in can be named. A damaged gzip stream ends with a Problem."""
+    field they fall in can be named. A line longer than MAX_LINE_BYTES comes as (line, Problem) and
+    is never held whole; a damaged gzip stream ends with a bare Problem."""
     n = 0
     with _open_binary(path) as f:
         try:
-            for n, raw in enumerate(f, 1):
+            while raw := f.readline(MAX_LINE_BYTES + 1):
+                n += 1
+                if len(raw) > MAX_LINE_BYTES:
+                    while raw and not raw.endswith(b"\n"):  # skip the rest of it, a piece at a time
+                        raw = f.readline(MAX_LINE_BYTES)
+                    yield n, Problem(n, "", f"a line longer than {MAX_LINE_BYTES:,} bytes")
+                    continue
                 yield n, raw.decode("utf-8", errors="surrogateescape")
         except (OSError, EOFError, ValueError) as exc:  # gzip.BadGzipFile, zlib.error, a cut-off stream
             yield Problem(n + 1, "", f"the file cannot be read past here ({exc or type(exc).__name__})")
@@ -273,6 +281,9 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, Record]]:
             yield item.line, item
             return
         n, text = item
+        if isinstance(text, Problem):
+            yield n, text
+            continue
         if not text.strip():
             continue
         try:
@@ -291,10 +302,11 @@ def _csv_records(path: Path) -> Iterator[tuple[int, Record]]:
 
     def texts() -> Iterator[str]:
         for item in _lines(path):
-            if isinstance(item, Problem):
-                problems.append(item)
+            text = item if isinstance(item, Problem) else item[1]
+            if isinstance(text, Problem):  # the reader cannot resume mid-record: the rest is unread
+                problems.append(text)
                 return
-            yield item[1]
+            yield text
 
     reader = csv.reader(texts())
     try:

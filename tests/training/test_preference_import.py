@@ -262,3 +262,14 @@ def test_a_damaged_gzip_file_is_refused_where_it_breaks(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     problem = refusal(path)["problems"][-1]
     assert problem["field"] == "" and "cannot be read past here" in problem["message"]
+
+
+def test_a_line_too_long_to_hold_is_refused_without_reading_it_whole(tmp_path, monkeypatch):
+    from training import preference_files
+
+    monkeypatch.setattr(preference_files, "MAX_LINE_BYTES", 1000)
+    long = {**ROWS[0], "chosen": "x" * 5000}
+    report = refusal(write_jsonl(tmp_path / "p.jsonl", [ROWS[0], long, ROWS[1], long]))
+    assert [(p["line"], p["message"]) for p in report["problems"]] == [(2, "a line longer than 1,000 bytes"),
+                                                                        (4, "a line longer than 1,000 bytes")]
+    assert report["rows"] == 4
