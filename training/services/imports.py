@@ -109,7 +109,7 @@ def preferences_import(*, name: str, path: Path, fmt: str | None = None, columns
     columns = columns or Columns()
     _check_arguments(name=name, min_pairs_per_user=min_pairs_per_user)
     fmt = fmt or _format(path)
-    label = file_label or path.name
+    label = storable(file_label or path.name)
     check = _Check(file=label)
     for line, pair, problem in checked_rows(path, fmt, columns, split=split):
         check.add(line, problem, pair)
