@@ -5,6 +5,7 @@ from chorus.dashboard.views import (
     comparisons,
     constitutions,
     home,
+    imports,
     moral_graph,
     statements,
     training,
@@ -55,6 +56,7 @@ urlpatterns = [
 
     path("targets/", training.targets_list, name="targets_list"),
     path("targets/new/", training.targets_new, name="targets_new"),
+    path("targets/import/", imports.targets_import, name="targets_import"),
     path("targets/<int:target_id>/", training.targets_detail, name="targets_detail"),
     path("runs/new/", training.runs_new, name="runs_new"),
     path("runs/<int:run_id>/", training.runs_detail, name="runs_detail"),

@@ -120,6 +120,12 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 MEDIA_ROOT = VAR_DIR / "media"
+# The largest file any upload may be (preference datasets are the large ones; manage.py
+# import_preferences reads files in place, of any size). Past Django's in-memory size, uploads stream
+# to a temporary file, and stop at the limit (chorus.uploads).
+UPLOAD_MAX_BYTES = env.integer("CHORUS_UPLOAD_MAX_BYTES", 2 * 1024**3, minimum=1)
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler",
+                        "chorus.uploads.SizeLimitedUploadHandler"]
 
 # Content-Security-Policy (django-csp): scripts, styles, images, fonts and connections (fetch, htmx,
 # server-sent events) come from this site only. No inline <script>, no on...= handler, no style="..."
