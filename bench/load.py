@@ -21,6 +21,7 @@ Targets on 2 cores: p99 <= 150 ms per request type, >= 300 writes/s, 0 lost, 0 d
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -28,6 +29,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -160,6 +162,8 @@ def run_load(args, env: dict, seeded: dict, workdir: Path) -> tuple[list[dict], 
                     "LOAD_THINK": str(args.think)}
         web_cpu = _cpu_seconds(_children(web.pid))
         client_cpu = _children_cpu()
+        database = DatabaseCpu()
+        database.start()
         started = time.time()
         subprocess.run(
             [sys.executable, "-m", "locust", "-f", str(ROOT / "bench/load_participants.py"), "--headless",
@@ -170,12 +174,48 @@ def run_load(args, env: dict, seeded: dict, workdir: Path) -> tuple[list[dict], 
         elapsed = time.time() - started
         args.web_cpu = _cpu_seconds(_children(web.pid)) - web_cpu
         args.client_cpu = _children_cpu() - client_cpu
+        args.db_cpu = database.stop()
+        # Every request the server answered, from its access log (the first line is the readiness probe).
+        args.served = len(access_log.read_text().splitlines()) - 1
     finally:
         web.terminate()
         web.wait()
     with open(workdir / "locust_stats.csv") as f:
         stats = list(csv.DictReader(f))
     return stats, workdir / "acks.jsonl", elapsed
+
+
+class DatabaseCpu(threading.Thread):
+    """CPU time of the PostgreSQL backends serving the bench's database, sampled every half second
+    (a backend that ends between two samples loses at most half a second of its count)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.seen: dict[int, float] = {}
+        self.before: dict[int, float] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", user="postgres", dbname=DB, autocommit=True) as conn:
+            first = True
+            while not self.done.is_set():
+                pids = [r[0] for r in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [DB])]
+                for pid in pids:
+                    with contextlib.suppress(OSError):
+                        used = _cpu_seconds([pid])
+                        self.seen[pid] = used
+                        if first:
+                            self.before[pid] = used
+                first = False
+                self.done.wait(0.5)
+
+    def stop(self) -> float:
+        self.done.set()
+        self.join()
+        return sum(used - self.before.get(pid, 0.0) for pid, used in self.seen.items())
 
 
 def _children(pid: int) -> list[int]:
@@ -229,9 +269,13 @@ def report(stats: list[dict], acks: list[tuple], raw: list[dict], tallies: dict,
     print(f"\nacknowledged writes: {len(acks)} in {span:.1f} s = {len(acks) / span:.0f} writes/s "
           f"({', '.join(f'{k} {n}' for k, n in sorted(by_kind.items()))})")
     print(f"errors: {errors}")
-    total = int(next(r for r in stats if r["Name"] == "Aggregated")["Request Count"])
-    print(f"CPU per request: web workers {1000 * args.web_cpu / max(total, 1):.1f} ms, load generator "
-          f"{1000 * args.client_cpu / max(total, 1):.1f} ms ({total / span:.0f} requests/s)")
+    total = args.served
+    per = {name: 1000 * seconds / max(total, 1) for name, seconds in
+           (("web workers", args.web_cpu), ("PostgreSQL", args.db_cpu), ("load generator", args.client_cpu))}
+    print(f"CPU per request ({total / span:.0f} requests/s): "
+          + ", ".join(f"{name} {ms:.1f} ms" for name, ms in per.items())
+          + f"; 2 cores could serve about {2000 / (per['web workers'] + per['PostgreSQL']):.0f} requests/s "
+          f"with nothing else running")
     lost = sum(t.lost for t in tallies.values())
     duplicated = sum(t.duplicated for t in tallies.values())
     unacked = sum(t.unacknowledged for t in tallies.values())
@@ -273,12 +317,15 @@ def count_queries(seeded: dict, *, show_sql: bool = False) -> None:
     base = f"/c/{SLUG}"
     question = seeded["question"].pk
     print(f"{'request':<22}{'status':>7}{'queries':>8}")
+    total = [0, 0]
 
     def hit(name, method, url, data=None, **headers):
         with CaptureQueriesContext(connection) as queries:
             response = getattr(client, method)(url, data, **headers) if data is not None else getattr(client, method)(url)
             body = b"".join(response.streaming_content) if response.streaming else response.content
         print(f"{name:<22}{response.status_code:>7}{len(queries):>8}")
+        total[0] += 1
+        total[1] += len(queries)
         if show_sql:
             for q in queries:
                 print(f"      {q['sql'][:160]}")
@@ -308,6 +355,7 @@ def count_queries(seeded: dict, *, show_sql: bool = False) -> None:
     hit("GET stream", "get", f"{comparison}stream/a/")
     hit("GET stream", "get", f"{comparison}stream/b/")
     hit("POST judge", "post", comparison, {"choice": "left"})
+    print(f"one participant's flow: {total[0]} requests, {total[1]} queries")
 
 
 def main() -> None:
