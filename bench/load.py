@@ -151,9 +151,9 @@ def run_load(args, env: dict, seeded: dict, workdir: Path) -> tuple[list[dict], 
     access_log = workdir / "web-access.log"
     # As platform/scripts/run.sh starts it, plus the config that scripts the chat backend.
     web = subprocess.Popen(
-        [str(BIN / "gunicorn"), "chorus.wsgi", "--chdir", str(ROOT / "platform"), "-k", "gthread",
+        [str(BIN / "gunicorn"), "chorus.wsgi", "--chdir", str(ROOT / "platform"), "-k", os.environ.get("LOAD_WORKER_CLASS", "gthread"),
          "--threads", str(args.threads), "-w", str(args.workers), "-b", f"127.0.0.1:{port}", "--timeout", "300",
-         "--access-logfile", str(access_log), "-c", str(ROOT / "bench/load_gunicorn.py")],
+         "--access-logfile", str(access_log), "-c", os.environ.get("LOAD_GUNICORN_CONF", str(ROOT / "bench/load_gunicorn.py"))],
         env=env, stdout=open(workdir / "web.log", "w"), stderr=subprocess.STDOUT)
     try:
         _wait_for(f"http://127.0.0.1:{port}/", web)
