@@ -151,9 +151,9 @@ def run_load(args, env: dict, seeded: dict, workdir: Path) -> tuple[list[dict], 
     access_log = workdir / "web-access.log"
     # As platform/scripts/run.sh starts it, plus the config that scripts the chat backend.
     web = subprocess.Popen(
-        [str(BIN / "gunicorn"), "chorus.wsgi", "--chdir", str(ROOT / "platform"), "-k", os.environ.get("LOAD_WORKER_CLASS", "gthread"),
+        [str(BIN / "gunicorn"), "chorus.wsgi", "--chdir", str(ROOT / "platform"), "-k", args.worker_class,
          "--threads", str(args.threads), "-w", str(args.workers), "-b", f"127.0.0.1:{port}", "--timeout", "300",
-         "--access-logfile", str(access_log), "-c", os.environ.get("LOAD_GUNICORN_CONF", str(ROOT / "bench/load_gunicorn.py"))],
+         "--access-logfile", str(access_log), "-c", str(ROOT / "bench/load_gunicorn.py")],
         env=env, stdout=open(workdir / "web.log", "w"), stderr=subprocess.STDOUT)
     try:
         _wait_for(f"http://127.0.0.1:{port}/", web)
@@ -182,6 +182,8 @@ def run_load(args, env: dict, seeded: dict, workdir: Path) -> tuple[list[dict], 
         web.wait()
     with open(workdir / "locust_stats.csv") as f:
         stats = list(csv.DictReader(f))
+    with open(workdir / "locust_failures.csv") as f:
+        args.failures = list(csv.DictReader(f))
     return stats, workdir / "acks.jsonl", elapsed
 
 
@@ -251,7 +253,7 @@ def _wait_for(url: str, process: subprocess.Popen) -> None:
 
 
 def report(stats: list[dict], acks: list[tuple], raw: list[dict], tallies: dict, args, elapsed: float) -> bool:
-    print(f"\n{args.users} participants for {args.seconds} s (think {args.think} s), gunicorn -k gthread "
+    print(f"\n{args.users} participants for {args.seconds} s (think {args.think} s), gunicorn -k {args.worker_class} "
           f"-w {args.workers} --threads {args.threads}; load average before/after: {args.load_before} / {_load()}")
     print(f"{'request':<22}{'count':>8}{'errors':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'max ms':>8}")
     worst_p99 = 0.0
@@ -269,6 +271,8 @@ def report(stats: list[dict], acks: list[tuple], raw: list[dict], tallies: dict,
     print(f"\nacknowledged writes: {len(acks)} in {span:.1f} s = {len(acks) / span:.0f} writes/s "
           f"({', '.join(f'{k} {n}' for k, n in sorted(by_kind.items()))})")
     print(f"errors: {errors}")
+    for failure in args.failures:
+        print(f"  {failure['Occurrences']:>5} x {failure['Method']} {failure['Name']}: {failure['Error'][:150]}")
     total = args.served
     per = {name: 1000 * seconds / max(total, 1) for name, seconds in
            (("web workers", args.web_cpu), ("PostgreSQL", args.db_cpu), ("load generator", args.client_cpu))}
@@ -299,10 +303,9 @@ def _load() -> str:
 
 # Queries per request ------------------------------------------------------------------------------
 
-def count_queries(seeded: dict, *, show_sql: bool = False) -> None:
-    """One participant's flow through Django's test client, with the SQL queries each request ran."""
-    import re
-
+def count_queries(seeded: dict, *, show_sql: bool = False, repeats: int = 20) -> None:
+    """One participant's flow through Django's test client, with the SQL queries each request ran;
+    then the CPU time the flow takes in this process, over `repeats` new participants."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
@@ -313,24 +316,43 @@ def count_queries(seeded: dict, *, show_sql: bool = False) -> None:
     setup_test_environment()
     backend = ScriptedBackend(replies=["Here is a short, plain answer."])
     chorus.llm.chat_backend = lambda: backend
-    client = Client()
-    base = f"/c/{SLUG}"
-    question = seeded["question"].pk
     print(f"{'request':<22}{'status':>7}{'queries':>8}")
     total = [0, 0]
 
-    def hit(name, method, url, data=None, **headers):
-        with CaptureQueriesContext(connection) as queries:
-            response = getattr(client, method)(url, data, **headers) if data is not None else getattr(client, method)(url)
-            body = b"".join(response.streaming_content) if response.streaming else response.content
-        print(f"{name:<22}{response.status_code:>7}{len(queries):>8}")
-        total[0] += 1
-        total[1] += len(queries)
-        if show_sql:
-            for q in queries:
-                print(f"      {q['sql'][:160]}")
-        return response, body.decode()
+    def counted(client):
+        def hit(name, method, url, data=None, **headers):
+            with CaptureQueriesContext(connection) as queries:
+                response, body = _request(client, method, url, data, **headers)
+            print(f"{name:<22}{response.status_code:>7}{len(queries):>8}")
+            total[0] += 1
+            total[1] += len(queries)
+            if show_sql:
+                for q in queries:
+                    print(f"      {q['sql'][:160]}")
+            return response, body
+        return hit
 
+    _flow(counted(Client()), seeded, 0)
+    print(f"one participant's flow: {total[0]} requests, {total[1]} queries")
+    clock = time.process_time()
+    for i in range(repeats):
+        client = Client()
+        _flow(lambda name, *a, client=client, **k: _request(client, *a, **k), seeded, i + 1)
+    cpu = (time.process_time() - clock) / (repeats * total[0])
+    print(f"CPU per request in this process (Django's test client, {repeats} participants): {1000 * cpu:.1f} ms")
+
+
+def _request(client, method, url, data=None, **headers):
+    response = getattr(client, method)(url, data, **headers) if data is not None else getattr(client, method)(url)
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return response, body.decode()
+
+
+def _flow(hit, seeded: dict, n: int) -> None:
+    import re
+
+    base = f"/c/{SLUG}"
+    question = seeded["question"].pk
     hit("GET join", "get", seeded["join_path"])
     hit("POST join", "post", seeded["join_path"], {"consent": "yes"})
     hit("GET home", "get", f"{base}/")
@@ -346,7 +368,7 @@ def count_queries(seeded: dict, *, show_sql: bool = False) -> None:
         statement = re.search(r'name="statement" value="(\d+)"', page)[1]
         _, page = hit("POST statement vote", "post", f"{base}/statements/vote/",
                       {"statement": statement, "choice": "agree"}, HTTP_HX_REQUEST="true")
-    hit("POST statement", "post", f"{base}/statements/", {"text": "Queries counted: be honest about limits."})
+    hit("POST statement", "post", f"{base}/statements/", {"text": f"Queries counted ({n}): be honest about limits."})
     hit("GET compare", "get", f"{base}/compare/")
     hit("POST system message", "post", f"{base}/compare/", {"action": "system_message", "text": "Be brief."})
     response, _ = hit("POST compare", "post", f"{base}/compare/", {"action": "compare", "prompt": "What should I do?"})
@@ -355,7 +377,6 @@ def count_queries(seeded: dict, *, show_sql: bool = False) -> None:
     hit("GET stream", "get", f"{comparison}stream/a/")
     hit("GET stream", "get", f"{comparison}stream/b/")
     hit("POST judge", "post", comparison, {"choice": "left"})
-    print(f"one participant's flow: {total[0]} requests, {total[1]} queries")
 
 
 def main() -> None:
@@ -367,6 +388,7 @@ def main() -> None:
                         help="mean pause between a participant's requests, in seconds")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (run.sh: 2)")
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker (run.sh: 8)")
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (run.sh: gthread)")
     parser.add_argument("--port", type=int, default=8791)
     parser.add_argument("--queries", action="store_true", help="count SQL queries per request instead of loading")
     parser.add_argument("--sql", action="store_true", help="with --queries: print each query too")

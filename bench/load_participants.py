@@ -30,6 +30,7 @@ ACKS_PATH = os.environ["LOAD_ACKS"]
 THINK = float(os.environ.get("LOAD_THINK", "0.3"))
 STATEMENT_VOTES = int(os.environ.get("LOAD_STATEMENT_VOTES", "6"))
 COMPARISONS = int(os.environ.get("LOAD_COMPARISONS", "2"))
+IDLE_CONNECTION_SECONDS = 1.5  # gunicorn keeps an idle connection open for 2 s (--keep-alive, default)
 UPGRADES = 3  # the cap per participant (elicitation.services.moral_graph.UPGRADES_PER_PARTICIPANT)
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -57,13 +58,21 @@ class Participant(FastHttpUser):
 
     def on_start(self) -> None:
         self.steps = self._flow()
+        self.idle_since = time.monotonic()
 
     @task
     def step(self) -> None:
+        if time.monotonic() - self.idle_since > IDLE_CONNECTION_SECONDS:
+            # gunicorn has closed this idle keep-alive connection (or is about to). A browser sees the
+            # close and opens a new one; a client that sends a POST into the closed socket gets no
+            # answer, and must not retry it (it cannot know whether the server ran it).
+            self.client.client.clientpool.close()
         try:
             next(self.steps)
         except (StopIteration, Refused):
             self.steps = self._flow()
+        finally:
+            self.idle_since = time.monotonic()
 
     # The flow, one request per step ------------------------------------------------------------
 
