@@ -11,7 +11,6 @@ import importlib
 import math
 import typing
 from collections.abc import Mapping
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -116,9 +115,3 @@ def _checked(spec: FieldSpec, value: Any) -> Any:
     if spec.maximum is not None and value > spec.maximum:
         raise ValueError(f"Must be at most {spec.maximum}.")
     return value
-
-
-def model_folder_check(path: str) -> None:
-    """Models load from folders on the shared disk (no model hub is assumed reachable)."""
-    if not (Path(path) / "config.json").is_file():
-        raise ValueError(f"No model folder at {path!r}: expected a folder with config.json (save_pretrained).")
