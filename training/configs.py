@@ -16,6 +16,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from training.base_models import base_model_check
 from training.methods import METHODS
 
 
@@ -107,7 +108,7 @@ def _checked(spec: FieldSpec, value: Any) -> Any:
             raise ValueError("Enter text.")
         value = value.strip()
         if spec.model_folder and value:
-            model_folder_check(value)
+            base_model_check(value)
     if spec.choices is not None and value not in spec.choices:
         raise ValueError(f"Choose one of: {', '.join(str(c) for c in spec.choices)}.")
     if spec.minimum is not None and value < spec.minimum:

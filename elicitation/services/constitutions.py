@@ -21,14 +21,14 @@ from chorus import llm
 from chorus.inference import InferenceError
 from elicitation.domain.constitutions_salmon import DEFINITION_MAX_CHARS, NAME_MAX_CHARS, SalmonFormatError, salmon_read
 from elicitation.models import (
-    CampaignJob,
-    EdgeVote,
     Campaign,
+    CampaignJob,
     CanonicalCard,
     Constitution,
     ConstitutionEntry,
     ConstitutionRedaction,
     ConstitutionVersion,
+    EdgeVote,
     Principle,
 )
 from elicitation.prompts import constitutions as prompts

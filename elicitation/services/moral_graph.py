@@ -118,6 +118,10 @@ def upgrade_stories_propose(*, campaign: Campaign, limit: int = 50,
     return result
 
 
+def _card(card) -> dict:
+    return {"title": card.title, "description": card.description, "policies": card.policies}
+
+
 def _pairs_without_story(campaign: Campaign) -> Iterator[tuple[Context, CanonicalCard, CanonicalCard]]:
     existing = {
         (s.context_id, frozenset((s.from_card_id, s.to_card_id)))

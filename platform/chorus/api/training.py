@@ -16,8 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chorus.accounts.models import Scope
-from chorus.api.target_files import target_file_urls
 from chorus.api.hub_repos import artifact_commit, artifact_revision, hub_repo_id, target_slugs
+from chorus.api.target_files import target_file_urls
 from training import selectors
 from training.chance import held_out_verdict
 from training.models import AlignmentTarget, TrainingRun

@@ -19,8 +19,8 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
 from django.utils.text import slugify
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from elicitation.selectors.comparisons import campaigns_with_judged_comparisons
@@ -31,9 +31,9 @@ from training.base_models import base_models_available
 from training.chance import held_out_verdict
 from training.configs import config_fields, method_module, method_names, methods_for_kind
 from training.models import AlignmentTarget
-from training.storage import target_dir
 from training.services.runs import run_cancel, run_create, run_target_problem
 from training.services.targets import SOURCE_FIELDS, target_freeze
+from training.storage import target_dir
 
 
 @staff_member_required
