@@ -42,7 +42,7 @@ def test_every_curator_action_makes_something(demo, scripted_llm):
     assert stories.status == CampaignJob.Status.QUEUED
     upgrade_stories_propose.run(stories.pk)
     stories.refresh_from_db()
-    assert stories.made == 30 - 6 and UpgradeStory.objects.filter(campaign=campaign).count() == 30
+    assert stories.made == 36 - 6 and UpgradeStory.objects.filter(campaign=campaign).count() == 36  # 6 pairs a context
 
     assert len(graph_compute(campaign=campaign).graph.edges) == 3  # one kept edge per question
     drafts = constitution_services.principles_draft_request(campaign=campaign)

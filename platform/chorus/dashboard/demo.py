@@ -135,8 +135,8 @@ QUESTIONS = (
         stories=(
             (0, 5, "I used to just list the certified results. Then I saw people dismiss them as propaganda, and "
                    "learnt that showing them how to check the records themselves earned more trust than any list."),
-            (4, 2, "I tried to stay neutral by balancing both sides. Then I saw that balance can hide the evidence, "
-                   "and I learnt to show my reasoning step by step instead."),
+            (1, 2, "I tried to respect people's doubts by never challenging a claim. Then I saw that walking them "
+                   "through the evidence step by step respected them more than leaving them where they were."),
         ),
     ),
 )
