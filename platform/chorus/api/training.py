@@ -151,7 +151,7 @@ class TargetFreezeApi(APIView):
         target = target_freeze(kind=kind, name=fields["name"], source_id=fields[SOURCE_FIELDS[kind]],
                                extra_prompts=fields.get("extra_prompts", ()),
                                min_pairs_per_user=fields.get("min_pairs_per_user", 1), user=request.user)
-        return Response(TargetOutput(target_list().get(pk=target.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(TargetOutput(target_list().get(pk=target.pk), context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 # --- runs --------------------------------------------------------------------------------------
