@@ -53,7 +53,7 @@ def test_pal_on_a_one_person_target_is_refused_in_the_form_with_the_reason(staff
     expect(page.locator(f'#target option[value="{target.pk}"]')).to_be_disabled()
     response = page.request.post(f"{live_server.url}/dashboard/runs/new/", form={
         "method": "pal", "target": str(target.pk), "base_model": str(tiny_model_dir),
-        "csrfmiddlewaretoken": page.locator("input[name=csrfmiddlewaretoken]").input_value()})
+        "csrfmiddlewaretoken": page.locator("form.card input[name=csrfmiddlewaretoken]").input_value()})
     assert response.status == 400 and "PAL needs pairs from at least 2 people" in response.text()
     assert not TrainingRun.objects.exists()
 
