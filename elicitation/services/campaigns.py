@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from chorus.dispatch import dispatch
+from chorus.dispatch import dispatch_or_keep
 from elicitation.models import Activity, Campaign, CampaignJob, Question, Wave
 
 log = logging.getLogger(__name__)
@@ -126,10 +126,14 @@ def campaign_job_queue(*, campaign: Campaign, kind: str, task: str, nothing_to_d
 
 def _job_dispatch(task: str, job_id: int) -> None:
     try:
-        dispatch(task, job_id)
-    except Exception as exc:  # broker down: say so on the job instead of leaving it queued
+        sent = dispatch_or_keep(task, job_id)
+    except Exception as exc:  # not the broker being down (that is kept and sent later): say so on the job
         log.exception("could not queue job %s", job_id)
-        campaign_job_fail(job_id=job_id, note=f"Could not reach the task queue ({exc}). Is Redis running?")
+        campaign_job_fail(job_id=job_id, note=f"Could not queue the work: {exc}")
+        return
+    if not sent:
+        CampaignJob.objects.filter(pk=job_id, status=CampaignJob.Status.QUEUED).update(
+            note="The task queue (Redis) is unreachable; the work is sent once it answers.")
 
 
 def campaign_job_start(*, job_id: int) -> CampaignJob | None:

@@ -259,6 +259,7 @@ def test_staff_can_queue_upgrade_story_writing(client, staff_user, django_captur
         with django_capture_on_commit_callbacks(execute=True):
             response = client.post(f"/dashboard/campaigns/{campaign.pk}/upgrade-stories/", follow=True)
     job = CampaignJob.objects.get()
-    send_task.assert_called_once_with("elicitation.tasks.upgrade_stories_propose", args=[job.pk], task_id=None)
+    send_task.assert_called_once_with("elicitation.tasks.upgrade_stories_propose", args=[job.pk], task_id=None,
+                                      ignore_result=True)
     page = response.content.decode()
     assert "A worker is writing upgrade stories" in page and f'data-job="{job.pk}" data-job-status="queued"' in page

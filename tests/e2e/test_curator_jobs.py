@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def no_broker(monkeypatch):
     """No worker here: the test runs the task itself, in this process, with the scripted LLM."""
-    monkeypatch.setattr("elicitation.services.campaigns.dispatch", lambda *args: None)
+    monkeypatch.setattr("elicitation.services.campaigns.dispatch_or_keep", lambda *args: True)
 
 
 def test_stories_on_a_fresh_study_say_why_none_can_be_written(page, live_server, staff_user, no_broker):

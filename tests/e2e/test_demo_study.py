@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_a_newcomer_votes_and_judges_a_story_and_the_curator_proposes_more(page, live_server, staff_user,
                                                                            scripted_llm, monkeypatch):
-    monkeypatch.setattr("elicitation.services.campaigns.dispatch", lambda *args: None)  # this test is the worker
+    monkeypatch.setattr("elicitation.services.campaigns.dispatch_or_keep", lambda *args: True)  # this test is the worker
     call_command("load_demo", "--base-url", live_server.url)
     campaign = Campaign.objects.get(slug="demo")
     join(page, live_server, campaign)

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.django_db
 def sent(monkeypatch):
     """Task messages that would reach the broker, captured instead."""
     calls = []
-    monkeypatch.setattr("elicitation.services.campaigns.dispatch", lambda name, *args: calls.append((name, args)))
+    monkeypatch.setattr("elicitation.services.campaigns.dispatch_or_keep",
+                        lambda name, *args: calls.append((name, args)) or True)
     return calls
 
 
@@ -96,17 +97,37 @@ def test_a_job_whose_worker_vanished_is_failed_when_the_curator_asks_again(sent)
     assert lost.status == "failed" and "stopped without reporting" in lost.note
 
 
-def test_a_broker_that_cannot_be_reached_fails_the_job_with_that_reason(monkeypatch, django_capture_on_commit_callbacks):
-    def down(name, *args):
-        raise ConnectionError("Redis refused")
+def test_a_broker_that_cannot_be_reached_keeps_the_job_queued_and_says_so(monkeypatch,
+                                                                          django_capture_on_commit_callbacks):
+    from redis.exceptions import ConnectionError as RedisConnectionError
 
-    monkeypatch.setattr("elicitation.services.campaigns.dispatch", down)
+    from chorus.models import PendingTask
+
+    def down(name, *args, **options):
+        raise RedisConnectionError("Redis refused")
+
+    monkeypatch.setattr("chorus.dispatch.dispatch", down)
     campaign = CampaignFactory()
     seed_peer_values(campaign.questions.get(), stories=0)
     with django_capture_on_commit_callbacks(execute=True):
         job = moral_graph_services.upgrade_stories_request(campaign=campaign)
     job.refresh_from_db()
-    assert job.status == "failed" and "Could not reach the task queue" in job.note
+    assert job.status == "queued" and "unreachable" in job.note
+    assert PendingTask.objects.get().args == [job.pk]  # sent by beat once Redis answers
+
+
+def test_a_task_that_cannot_be_queued_at_all_fails_the_job_with_the_reason(monkeypatch,
+                                                                           django_capture_on_commit_callbacks):
+    def broken(name, *args):
+        raise RuntimeError("no such queue")
+
+    monkeypatch.setattr("elicitation.services.campaigns.dispatch_or_keep", broken)
+    campaign = CampaignFactory()
+    seed_peer_values(campaign.questions.get(), stories=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = moral_graph_services.upgrade_stories_request(campaign=campaign)
+    job.refresh_from_db()
+    assert job.status == "failed" and "Could not queue the work: no such queue" in job.note
 
 
 def test_drafts_without_a_kept_edge_say_why(sent):

@@ -20,7 +20,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from chorus.dispatch import dispatch
+from chorus.dispatch import dispatch_or_keep
 from training.base_models import base_model_check
 from training.configs import config_as_dict, config_validate, method_module
 from training.methods.common.contract import last_complete_checkpoint
@@ -90,12 +90,15 @@ def run_target_problem(*, target: AlignmentTarget, method: str) -> str:
 
 def _dispatch(run_id: int, task_id: str) -> None:
     try:
-        dispatch(TRAIN_TASK, run_id, task_id=task_id)
-    except Exception as exc:  # broker down: say so on the run instead of leaving it queued forever
+        sent = dispatch_or_keep(TRAIN_TASK, run_id, task_id=task_id)
+    except Exception as exc:  # not the broker being down (that is kept for later): say so on the run
         log.exception("could not queue run %s", run_id)
         TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.QUEUED).update(
-            status=TrainingRun.Status.FAILED, error=f"Could not reach the task queue: {exc}", finished_at=timezone.now()
+            status=TrainingRun.Status.FAILED, error=f"Could not queue the run: {exc}", finished_at=timezone.now()
         )
+        return
+    if not sent:
+        _log(run_id, "the task queue (Redis) is unreachable; the run stays queued and is sent once Redis answers")
 
 
 def run_cancel(*, run: TrainingRun) -> TrainingRun:

@@ -1,8 +1,8 @@
 """Alignment targets, training runs and trained models.
 
 Reads of targets need read:data (they are snapshots of elicited data); runs, their metrics and
-models need read:models. Freezing a target needs write:targets; starting or cancelling a run
-write:runs. Writes go through training's services, which name each bad field.
+models need read:models. Freezing a target, or importing a preference dataset file as one (and
+reading how that import went), needs write:targets; starting or cancelling a run write:runs. Writes go through training's services, which name each bad field.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,8 +21,10 @@ from chorus.api.hub_repos import artifact_commit, artifact_revision, hub_repo_id
 from chorus.api.target_files import target_file_urls
 from training import selectors
 from training.chance import held_out_verdict
-from training.models import AlignmentTarget, TrainingRun
+from training.models import AlignmentTarget, PreferenceImport, TrainingRun
+from training.preference_files import Columns, ColumnsError
 from training.selectors import target_list
+from training.services.imports import preference_import_create
 from training.services.runs import run_cancel, run_create
 from training.services.targets import (
     MAX_MIN_PAIRS_PER_USER,
@@ -152,6 +155,72 @@ class TargetFreezeApi(APIView):
                                extra_prompts=fields.get("extra_prompts", ()),
                                min_pairs_per_user=fields.get("min_pairs_per_user", 1), user=request.user)
         return Response(TargetOutput(target_list().get(pk=target.pk), context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+
+class TargetImportInput(serializers.Serializer):
+    file = serializers.FileField(help_text="JSONL (optionally gzipped), CSV or Parquet, named by its extension")
+    name = serializers.CharField(max_length=200, help_text="a new name, or an existing one for its next version")
+    map = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000,
+                                help_text="field=column for columns named otherwise, e.g. user=judge,prompt=question")
+    metadata = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000,
+                                     help_text="comma-separated columns to keep with each pair")
+    ignore = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000,
+                                   help_text="comma-separated columns to leave out")
+    min_pairs_per_user = serializers.IntegerField(required=False, default=1, min_value=1,
+                                                  max_value=MAX_MIN_PAIRS_PER_USER,
+                                                  help_text="leave out annotators with fewer pairs")
+
+    def validate(self, data):
+        try:
+            data["columns"] = Columns.parse(data.pop("map"), metadata=data.pop("metadata"), ignore=data.pop("ignore"))
+        except ColumnsError as exc:
+            raise serializers.ValidationError({"map": str(exc)}) from None
+        return data
+
+
+class PreferenceImportOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    uuid = serializers.UUIDField()
+    name = serializers.CharField()
+    file_name = serializers.CharField()
+    format = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    columns = serializers.DictField()
+    min_pairs_per_user = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=PreferenceImport.Status.choices)
+    report = serializers.DictField(help_text="counts, skipped rows, and each problem with file, line and field")
+    target = serializers.IntegerField(source="target_id", allow_null=True, help_text="the target made")
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class TargetImportApi(APIView):
+    """Queues the import of a preference dataset file (multipart upload) as a preference-population
+    target. Every row is checked before anything is written; poll the import for the outcome."""
+
+    required_scopes = (Scope.WRITE_TARGETS,)
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": TargetImportInput}, responses={202: PreferenceImportOutput})
+    def post(self, request):
+        data = TargetImportInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        upload = fields["file"]
+        job = preference_import_create(name=fields["name"], file_name=upload.name, chunks=upload.chunks(),
+                                       columns=fields["columns"], min_pairs_per_user=fields["min_pairs_per_user"],
+                                       user=request.user)
+        return Response(PreferenceImportOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PreferenceImportDetailApi(RetrieveAPIView):
+    """How an import went: queued, running, succeeded (with the target) or failed (with the problems)."""
+
+    required_scopes = (Scope.WRITE_TARGETS,)
+    serializer_class = PreferenceImportOutput
+
+    def get_queryset(self):
+        return PreferenceImport.objects.all()
 
 
 # --- runs --------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from chorus.api.target_files import BaseModelListApi, TargetFileApi
 from chorus.api.training import (
     ModelDetailApi,
     ModelListApi,
+    PreferenceImportDetailApi,
     RunCancelApi,
     RunCreateApi,
     RunDetailApi,
@@ -17,6 +18,7 @@ from chorus.api.training import (
     RunMetricListApi,
     TargetDetailApi,
     TargetFreezeApi,
+    TargetImportApi,
     TargetListApi,
 )
 
@@ -44,6 +46,8 @@ urlpatterns = [
     path("v1/datasets/comparisons/link/", DatasetLinkApi.as_view(), name="dataset-comparisons-link"),
     path("v1/targets/", TargetListApi.as_view(), name="target-list"),
     path("v1/targets/freeze/", TargetFreezeApi.as_view(), name="target-freeze"),
+    path("v1/targets/import/", TargetImportApi.as_view(), name="target-import"),
+    path("v1/targets/imports/<int:pk>/", PreferenceImportDetailApi.as_view(), name="target-import-detail"),
     path("v1/targets/<int:pk>/", TargetDetailApi.as_view(), name="target-detail"),
     path("v1/targets/<int:pk>/files/<str:name>", TargetFileApi.as_view(), name="target-file"),
     path("v1/targets/<int:pk>/runs/", RunCreateApi.as_view(), name="run-create"),

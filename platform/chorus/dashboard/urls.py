@@ -5,6 +5,7 @@ from chorus.dashboard.views import (
     comparisons,
     constitutions,
     home,
+    imports,
     moral_graph,
     statements,
     training,
@@ -58,6 +59,7 @@ urlpatterns = [
 
     path("targets/", training.targets_list, name="targets_list"),
     path("targets/new/", training.targets_new, name="targets_new"),
+    path("targets/import/", imports.targets_import, name="targets_import"),
     path("targets/<int:target_id>/", training.targets_detail, name="targets_detail"),
     path("targets/<int:target_id>/download/", training.targets_download, name="targets_download"),
     path("targets/<int:target_id>/files/<str:name>", training.targets_file, name="targets_file"),
