@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from chorus.accounts.join_links import join_token_make
+from chorus.dashboard.views.moral_graph import upgrade_jobs_context
 from elicitation.models import Activity, Campaign
 from elicitation.selectors.campaigns import campaign_counts
 from elicitation.services.campaigns import campaign_create, campaign_set_status, wave_create
@@ -115,6 +116,7 @@ def _detail(request: HttpRequest, campaign: Campaign) -> dict:
         "next_wave": waves[-1].number + 1 if waves else 1,
         "wave_form": {"label": "", "starts_at": ""},
         "wave_errors": {},
+        **upgrade_jobs_context(campaign),
     }
 
 
