@@ -160,3 +160,42 @@ class ModelArtifact(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PreferenceImport(models.Model):
+    """One import of a preference dataset file queued from the dashboard or the API: the file
+    waits under MEDIA_ROOT/training/imports/<uuid>/ until a worker checks and imports it (or
+    refuses it), then is deleted. The row keeps the outcome: the target made, or the problems."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Checking and importing"
+        SUCCEEDED = "succeeded", "Imported"
+        FAILED = "failed", "Refused"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED)
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200, help_text="the target's name")
+    file_name = models.CharField(max_length=255, help_text="the uploaded file's name")
+    format = models.CharField(max_length=10)
+    size_bytes = models.PositiveBigIntegerField()
+    columns = models.JSONField(default=dict, help_text="the column mapping (fields, metadata, ignore)")
+    min_pairs_per_user = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    task_id = models.CharField(max_length=255, blank=True)
+    report = models.JSONField(default=dict, blank=True, help_text="counts, skipped rows and problems")
+    target = models.ForeignKey(AlignmentTarget, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} of {self.file_name}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED

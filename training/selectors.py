@@ -5,7 +5,7 @@ from datetime import datetime
 
 from django.db.models import Count, Prefetch, QuerySet
 
-from training.models import AlignmentTarget, ModelArtifact, RunMetric, TargetFile, TrainingRun
+from training.models import AlignmentTarget, ModelArtifact, PreferenceImport, RunMetric, TargetFile, TrainingRun
 
 
 def target_list() -> QuerySet[AlignmentTarget]:
@@ -71,3 +71,11 @@ def model_redactions_after_training(*, artifact: ModelArtifact) -> list[dict]:
     the model may have learnt from rows the target no longer holds. Models are not retrained."""
     started = artifact.run.started_at or artifact.run.created_at
     return [r for r in artifact.target.redactions if datetime.fromisoformat(r["at"]) > started]
+
+
+def preference_import_get(*, import_id: int) -> PreferenceImport | None:
+    return PreferenceImport.objects.select_related("target").filter(pk=import_id).first()
+
+
+def preference_imports_recent(*, limit: int = 10) -> QuerySet[PreferenceImport]:
+    return PreferenceImport.objects.select_related("target")[:limit]

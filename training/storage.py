@@ -20,8 +20,12 @@ def training_root() -> Path:
     return Path(settings.MEDIA_ROOT) / "training"
 
 
+def targets_root() -> Path:
+    return training_root() / "targets"
+
+
 def target_dir(target_uuid: object) -> Path:
-    return training_root() / "targets" / str(target_uuid)
+    return targets_root() / str(target_uuid)
 
 
 def run_dir(run_uuid: object) -> Path:
@@ -90,3 +94,8 @@ def files_swap(staged: list[tuple[Path, Path]]) -> None:
 def files_discard(staged: list[tuple[Path, Path]]) -> None:
     for temp, _ in staged:
         temp.unlink(missing_ok=True)
+
+
+def import_dir(import_uuid: object) -> Path:
+    """Where an uploaded preference file waits for its import (training.services.imports)."""
+    return training_root() / "imports" / str(import_uuid)

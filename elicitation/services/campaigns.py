@@ -1,18 +1,21 @@
 """Writes for campaigns."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from chorus.dispatch import dispatch_or_keep
 from elicitation.models import (
     Activity,
     Campaign,
+    CampaignJob,
     CanonicalCard,
     CardImpression,
     EdgeVote,
@@ -23,6 +26,8 @@ from elicitation.models import (
     ValuesCard,
     Wave,
 )
+
+log = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -188,3 +193,66 @@ def campaign_require_open(campaign: Campaign, *, doing: str, activity: str | Non
     if activity is not None and activity not in campaign.activities:
         raise CampaignClosed(f"This study does not ask for {doing}.")
 
+
+
+# Background work a curator asks for --------------------------------------------------------------
+
+# Past the hard time limit of every task that runs a job (31 minutes): its worker is gone.
+JOB_STALE_AFTER = timedelta(minutes=35)
+
+
+def campaign_job_queue(*, campaign: Campaign, kind: str, task: str, nothing_to_do: str = "", user=None) -> CampaignJob:
+    """Records a job and queues `task` with its id once committed. With `nothing_to_do` (the reason,
+    and what to do about it) the job is finished at once and nothing is queued, so the curator sees
+    why. While a job of this kind is unfinished, that job is returned instead of a second one."""
+    now = timezone.now()
+    with transaction.atomic():
+        Campaign.objects.select_for_update().filter(pk=campaign.pk).values_list("pk").get()  # one at a time
+        CampaignJob.objects.filter(campaign=campaign, kind=kind, status__in=CampaignJob.UNFINISHED,
+                                   created_at__lt=now - JOB_STALE_AFTER).update(
+            status=CampaignJob.Status.FAILED, finished_at=now,
+            note="The worker stopped without reporting back (it may have been restarted). Try again.")
+        running = CampaignJob.objects.filter(campaign=campaign, kind=kind, status__in=CampaignJob.UNFINISHED).first()
+        if running is not None:
+            return running
+        if nothing_to_do:
+            return CampaignJob.objects.create(campaign=campaign, kind=kind, status=CampaignJob.Status.FINISHED,
+                                              note=nothing_to_do, requested_by=user, started_at=now, finished_at=now)
+        job = CampaignJob.objects.create(campaign=campaign, kind=kind, requested_by=user)
+        transaction.on_commit(lambda: _job_dispatch(task, job.pk))
+    return job
+
+
+def _job_dispatch(task: str, job_id: int) -> None:
+    try:
+        sent = dispatch_or_keep(task, job_id)
+    except Exception as exc:  # not the broker being down (that is kept and sent later): say so on the job
+        log.exception("could not queue job %s", job_id)
+        campaign_job_fail(job_id=job_id, note=f"Could not queue the work: {exc}")
+        return
+    if not sent:
+        CampaignJob.objects.filter(pk=job_id, status=CampaignJob.Status.QUEUED).update(
+            note="The task queue (Redis) is unreachable; the work is sent once it answers.")
+
+
+def campaign_job_start(*, job_id: int) -> CampaignJob | None:
+    """The worker takes a queued job; None if it is no longer queued (a repeat delivery does nothing)."""
+    if not CampaignJob.objects.filter(pk=job_id, status=CampaignJob.Status.QUEUED).update(
+            status=CampaignJob.Status.RUNNING, started_at=timezone.now()):
+        return None
+    return CampaignJob.objects.select_related("campaign").get(pk=job_id)
+
+
+def campaign_job_progress(*, job_id: int, made: int) -> None:
+    """How many so far, while the job runs (the page shows it)."""
+    CampaignJob.objects.filter(pk=job_id, status=CampaignJob.Status.RUNNING).update(made=made)
+
+
+def campaign_job_finish(*, job_id: int, made: int, note: str = "") -> None:
+    CampaignJob.objects.filter(pk=job_id, status=CampaignJob.Status.RUNNING).update(
+        status=CampaignJob.Status.FINISHED, made=made, note=note, finished_at=timezone.now())
+
+
+def campaign_job_fail(*, job_id: int, note: str) -> None:
+    CampaignJob.objects.filter(pk=job_id, status__in=CampaignJob.UNFINISHED).update(
+        status=CampaignJob.Status.FAILED, note=note, finished_at=timezone.now())

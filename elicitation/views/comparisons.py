@@ -20,7 +20,7 @@ from elicitation.services import comparisons as svc
 
 
 def _participant(request: HttpRequest, slug: str):
-    campaign = get_object_or_404(Campaign.objects.prefetch_related("questions"), slug=slug)
+    campaign = get_object_or_404(Campaign, slug=slug)
     return campaign, consented_participant(session=request.session, campaign_id=campaign.pk)
 
 
@@ -69,7 +69,9 @@ def _own_comparison(request: HttpRequest, slug: str, comparison_id: int):
     campaign, participant = _participant(request, slug)
     if participant is None:
         return campaign, None
-    return campaign, get_object_or_404(Comparison, pk=comparison_id, participant=participant)
+    comparison = get_object_or_404(Comparison, pk=comparison_id, participant=participant)
+    comparison.participant = participant  # already loaded, with its campaign
+    return campaign, comparison
 
 
 @require_http_methods(["GET", "POST"])
@@ -119,8 +121,8 @@ def _events(comparison: Comparison, side: str) -> Iterator[str]:
 @require_GET
 def comparison_ready(request: HttpRequest, slug: str, comparison_id: int) -> HttpResponse:
     """Polled by the page: the vote form appears once both responses are stored."""
-    _, comparison = _own_comparison(request, slug, comparison_id)
+    campaign, comparison = _own_comparison(request, slug, comparison_id)
     if comparison is None:
         return HttpResponse(status=404)
     return render(request, "elicitation/comparison.html#vote", {
-        "comparison": comparison, "campaign": comparison.campaign, "identical_message": svc.IDENTICAL_PAIR})
+        "comparison": comparison, "campaign": campaign, "identical_message": svc.IDENTICAL_PAIR})

@@ -25,3 +25,4 @@ urlpatterns = [
 ]
 
 handler400 = "chorus.bad_input.bad_request"
+handler500 = "chorus.outages.server_error"

@@ -46,7 +46,7 @@ def test_the_dashboard_fits_1280_px_and_leads_back_from_every_campaign_page(brow
         page.get_by_role("link", name=campaign.title).click()
         pages = page.get_by_role("navigation", name="Campaign pages")
         expect(pages.get_by_role("button")).to_have_count(0)  # navigation holds links only
-        expect(page.locator(".actions").get_by_role("button", name="Propose upgrade stories")).to_be_visible()
+        expect(page.get_by_role("button", name="Propose upgrade stories")).to_be_visible()  # an action: a button
         for name in ("Moral graph", "Comparisons: leaderboard and exports"):
             with page.expect_navigation(timeout=60_000):
                 pages.get_by_role("link", name=name).click()

@@ -45,3 +45,5 @@ POLIS_EXPORT = "polis/15-per-hour-seattle"
 SALMON_PRINCIPLES = "salmon_principles"
 needs_polis_export = pytest.mark.shared_data(POLIS_EXPORT, "the real Polis export")
 needs_salmon_principles = pytest.mark.shared_data(SALMON_PRINCIPLES, "IBM SALMON's principle collections")
+HH_HIDDEN_CONTEXT = "hh_hidden_context"
+needs_hh_hidden_context = pytest.mark.shared_data(HH_HIDDEN_CONTEXT, "HH-RLHF pairs regrouped by annotator")

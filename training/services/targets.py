@@ -8,8 +8,10 @@ import shutil
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
@@ -180,19 +182,47 @@ def _checked_name(name: str) -> str:
     return name
 
 
-def _jsonl(rows: Iterable[Mapping[str, Any]]) -> bytes:
+def jsonl_line(row: Mapping[str, Any]) -> bytes:
     # Sorted keys and fixed separators: the same content always hashes the same.
-    return b"".join(json.dumps(r, ensure_ascii=False, sort_keys=True).encode() + b"\n" for r in rows)
+    return json.dumps(row, ensure_ascii=False, sort_keys=True).encode() + b"\n"
+
+
+def _jsonl(rows: Iterable[Mapping[str, Any]]) -> bytes:
+    return b"".join(jsonl_line(r) for r in rows)
 
 
 def _freeze(*, name: str, kind: str, files: Mapping[str, list], provenance: dict, source_label: str, user,
             **source: int) -> AlignmentTarget:
     blobs = {file_name: _jsonl(rows) for file_name, rows in files.items()}
-    hashes = {file_name: hashlib.sha256(data).hexdigest() for file_name, data in blobs.items()}
-    content = _content_hash(hashes)
+    stats = {n: FileStats(hashlib.sha256(data).hexdigest(), len(data), len(files[n])) for n, data in blobs.items()}
     target_uuid = uuid.uuid4()
     folder = target_dir(target_uuid)
     write_folder_atomic(folder, blobs)  # files first: a row never points at files that are not all there
+    return _target_record(target_uuid=target_uuid, folder=folder, name=name, kind=kind, stats=stats,
+                          provenance=provenance, source_label=source_label, user=user, **source)
+
+
+@dataclass(frozen=True)
+class FileStats:
+    sha256: str
+    size_bytes: int
+    rows: int
+
+
+def target_publish_staged(*, staging: Path, stats: Mapping[str, FileStats], name: str, kind: str, provenance: dict,
+                          source_label: str, user=None) -> AlignmentTarget:
+    """Makes a target of files already written (too many rows to hold in memory) to `staging`, a
+    hidden folder under the targets folder: renamed into place in one step, then recorded."""
+    name = _checked_name(name)
+    target_uuid = uuid.uuid4()
+    folder = target_dir(target_uuid)
+    staging.rename(folder)
+    return _target_record(target_uuid=target_uuid, folder=folder, name=name, kind=kind, stats=stats,
+                          provenance=provenance, source_label=source_label, user=user)
+
+
+def _target_record(*, target_uuid: uuid.UUID, folder: Path, name: str, kind: str, stats: Mapping[str, FileStats],
+                   provenance: dict, source_label: str, user, **source: int) -> AlignmentTarget:
     try:
         with transaction.atomic():
             # Lock the name's rows so two freezes of one name get consecutive versions.
@@ -200,11 +230,13 @@ def _freeze(*, name: str, kind: str, files: Mapping[str, list], provenance: dict
             version = (existing.aggregate(v=Max("version"))["v"] or 0) + 1
             target = AlignmentTarget.objects.create(
                 uuid=target_uuid, name=name, version=version, kind=kind, source_label=source_label[:300],
-                provenance=provenance, content_sha256=content, created_by=user, **source,
+                provenance=provenance, content_sha256=_content_hash({n: s.sha256 for n, s in stats.items()}),
+                created_by=user, **source,
             )
             TargetFile.objects.bulk_create([
-                TargetFile(target=target, name=n, sha256=hashes[n], size_bytes=len(blobs[n]), rows=len(files[n]))
-                for n in sorted(blobs)
+                TargetFile(target=target, name=n, sha256=stats[n].sha256, size_bytes=stats[n].size_bytes,
+                           rows=stats[n].rows)
+                for n in sorted(stats)
             ])
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

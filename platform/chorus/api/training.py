@@ -1,8 +1,8 @@
 """Alignment targets, training runs and trained models.
 
 Reads of targets need read:data (they are snapshots of elicited data); runs, their metrics and
-models need read:models. Freezing a target needs write:targets; starting or cancelling a run
-write:runs. Writes go through training's services, which name each bad field.
+models need read:models. Freezing a target, or importing a preference dataset file as one (and
+reading how that import went), needs write:targets; starting or cancelling a run write:runs. Writes go through training's services, which name each bad field.
 """
 from __future__ import annotations
 
@@ -12,14 +12,19 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chorus.accounts.models import Scope
 from chorus.api.hub_repos import artifact_commit, artifact_revision, hub_repo_id, target_slugs
+from chorus.api.target_files import target_file_urls
 from training import selectors
-from training.models import AlignmentTarget, TrainingRun
+from training.chance import held_out_verdict
+from training.models import AlignmentTarget, PreferenceImport, TrainingRun
+from training.preference_files import Columns, ColumnsError
 from training.selectors import target_list
+from training.services.imports import preference_import_create
 from training.services.runs import run_cancel, run_create
 from training.services.targets import (
     MAX_MIN_PAIRS_PER_USER,
@@ -35,6 +40,17 @@ class TargetFileOutput(serializers.Serializer):
     sha256 = serializers.CharField()
     size_bytes = serializers.IntegerField()
     rows = serializers.IntegerField()
+    url = serializers.SerializerMethodField(help_text="download with the same token (read:data)")
+    signed_url = serializers.SerializerMethodField(help_text="download without a header, for an hour")
+
+    def _urls(self, f) -> dict:
+        return target_file_urls(self.context["request"], f.target_id, f.name)
+
+    def get_url(self, f) -> str:
+        return self._urls(f)["url"]
+
+    def get_signed_url(self, f) -> str | None:
+        return self._urls(f)["signed_url"]
 
 
 class TargetRedactionOutput(serializers.Serializer):
@@ -138,10 +154,85 @@ class TargetFreezeApi(APIView):
         target = target_freeze(kind=kind, name=fields["name"], source_id=fields[SOURCE_FIELDS[kind]],
                                extra_prompts=fields.get("extra_prompts", ()),
                                min_pairs_per_user=fields.get("min_pairs_per_user", 1), user=request.user)
-        return Response(TargetOutput(target_list().get(pk=target.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(TargetOutput(target_list().get(pk=target.pk), context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+
+class TargetImportInput(serializers.Serializer):
+    file = serializers.FileField(help_text="JSONL (optionally gzipped), CSV or Parquet, named by its extension")
+    name = serializers.CharField(max_length=200, help_text="a new name, or an existing one for its next version")
+    map = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000,
+                                help_text="field=column for columns named otherwise, e.g. user=judge,prompt=question")
+    metadata = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000,
+                                     help_text="comma-separated columns to keep with each pair")
+    ignore = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000,
+                                   help_text="comma-separated columns to leave out")
+    min_pairs_per_user = serializers.IntegerField(required=False, default=1, min_value=1,
+                                                  max_value=MAX_MIN_PAIRS_PER_USER,
+                                                  help_text="leave out annotators with fewer pairs")
+
+    def validate(self, data):
+        try:
+            data["columns"] = Columns.parse(data.pop("map"), metadata=data.pop("metadata"), ignore=data.pop("ignore"))
+        except ColumnsError as exc:
+            raise serializers.ValidationError({"map": str(exc)}) from None
+        return data
+
+
+class PreferenceImportOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    uuid = serializers.UUIDField()
+    name = serializers.CharField()
+    file_name = serializers.CharField()
+    format = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    columns = serializers.DictField()
+    min_pairs_per_user = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=PreferenceImport.Status.choices)
+    report = serializers.DictField(help_text="counts, skipped rows, and each problem with file, line and field")
+    target = serializers.IntegerField(source="target_id", allow_null=True, help_text="the target made")
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class TargetImportApi(APIView):
+    """Queues the import of a preference dataset file (multipart upload) as a preference-population
+    target. Every row is checked before anything is written; poll the import for the outcome."""
+
+    required_scopes = (Scope.WRITE_TARGETS,)
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": TargetImportInput}, responses={202: PreferenceImportOutput})
+    def post(self, request):
+        data = TargetImportInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        upload = fields["file"]
+        job = preference_import_create(name=fields["name"], file_name=upload.name, chunks=upload.chunks(),
+                                       columns=fields["columns"], min_pairs_per_user=fields["min_pairs_per_user"],
+                                       user=request.user)
+        return Response(PreferenceImportOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PreferenceImportDetailApi(RetrieveAPIView):
+    """How an import went: queued, running, succeeded (with the target) or failed (with the problems)."""
+
+    required_scopes = (Scope.WRITE_TARGETS,)
+    serializer_class = PreferenceImportOutput
+
+    def get_queryset(self):
+        return PreferenceImport.objects.all()
 
 
 # --- runs --------------------------------------------------------------------------------------
+
+
+class HeldOutOutput(serializers.Serializer):
+    accuracy = serializers.FloatField()
+    pairs = serializers.IntegerField()
+    low = serializers.FloatField(help_text="95% Wilson interval")
+    high = serializers.FloatField()
+    better_than_chance = serializers.BooleanField(help_text="the interval lies above 0.5")
+    sentence = serializers.CharField()
 
 
 class RunOutput(serializers.Serializer):
@@ -161,10 +252,17 @@ class RunOutput(serializers.Serializer):
     attempt = serializers.IntegerField()
     device = serializers.CharField()
     model = serializers.SerializerMethodField(help_text="the published model's id, once succeeded")
+    held_out = serializers.SerializerMethodField(help_text="held-out accuracy against chance, once succeeded; "
+                                                           "null when the run measured none")
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
     cancel_requested_at = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema_field(HeldOutOutput(allow_null=True))
+    def get_held_out(self, run) -> dict | None:
+        verdict = held_out_verdict(run.metrics, run.summary) if run.status == TrainingRun.Status.SUCCEEDED else None
+        return HeldOutOutput(verdict).data if verdict else None
 
     def get_model(self, run) -> int | None:
         artifact = getattr(run, "artifact", None)  # reverse one-to-one: missing until published
@@ -205,7 +303,7 @@ class RunDetailApi(RetrieveAPIView):
 
 class RunCreateInput(serializers.Serializer):
     method = serializers.CharField(max_length=50)
-    base_model = serializers.CharField(max_length=500, help_text="a model folder on the workers' shared disk")
+    base_model = serializers.CharField(max_length=500, help_text="one of the paths GET /api/v1/base-models/ lists")
     config = serializers.DictField(required=False, default=dict,
                                    help_text="the method's settings; omitted ones take defaults")
 

@@ -14,6 +14,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from chorus.accounts.join_links import join_token_make
 from chorus.dashboard.access import staff_member_required
+from chorus.dashboard.views.moral_graph import upgrade_jobs_context
 from elicitation.models import Activity, Campaign
 from elicitation.selectors.campaigns import campaign_counts
 from elicitation.services.campaigns import (
@@ -150,6 +151,7 @@ def _detail(request: HttpRequest, campaign: Campaign) -> dict:
         "next_wave": waves[-1].number + 1 if waves else 1,
         "wave_form": {"label": "", "starts_at": ""},
         "wave_errors": {},
+        **upgrade_jobs_context(campaign),
     }
 
 

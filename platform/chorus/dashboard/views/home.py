@@ -30,7 +30,7 @@ PLAYGROUND_MAX_CHARS = 2000
 @staff_member_required
 def home(request: HttpRequest) -> HttpResponse:
     campaigns = [(c, join_token_make(campaign_id=c.pk)) for c in campaign_list()]
-    return render(request, "dashboard/home.html", {"campaigns": campaigns, "probes": selectors.queue_probes_recent()})
+    return render(request, "dashboard/home.html", {"campaigns": campaigns, **_probes_context()})
 
 
 @staff_member_required
@@ -60,7 +60,11 @@ def probes(request: HttpRequest) -> HttpResponse:
             messages.error(request, " ".join(exc.messages))
     if not request.htmx:
         return redirect("dashboard:home")
-    return render(request, "dashboard/home.html#probes", {"probes": selectors.queue_probes_recent()})
+    return render(request, "dashboard/home.html#probes", _probes_context())
+
+
+def _probes_context() -> dict:
+    return {"probes": selectors.queue_probes_recent(), "waiting_for_broker": selectors.tasks_waiting_for_broker()}
 
 
 @staff_member_required

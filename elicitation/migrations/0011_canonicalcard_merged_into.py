@@ -5,7 +5,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("elicitation", "0009_withdrawal_redactions"),
+        ("elicitation", "0010_campaign_jobs"),
     ]
 
     operations = [
