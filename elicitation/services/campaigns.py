@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
@@ -11,7 +12,20 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from chorus.dispatch import dispatch_or_keep
-from elicitation.models import Activity, Campaign, CampaignJob, Question, Wave
+from elicitation.models import (
+    Activity,
+    Campaign,
+    CampaignJob,
+    CanonicalCard,
+    CardImpression,
+    EdgeVote,
+    Interview,
+    Question,
+    Statement,
+    SystemMessage,
+    ValuesCard,
+    Wave,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +66,91 @@ def campaign_create(
     )
     Question.objects.bulk_create(Question(campaign=campaign, text=q, position=i) for i, q in enumerate(questions))
     return campaign
+
+
+@dataclass(frozen=True)
+class QuestionEdit:
+    """One of a campaign's questions as the curator left it on the edit form."""
+
+    question_id: int
+    text: str
+    remove: bool = False
+
+
+@transaction.atomic
+def campaign_update(
+    *,
+    campaign: Campaign,
+    title: str,
+    description: str,
+    questions: Sequence[QuestionEdit],
+    new_questions: Sequence[str],
+    activities: Sequence[str],
+) -> Campaign:
+    """Changes a campaign's title, description, questions and activities, all or nothing.
+
+    What participants already answered stays true: a question that has contributions (interviews,
+    cards, values, votes on values) keeps its wording and cannot be removed, and an activity with
+    contributions cannot be turned off. New questions go after the existing ones.
+    """
+    Campaign.objects.select_for_update().filter(pk=campaign.pk).values_list("pk").get()
+    title, description = title.strip(), description.strip()
+    errors: dict[str, str] = {}
+    if not title:
+        errors["title"] = "A campaign needs a title."
+    elif len(title) > 200:
+        errors["title"] = "A campaign title has at most 200 characters."
+    existing = {q.pk: q for q in campaign.questions.all()}
+    edits = {e.question_id: e for e in questions if e.question_id in existing}
+    answered = _questions_with_contributions(list(existing))
+    for pk, edit in edits.items():
+        text = edit.text.strip()
+        if pk in answered and (edit.remove or text != existing[pk].text):
+            errors[f"question-{pk}"] = ("Participants have answered this question, so it keeps its wording and "
+                                        "cannot be removed. Add a new question instead.")
+        elif not edit.remove and not text:
+            errors[f"question-{pk}"] = "A question cannot be empty; tick “remove” to take it out."
+    added = [q.strip() for q in new_questions if q.strip()]
+    if all(edits.get(pk, QuestionEdit(pk, q.text)).remove for pk, q in existing.items()) and not added:
+        errors["questions"] = "A campaign needs at least one question."
+    unknown = [a for a in activities if a not in Activity.values]
+    if unknown:
+        errors["activities"] = f"Unknown activities: {', '.join(unknown)}."
+    in_use = [label for value, label in Activity.choices
+              if value in campaign.activities and value not in activities and _activity_has_contributions(campaign, value)]
+    if in_use:
+        errors["activities"] = (f"Participants have already taken part in {', '.join(in_use)}, so it stays on; "
+                                f"close the campaign to stop contributions.")
+    if errors:
+        raise ValidationError(errors)
+    for pk, edit in edits.items():
+        question = existing[pk]
+        if edit.remove:
+            question.delete()
+        elif edit.text.strip() != question.text:
+            question.text = edit.text.strip()
+            question.save(update_fields=["text"])
+    last = max((q.position for q in existing.values()), default=-1)
+    Question.objects.bulk_create(Question(campaign=campaign, text=q, position=last + 1 + i) for i, q in enumerate(added))
+    campaign.title, campaign.description, campaign.activities = title, description, list(dict.fromkeys(activities))
+    campaign.save(update_fields=["title", "description", "activities"])
+    return campaign
+
+
+def _questions_with_contributions(question_ids: list[int]) -> set[int]:
+    sources = (Interview.objects, ValuesCard.objects, CanonicalCard.objects, CardImpression.objects)
+    return {pk for rows in sources for pk in rows.filter(question_id__in=question_ids).values_list("question_id", flat=True)}
+
+
+def _activity_has_contributions(campaign: Campaign, activity: str) -> bool:
+    rows = {
+        Activity.INTERVIEW: Interview.objects.filter(question__campaign=campaign),
+        Activity.VOTING: CardImpression.objects.filter(question__campaign=campaign, decided_at__isnull=False),
+        Activity.UPGRADES: EdgeVote.objects.filter(campaign=campaign),
+        Activity.PRINCIPLES: Statement.objects.filter(campaign=campaign),
+        Activity.COMPARISONS: SystemMessage.objects.filter(campaign=campaign),
+    }[activity]
+    return rows.exists()
 
 
 def campaign_set_status(*, campaign: Campaign, status: str) -> Campaign:

@@ -239,7 +239,7 @@ def test_non_staff_are_refused(client, django_user_model, method, url):
     client.force_login(django_user_model.objects.create_user(username="p", password="pw-123456-x"))
     response = getattr(client, method)(url, data)
 
-    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.DRAFT
     assert Campaign.objects.count() == 1 and not Wave.objects.exists()

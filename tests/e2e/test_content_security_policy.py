@@ -123,7 +123,7 @@ def test_no_page_violates_the_policy(watched, live_server, study, staff_user, sc
     expect(page).to_have_url(re.compile(r"dimension=style"))  # chorus.js submitted the filter (was onchange)
 
     dashboard = [
-        "", f"campaigns/{campaign.pk}/", f"campaigns/{campaign.pk}/values/", "principles/", "constitutions/",
+        "", f"campaigns/{campaign.pk}/", f"campaigns/{campaign.pk}/edit/", f"campaigns/{campaign.pk}/values/", "principles/", "constitutions/",
         "statements/", f"statements/campaigns/{campaign.pk}/", "targets/", f"targets/{study['target'].pk}/",
         "runs/new/", f"runs/{study['run'].pk}/", f"models/{study['model'].pk}/", "tokens/", "playground/",
         "imports/mai/",

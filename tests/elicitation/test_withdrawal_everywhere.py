@@ -395,6 +395,7 @@ def study(settings, tmp_path, monkeypatch, staff_user, own_cache):
     # System message, comparisons (theirs with a reason), and the freezes.
     comparison_svc.system_message_write(participant=them, text=f"Answer me as {MARKER} would like.",
                                         dimensions={"style": f"plain, like {MARKER}", "harmlessness": f"kind to {MARKER}"})
+    backend.replies = ["Rest first.", "Ask a friend."]  # two different answers: an identical pair is refused
     comparison = comparison_svc.comparison_create(participant=them, prompt=f"What would {MARKER} do next?")
     for side in ("a", "b"):
         "".join(comparison_svc.comparison_stream(comparison=comparison, side=side))

@@ -26,6 +26,7 @@ urlpatterns = [
 
     path("campaigns/new/", campaigns.campaign_new, name="campaign_new"),
     path("campaigns/<int:campaign_id>/", campaigns.campaign_detail, name="campaign_detail"),
+    path("campaigns/<int:campaign_id>/edit/", campaigns.campaign_edit, name="campaign_edit"),
     path("campaigns/<int:campaign_id>/status/", campaigns.campaign_status, name="campaign_status"),
     path("campaigns/<int:campaign_id>/waves/", campaigns.wave_add, name="wave_add"),
     path("campaigns/<int:campaign_id>/upgrade-stories/", moral_graph.upgrade_stories, name="upgrade_stories"),

@@ -3,7 +3,6 @@ campaign, and ask a worker to write wisdom-upgrade stories for a campaign's valu
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from chorus.dashboard.access import staff_member_required
 from elicitation.domain.moral_graph_mai import StudyFile
 from elicitation.models import Campaign, CampaignJob
 from elicitation.selectors.campaigns import campaign_jobs_recent

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -23,6 +22,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from chorus.dashboard.access import staff_member_required
 from elicitation.selectors.comparisons import campaigns_with_judged_comparisons
 from elicitation.selectors.constitutions import constitution_versions_published
 from elicitation.selectors.moral_graph import graph_snapshots_recent
