@@ -110,28 +110,17 @@ def response_texts(pairs: Sequence[PrefPair]) -> list[str]:
 
 
 def pair_features(pairs: Sequence[PrefPair], embed: Callable[[list[str]], Any], key: str) -> Features:
-    """One vector per (prompt, response): the response's embedding, then its elementwise product
-    with the embedding of the prompt's last turn. A linear reward over the first half can only
-    prefer kinds of response; the second half lets it prefer them differently by prompt (a refusal
-    after a harmful request, an answer after a harmless one)."""
+    """One vector per (prompt, response): the response's own embedding. On the dev data, adding the
+    prompt's last turn (its embedding times the response's, so that a linear reward could prefer
+    refusals after harmful requests only) did not help the single reward or the oracle."""
     import torch
 
     texts = response_texts(pairs)
-    prompt_of, response_of = {}, {}
-    for p in pairs:
-        for r in (p.chosen, p.rejected):
-            prompt_of[format_text(p.prompt, r)], response_of[format_text(p.prompt, r)] = last_turn(p.prompt), r
-    vectors = embed(sorted({*prompt_of.values(), *response_of.values()}))
-    row = {t: i for i, t in enumerate(sorted({*prompt_of.values(), *response_of.values()}))}
-    response = vectors[torch.tensor([row[response_of[t]] for t in texts])]  # (N, D)
-    prompt = vectors[torch.tensor([row[prompt_of[t]] for t in texts])]  # (N, D)
-    return Features({t: i for i, t in enumerate(texts)}, torch.cat([response, prompt * response], -1), key)
-
-
-def last_turn(prompt: str) -> str:
-    """The last human turn of an HH-style transcript ("Human: ... Assistant: ..."), else the prompt."""
-    turn = prompt.rsplit("Human:", 1)[-1].split("Assistant:", 1)[0].strip()
-    return turn or prompt
+    response_of = {format_text(p.prompt, r): r for p in pairs for r in (p.chosen, p.rejected)}
+    responses = sorted(set(response_of.values()))
+    row = {r: i for i, r in enumerate(responses)}
+    vectors = embed(responses)  # (R, D)
+    return Features({t: i for i, t in enumerate(texts)}, vectors[torch.tensor([row[response_of[t]] for t in texts])], key)
 
 
 # --- one Bradley-Terry reward (the baseline and, per group, the oracle) -------------------------
@@ -191,7 +180,7 @@ def margin_accuracy(margins: Any) -> float:
 class Settings:
     eval_fraction: float = 0.25
     new_user_fraction: float = 0.2
-    bt_l2: float = 0.01
+    bt_l2: float = 10.0
     pal: pal.Config = field(default_factory=pal.Config)
     vpl: vpl.Config = field(default_factory=vpl.Config)
 
@@ -237,6 +226,7 @@ def run_seed(pairs: Sequence[PrefPair], feats: Features, groups: Mapping[str, st
     held: dict[str, dict] = {}
     new: dict[str, dict] = {}
     tests = {u: own[max(KS):] for u, own in split.new_people.items()}
+    identified: dict[str, float] = {}
 
     bt = fit_bt(feats, split.train, l2=settings.bt_l2)
     held["bt"] = _per_person(split.held_out, lambda _, own: margin_accuracy(bt.margins(feats, own)))
@@ -249,6 +239,9 @@ def run_seed(pairs: Sequence[PrefPair], feats: Features, groups: Mapping[str, st
             split.held_out, lambda u, own: margin_accuracy(heads[groups[u]].margins(feats, own)))
         new["oracle"] = {k: {u: (margin_accuracy(heads[groups[u]].margins(feats, t)), len(t))
                              for u, t in tests.items()} for k in KS}
+        identified = {"seen": recognised(heads, feats, by_user(split.train), groups),
+                      **{f"new, k = {k}": recognised(heads, feats, {u: own[:k] for u, own in split.new_people.items()},
+                                                     groups) for k in KS}}
 
     pal_config = _seeded(settings.pal, seed)
     trained_pal = pal.fit_population(feats.matrix, feats.index, split.train, config=pal_config)
@@ -265,7 +258,22 @@ def run_seed(pairs: Sequence[PrefPair], feats: Features, groups: Mapping[str, st
 
     sizes = {"train_pairs": len(split.train), "held_out_pairs": len(split.held_out),
              "new_people": len(split.new_people), "new_people_test_pairs": sum(len(t) for t in tests.values())}
-    return {"held_out": held, "new_person": new, "split": sizes}
+    return {"held_out": held, "new_person": new, "split": sizes, "group_recognised": identified}
+
+
+def recognised(heads: Mapping[str, LinearReward], feats: Features, people: Mapping[str, list[PrefPair]],
+               groups: Mapping[str, str]) -> float:
+    """Share of `people` whose pairs are likelier under their own group's oracle reward than under
+    any other: how well a person's group can be told from those pairs even knowing both rewards,
+    roughly the most PAL or VPL can recover about them (optimistic for people seen in training,
+    whose pairs the rewards were fitted to)."""
+    import torch
+
+    right = 0
+    for user, own in people.items():
+        fit = {g: float(torch.nn.functional.logsigmoid(h.margins(feats, own)).sum()) for g, h in heads.items()}
+        right += max(fit, key=fit.get) == groups[user]
+    return right / len(people) if people else math.nan
 
 
 def _seeded(config: Any, seed: int) -> Any:
@@ -323,6 +331,8 @@ def summarise(runs: Sequence[dict], groups: Mapping[str, str] | None) -> dict[st
             mean, ci = interval([pooled(r["new_person"][m][k]) for r in runs])
             detail["new_person"][m][k] = {"mean": mean, "ci95": ci}
     out["new_person"] = {m: {k: detail["new_person"][m][k]["mean"] for k in KS} for m in methods}
+    detail["group_recognised"] = {what: dict(zip(("mean", "ci95"), interval([r["group_recognised"][what] for r in runs])))
+                                  for what in runs[0]["group_recognised"]}
     out["detail"] = detail
     out["split"] = runs[0]["split"]
     return out
@@ -360,6 +370,10 @@ def report(summary: Mapping[str, Any], loaded: Loaded, people: int, key: str, se
     for m in methods:
         note = "" if m in ("pal", "vpl") else " (no k)"
         lines.append(f"{LABELS[m] + note:<36}" + "".join(f"{_cell(detail['new_person'][m][k]):>16}" for k in KS))
+    if detail["group_recognised"]:
+        lines += ["", "people whose group the oracle's two rewards recognise from their own pairs "
+                      "(roughly the most PAL and VPL can recover)"]
+        lines += [f"  {what:<34}{_cell(figure):>16}" for what, figure in detail["group_recognised"].items()]
     checks = goals(summary)
     if checks:
         lines += ["", "goals on this data (margin: + met by, - missed by)"]
