@@ -17,6 +17,13 @@ from training.methods.common.population import PrefPair, by_user
 DIM = 6
 
 
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    from tests.support.tiny_models import build_tiny_llama
+
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
 def synthetic(people: int = 12, pairs_each: int = 28, seed: int = 0) -> tuple[list[PrefPair], dict[str, str]]:
     """Two groups that disagree: group "a" prefers responses high on dimension 0, "b" low. Each
     response's text names its vector, which `embed` below reads back."""
@@ -120,3 +127,15 @@ def test_the_dev_slice_reads_with_its_ties_counted():
     assert len(loaded.pairs) + sum(loaded.skipped.values()) == 2464
     assert loaded.skipped == {"a tie (chosen == rejected)": 2, "a missing or empty field": 4}  # empty responses
     assert set(by_user(loaded.pairs)) == set(groups) and set(groups.values()) == {"helpful", "harmless"}
+
+
+def test_a_hugging_face_folder_reads_long_texts_from_their_end_and_is_cached(tiny_model_dir, tmp_path):
+    from bench.text_features import features
+
+    prompt = "Prompt: " + "an old turn of the conversation. " * 100
+    texts = [prompt + "Response: yes", prompt + "Response: no, never"]
+    key, first = features(texts, str(tiny_model_dir), cache=tmp_path, max_length=16)
+    assert not (first[0] == first[1]).all()  # the ends differ, so the features do
+    assert (tmp_path / f"{key}.pt").exists()
+    _, again = features(texts[::-1], str(tiny_model_dir), cache=tmp_path, max_length=16)
+    assert (again == first.flip(0)).all()
