@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from bench import population_real as bench
-from tests.support.shared_data import shared_data
+from tests.support.shared_data import needs_hh_hidden_context, shared_data
 from training.methods import pal, vpl
 from training.methods.common.population import PrefPair, by_user
 
@@ -120,7 +120,7 @@ def test_features_are_cached_by_model_and_text(tmp_path):
     assert calls == [["a"], ["bb"], ["ccc"]]
 
 
-@pytest.mark.shared_data("hh_hidden_context", "the relabelled HH-RLHF dev slice")
+@needs_hh_hidden_context
 def test_the_dev_slice_reads_with_its_ties_counted():
     loaded = bench.read_pairs(shared_data("hh_hidden_context/dev.jsonl.gz"))
     groups = bench.read_groups(shared_data("hh_hidden_context/dev_users.csv"))
