@@ -274,3 +274,37 @@ def value_vector_from_observations(observations: Sequence[Observation], *, round
         boot = s[draws].sum(axis=1) / k[draws].sum(axis=1)
         low[dim], high[dim] = np.percentile(boot, [tail, 100 - tail])
     return ValueVector(DIMENSIONS, mean, low, high, len(observations), tuple(counts))
+
+
+# The campaign survey ---------------------------------------------------------------------------------
+
+ROUND_LENGTH = 8  # items a participant answers per wave
+POOL_ITEMS_PER_DIM = 4  # the survey asks the first four items of each dimension (64 in all)
+
+
+@cache
+def survey_pool() -> tuple[Item, ...]:
+    """The items the campaign survey asks, interleaved by dimension (one item of each dimension,
+    then the next of each, ...), so any `ROUND_LENGTH` consecutive items touch as many dimensions."""
+    groups: dict[str, list[Item]] = {}
+    for item in select_items(max_items_per_dim=POOL_ITEMS_PER_DIM):
+        groups.setdefault(item.dimension, []).append(item)
+    rows = max(len(g) for g in groups.values())
+    return tuple(g[i] for i in range(rows) for g in groups.values() if i < len(g))
+
+
+def round_start(*, handed_out: int, wave_number: int) -> int:
+    """Where the next round of a wave starts in the pool: rounds follow one another around the pool,
+    and each wave begins one round further on, so a returning participant sees other items."""
+    return ((handed_out + wave_number - 1) * ROUND_LENGTH) % len(survey_pool())
+
+
+def round_items(*, start: int, length: int = ROUND_LENGTH) -> tuple[Item, ...]:
+    pool = survey_pool()
+    return tuple(pool[(start + k) % len(pool)] for k in range(min(length, len(pool))))
+
+
+def shown_order(item: Item, *, salt: int) -> tuple[int, ...]:
+    """The order a participant sees an item's options in (a rotation that depends on `salt`),
+    so that no option is always first."""
+    return option_orders(len(item.options))[salt % len(item.options)]
