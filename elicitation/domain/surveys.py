@@ -119,7 +119,7 @@ def _read_csv(name: str) -> list[dict[str, str]]:
 
 @cache
 def load_items() -> tuple[Item, ...]:
-    """Every usable item, in file order (MoralChoice, Foundations, Views).
+    """Every usable item, in file order (MoralChoice, Foundations, Views), each with a unique id.
 
     Rows whose rule or theme is not one of the dimensions (one "Do cause pain" row, a repeated
     header row in the views file) are left out.
@@ -141,7 +141,19 @@ def load_items() -> tuple[Item, ...]:
         options = tuple(_unquote(row.get(f"action{k}") or "") for k in range(1, 5))
         if row["scenario_id"].startswith("V_") and all(options):
             items.append(Item(row["scenario_id"], "views", row["context"].strip(), options, (15, 16, 17, 18)))
-    return tuple(items)
+    return _unique_ids(items)
+
+
+def _unique_ids(items: list[Item]) -> tuple[Item, ...]:
+    # The MoralChoice file reuses about a hundred scenario ids for different scenarios (ProgressGym's
+    # dict-keyed pipeline keeps only one of each); a repeated id gets "#2", "#3", ... here.
+    seen: dict[str, int] = defaultdict(int)
+    out = []
+    for item in items:
+        seen[item.id] += 1
+        n = seen[item.id]
+        out.append(item if n == 1 else Item(f"{item.id}#{n}", item.source, item.context, item.options, item.dims))
+    return tuple(out)
 
 
 def _unquote(text: str) -> str:
