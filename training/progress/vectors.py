@@ -88,24 +88,18 @@ def item_probabilities(model_dir: str | Path, items: Sequence[Item], *, batch_si
         raise ValueError(f"unknown backend {backend!r}: 'hf' or 'vllm'")
     questions = _questions(items)
     scorer = _HFScorer(str(model_dir), device=device)
-    sequences: list[tuple[list[int], int]] = []  # (prompt + answer token ids, prompt length)
-    for q in questions:
-        prompt = scorer.prompt_ids(q.prompt)
-        for answer in q.answers:
-            sequences.append((prompt + scorer.answer_ids(answer), len(prompt)))
+    encoded = [(scorer.prompt_ids(q.prompt), [scorer.answer_ids(a) for a in q.answers]) for q in questions]
     if backend == "vllm":
         scorer.close()
-        logprobs = _vllm_logprobs(str(model_dir), sequences)
+        logprobs = _vllm_logprobs(str(model_dir), encoded)
     else:
-        logprobs = scorer.logprobs(sequences, batch_size=batch_size)
+        logprobs = scorer.question_logprobs(encoded, batch_size=batch_size)
         scorer.close()
 
     totals = [np.zeros(len(item.options)) for item in items]
     counts = [0] * len(items)
-    at = 0
-    for q in questions:
-        lp = np.array(logprobs[at : at + len(q.answers)])
-        at += len(q.answers)
+    for q, answer_lp in zip(questions, logprobs, strict=True):
+        lp = np.array(answer_lp)
         p = np.exp(lp - lp.max())
         p /= p.sum()
         for position, option in enumerate(q.shown):
@@ -117,9 +111,10 @@ def item_probabilities(model_dir: str | Path, items: Sequence[Item], *, batch_si
 class _HFScorer:
     """Summed log-probabilities of answer tokens after a prompt, with transformers.
 
-    Batches are left-padded, so every answer ends at the right edge and only the last few positions'
-    logits are computed (`logits_to_keep`); position ids follow the mask so padding changes nothing.
-    Sequences are sorted by length into batches in a fixed order, so a repeat gives the same numbers.
+    Prompts are left-padded into batches (position ids follow the mask, so padding does not move
+    them), run once, and only the last position's logits kept; the answers then run on copies of
+    their prompt's key/value cache. Questions are sorted by prompt length into batches in a fixed
+    order, so a repeat gives the same numbers.
     """
 
     def __init__(self, model_dir: str, *, device: str | None) -> None:
@@ -141,31 +136,53 @@ class _HFScorer:
     def answer_ids(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False).input_ids)
 
-    def logprobs(self, sequences: Sequence[tuple[list[int], int]], *, batch_size: int) -> list[float]:
+    def question_logprobs(self, questions: Sequence[tuple[list[int], list[list[int]]]], *,
+                          batch_size: int) -> list[list[float]]:
+        """For each (prompt ids, [answer ids, ...]): each answer's summed token log-probability.
+
+        The prompt is run once; its key/value cache is copied to each of its answers, which are
+        then run together (right-padded) on top of it.
+        """
         import torch
 
-        order = sorted(range(len(sequences)), key=lambda i: (len(sequences[i][0]), i))
-        result = [0.0] * len(sequences)
+        order = sorted(range(len(questions)), key=lambda i: (len(questions[i][0]), i))
+        result: list[list[float]] = [[] for _ in questions]
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            width = max(len(sequences[i][0]) for i in chunk)
-            answer_lengths = [len(sequences[i][0]) - sequences[i][1] for i in chunk]
-            keep = max(answer_lengths) + 1
-            ids = torch.full((len(chunk), width), self.pad_id, dtype=torch.long)
+            width = max(len(questions[i][0]) for i in chunk)
+            ids = torch.full((len(chunk), width), self.pad_id, dtype=torch.long)  # (B, P), left-padded
             mask = torch.zeros((len(chunk), width), dtype=torch.long)
             for row, i in enumerate(chunk):
-                tokens = sequences[i][0]
-                ids[row, width - len(tokens) :] = torch.tensor(tokens)
-                mask[row, width - len(tokens) :] = 1
+                prompt = questions[i][0]
+                ids[row, width - len(prompt) :] = torch.tensor(prompt)
+                mask[row, width - len(prompt) :] = 1
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            rows = [(row, answer) for row, i in enumerate(chunk) for answer in questions[i][1]]
+            owner = torch.tensor([row for row, _ in rows])
+            length = max(len(answer) for _, answer in rows)
+            answer_ids = torch.full((len(rows), length), self.pad_id, dtype=torch.long)  # (N, A), right-padded
+            answer_mask = torch.zeros((len(rows), length), dtype=torch.long)
+            for n, (_, answer) in enumerate(rows):
+                answer_ids[n, : len(answer)] = torch.tensor(answer)
+                answer_mask[n, : len(answer)] = 1
             with torch.inference_mode():
-                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                                    position_ids=positions.to(self.device), logits_to_keep=keep).logits
-            logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # (B, keep-1, V): predicts the last keep-1 tokens
-            targets = ids[:, width - keep + 1 :].to(self.device)  # (B, keep-1)
-            token_lp = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1).cpu()  # (B, keep-1)
-            for row, (i, n) in enumerate(zip(chunk, answer_lengths, strict=True)):
-                result[i] = float(token_lp[row, token_lp.shape[1] - n :].sum())
+                out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                                 position_ids=positions.to(self.device), use_cache=True, logits_to_keep=1)
+                first = torch.log_softmax(out.logits[:, -1].float(), dim=-1).cpu()  # (B, V): the answer's first token
+                cache = out.past_key_values
+                cache.reorder_cache(owner.to(self.device))  # one copy of its prompt's cache per answer
+                logits = self.model(
+                    input_ids=answer_ids.to(self.device),
+                    attention_mask=torch.cat([mask[owner], answer_mask], dim=1).to(self.device),
+                    position_ids=(positions[owner, -1:] + 1 + torch.arange(length)).to(self.device),
+                    past_key_values=cache, use_cache=False,
+                ).logits.float()  # (N, A, V): logits[:, j] predicts answer token j + 1
+                following = answer_ids[:, 1:].to(self.device)  # (N, A-1)
+                token_lp = (logits[:, :-1].gather(-1, following.unsqueeze(-1)).squeeze(-1)
+                            - torch.logsumexp(logits[:, :-1], dim=-1)).cpu()  # (N, A-1)
+            for n, (row, answer) in enumerate(rows):
+                total = first[row, answer[0]] + token_lp[n, : len(answer) - 1].sum()
+                result[chunk[row]].append(float(total))
         return result
 
     def close(self) -> None:
@@ -179,17 +196,20 @@ class _HFScorer:
             torch.cuda.empty_cache()
 
 
-def _vllm_logprobs(model_dir: str, sequences: Sequence[tuple[list[int], int]]) -> list[float]:
-    """The same sums with vLLM's prompt log-probabilities. Untested in development: needs a GPU."""
+def _vllm_logprobs(model_dir: str, questions: Sequence[tuple[list[int], list[list[int]]]]) -> list[list[float]]:
+    """The same sums from vLLM's prompt log-probabilities of prompt + answer. Untested in
+    development (no GPU there)."""
     from vllm import LLM, SamplingParams
     from vllm.inputs import TokensPrompt
 
     llm = LLM(model=model_dir, seed=0, dtype="float32")
     params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
-    outputs = llm.generate([TokensPrompt(prompt_token_ids=ids) for ids, _ in sequences], params, use_tqdm=False)
-    result = []
-    for output, (ids, n_prompt) in zip(outputs, sequences, strict=True):
+    flat = [(prompt + answer, len(prompt)) for prompt, answers in questions for answer in answers]
+    outputs = llm.generate([TokensPrompt(prompt_token_ids=ids) for ids, _ in flat], params, use_tqdm=False)
+    sums = []
+    for output, (ids, n_prompt) in zip(outputs, flat, strict=True):
         per_position = output.prompt_logprobs  # [None, {token_id: Logprob}, ...], one per prompt token
-        result.append(float(sum(per_position[p][ids[p]].logprob for p in range(n_prompt, len(ids)))))
+        sums.append(float(sum(per_position[p][ids[p]].logprob for p in range(n_prompt, len(ids)))))
     del llm
-    return result
+    it = iter(sums)
+    return [[next(it) for _ in answers] for _, answers in questions]
