@@ -18,9 +18,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "platform")]
 
-from chorus.inference.local import prepare_local_model  # noqa: E402
-from elicitation.domain.surveys import load_templates, option_orders, select_items  # noqa: E402
-from training.progress.vectors import value_vector  # noqa: E402
+from chorus.inference.local import prepare_local_model
+from elicitation.domain.surveys import load_templates, option_orders, select_items
+from training.progress.vectors import value_vector
 
 
 def main() -> None:
