@@ -9,6 +9,7 @@ model atomically, and record how it ended. Whatever the method raises, the worke
 """
 from __future__ import annotations
 
+import errno
 import logging
 import shutil
 import threading
@@ -152,7 +153,8 @@ def _train_and_publish(run: TrainingRun, state: _RunState, device: str, staging:
 
 
 def _reason(exc: BaseException, device: str, method: str) -> str:
-    """One line a curator can act on; out of memory, it says what to change in this method's settings."""
+    """One line a curator can act on; out of memory, it says what to change in this method's settings;
+    out of disk, what to free."""
     import torch
     from celery.exceptions import SoftTimeLimitExceeded
 
@@ -161,6 +163,10 @@ def _reason(exc: BaseException, device: str, method: str) -> str:
     ):
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return f"Out of memory on {device}: {first_line[:300]}. {method_module(method).OOM_HINT}"
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        writing = f" while writing {exc.filename}" if exc.filename else ""
+        return (f"The disk is full (no space left on device{writing}), so nothing was published. Free space on "
+                f"the volume that holds {settings.MEDIA_ROOT} and start the run again.")
     if isinstance(exc, SoftTimeLimitExceeded):
         return f"The run went past the worker's time limit ({settings.CELERY_TASK_SOFT_TIME_LIMIT} s)."
     return f"{type(exc).__name__}: {exc}"

@@ -56,6 +56,7 @@ def pytest_runtest_call(item):
 @pytest.fixture(scope="session")
 def celery_workers(django_db_setup, django_db_blocker):
     """Two real workers, as in production: prefork on `default`, solo on `gpu`, on the test database.
+    They import tests.support.worker_faults, which does nothing unless a test plants a fault.
 
     Tests that use them need `@pytest.mark.django_db(transaction=True)` so the workers see their rows.
     """
@@ -80,7 +81,7 @@ def celery_workers(django_db_setup, django_db_blocker):
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "chorus", "worker", "-l", "info", "--without-mingle",
-             "--without-gossip", *args],
+             "--without-gossip", "--include", "tests.support.worker_faults", *args],
             cwd=REPO_ROOT / "platform", env=env, stdout=logs[q], stderr=subprocess.STDOUT,
         )
         for q, args in commands.items()
@@ -168,3 +169,10 @@ def _fresh_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _base_models_from_tmp(settings, tmp_path_factory):
+    """Runs start only from model folders the server offers (training/base_models.py). The tiny models
+    tests build live in pytest's temporary folder, so the server offers that folder's models too."""
+    settings.CHORUS_BASE_MODEL_DIRS = [*settings.CHORUS_BASE_MODEL_DIRS, tmp_path_factory.getbasetemp()]

@@ -48,6 +48,8 @@ def campaign_vote_matrix(*, campaign: Campaign) -> VoteMatrix:
     voters: dict[str, int] = {}
     cells = []
     for statement_id, participant_id, external_id, choice in rows:
+        if statement_id not in column:  # on a statement written since the first query: not in this matrix
+            continue
         key = f"p{participant_id}" if participant_id else f"x{external_id}"
         cells.append((voters.setdefault(key, len(voters)), column[statement_id], choice))
     votes = np.full((len(voters), len(statements)), np.nan)

@@ -80,7 +80,11 @@ def participant_withdraw(*, participant: Participant, session: SessionBase) -> W
     graph = GraphRedaction(values_deleted=forgotten.deleted, values_reworded=forgotten.reworded,
                            contexts_deleted=forgotten.contexts_deleted)
     graph_snapshots_redact(campaign_id=campaign.pk, redaction=graph)
-    transaction.on_commit(lambda: statement_groups_forget(campaign=campaign))
+    # Cached opinion groups hold statements' text. Dropped now, so that a Redis that cannot be
+    # reached fails the withdrawal (rolled back, "try again") instead of leaving the words cached;
+    # and again after commit, in case a page re-cached them meanwhile (a failure then is only logged).
+    statement_groups_forget(campaign=campaign)
+    transaction.on_commit(lambda: statement_groups_forget(campaign=campaign), robust=True)
     withdrawal = Withdrawal(
         campaign_id=campaign.pk, at=at, pseudonym=their_pseudonym, graph=graph,
         snapshot_ids=frozenset(GraphSnapshot.objects.filter(campaign=campaign).values_list("pk", flat=True)),

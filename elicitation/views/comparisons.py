@@ -12,14 +12,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 from chorus.accounts.selectors import consented_participant
 from chorus.bad_input import posted_id
 from chorus.inference import InferenceError
-from chorus.sse import sse_event, sse_response
+from chorus.sse import sse_event, sse_html, sse_response
+from elicitation.domain.text import markdown_html
 from elicitation.models import DIMENSIONS, Campaign, Comparison, SystemMessage
 from elicitation.selectors.comparisons import comparisons_judged_by, system_message_of, system_messages_to_adopt
 from elicitation.services import comparisons as svc
 
 
 def _participant(request: HttpRequest, slug: str):
-    campaign = get_object_or_404(Campaign.objects.prefetch_related("questions"), slug=slug)
+    campaign = get_object_or_404(Campaign, slug=slug)
     return campaign, consented_participant(session=request.session, campaign_id=campaign.pk)
 
 
@@ -68,7 +69,9 @@ def _own_comparison(request: HttpRequest, slug: str, comparison_id: int):
     campaign, participant = _participant(request, slug)
     if participant is None:
         return campaign, None
-    return campaign, get_object_or_404(Comparison, pk=comparison_id, participant=participant)
+    comparison = get_object_or_404(Comparison, pk=comparison_id, participant=participant)
+    comparison.participant = participant  # already loaded, with its campaign
+    return campaign, comparison
 
 
 @require_http_methods(["GET", "POST"])
@@ -91,6 +94,7 @@ def comparison_page(request: HttpRequest, slug: str, comparison_id: int) -> Http
     left, right = ("a", "b") if comparison.a_on_left else ("b", "a")
     return render(request, "elicitation/comparison.html", {
         "campaign": campaign, "comparison": comparison, "left": left, "right": right, "errors": errors,
+        "identical_message": svc.IDENTICAL_PAIR,
     }, status=400 if errors else 200)
 
 
@@ -103,9 +107,12 @@ def comparison_stream(request: HttpRequest, slug: str, comparison_id: int, side:
 
 
 def _events(comparison: Comparison, side: str) -> Iterator[str]:
+    """The tokens as they come, then the stored response as sanitised Markdown in place of the raw text
+    (it may differ: cut to whole sentences, or generated again when it matched the other side)."""
     try:
         for piece in svc.comparison_stream(comparison=comparison, side=side):
             yield sse_event("token", piece)
+        yield sse_html("final", markdown_html(svc.comparison_response(comparison=comparison, side=side)))
     except InferenceError as exc:
         yield sse_event("failed", f"This response could not be generated ({exc}). Reload to try again.")
     yield sse_event("done", "")
@@ -114,7 +121,8 @@ def _events(comparison: Comparison, side: str) -> Iterator[str]:
 @require_GET
 def comparison_ready(request: HttpRequest, slug: str, comparison_id: int) -> HttpResponse:
     """Polled by the page: the vote form appears once both responses are stored."""
-    _, comparison = _own_comparison(request, slug, comparison_id)
+    campaign, comparison = _own_comparison(request, slug, comparison_id)
     if comparison is None:
         return HttpResponse(status=404)
-    return render(request, "elicitation/comparison.html#vote", {"comparison": comparison, "campaign": comparison.campaign})
+    return render(request, "elicitation/comparison.html#vote", {
+        "comparison": comparison, "campaign": campaign, "identical_message": svc.IDENTICAL_PAIR})

@@ -236,3 +236,20 @@ def test_a_slow_computation_is_reused_for_a_while_as_votes_come_in(campaign, mon
     assert statement_groups(campaign=campaign).votes == 2
     svc.statement_vote_cast(participant=people[2], statement=statement, choice="agree")
     assert statement_groups(campaign=campaign).votes == 3
+
+
+def test_the_vote_matrix_leaves_out_a_statement_written_while_it_is_read(campaign, monkeypatch):
+    """Statements and votes are two queries: a statement and its author's vote committed between them
+    (any busy campaign) belong to the next matrix, not a KeyError in this one."""
+    from elicitation.selectors import statements as selectors
+
+    first = svc.statement_submit(participant=make_participant(campaign), text="Read before the votes")
+    real_filter = StatementVote.objects.filter
+
+    def votes_after_a_new_statement(*args, **kwargs):
+        svc.statement_submit(participant=make_participant(campaign), text="Written in between")
+        return real_filter(*args, **kwargs)
+
+    monkeypatch.setattr(selectors.StatementVote.objects, "filter", votes_after_a_new_statement)
+    matrix = selectors.campaign_vote_matrix(campaign=campaign)
+    assert [s.pk for s in matrix.statements] == [first.pk] and matrix.votes.shape == (1, 1)

@@ -202,3 +202,19 @@ def test_every_item_has_its_own_id_and_every_dimension_has_items():
     items = domain.load_items()
     assert len({item.id for item in items}) == len(items)
     assert {d for item in items for d in item.dims} == set(range(len(domain.DIMENSIONS)))
+
+
+@pytest.mark.django_db
+def test_the_survey_stays_on_once_someone_has_answered():
+    from elicitation.services.campaigns import campaign_update
+
+    campaign = survey_campaign()
+    person = make_participant(campaign)
+    campaign_update(campaign=campaign, title=campaign.title, description="", questions=[], new_questions=[],
+                    activities=[Activity.SURVEY, Activity.INTERVIEW])  # adding is fine
+    item = survey_screen(round=svc.survey_round_for(participant=person)).item
+    svc.survey_answer_record(participant=person, item_id=item.id, choice=0)
+    with pytest.raises(ValidationError) as refused:
+        campaign_update(campaign=campaign, title=campaign.title, description="", questions=[], new_questions=[],
+                        activities=[Activity.INTERVIEW])
+    assert "activities" in refused.value.message_dict

@@ -139,3 +139,26 @@ def test_beat_schedules_the_reaper_task_by_its_registered_name():
     assert entry["task"] == runs_reap_stale.name and entry["task"] in app.tasks
     assert app.amqp.router.route({}, entry["task"])["queue"].name == "default"
     assert runs_reap_stale() == {}  # nothing stale
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_created_while_the_broker_is_down_stays_queued_and_is_sent_once_it_answers(monkeypatch, toy_target,
+                                                                                         tiny_model_dir):
+    from kombu.exceptions import OperationalError as BrokerUnreachable
+
+    from chorus.dispatch import pending_tasks_send
+
+    sent: list[tuple] = []
+    broker_up = False
+
+    def dispatch(name, *args, task_id=None, queue=None):
+        if not broker_up:
+            raise BrokerUnreachable("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        sent.append((name, args, task_id))
+
+    monkeypatch.setattr("chorus.dispatch.dispatch", dispatch)
+    run = run_services.run_create(target=toy_target, method="salmon", base_model=str(tiny_model_dir), config={})
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.QUEUED and "task queue (Redis) is unreachable" in run.log
+    broker_up = True
+    assert pending_tasks_send() == 1 and sent == [(run_services.TRAIN_TASK, (run.pk,), run.task_id)]

@@ -70,17 +70,19 @@ def test_tiny_model_vector_has_every_dimension_in_range_and_round_trips(tiny_pat
     assert np.array_equal(back.mean, vector.mean) and back.dims == vector.dims
 
 
-@pytest.mark.slow
 @pytest.mark.shared_data("progressgym", "ProgressGym's evaluation items")
+def test_the_vendored_items_are_the_real_files_unchanged():
+    for here, there in (("moralchoice.csv", "moralchoice/final.csv"), ("foundation.csv", "foundation/final.csv"),
+                        ("views.csv", "views/final.csv"), ("template_ab.json", "question_templates/ab.json"),
+                        ("template_abcd.json", "question_templates/abcd.json")):
+        assert (domain.DATA_DIR / here).read_bytes() == shared_data(f"progressgym/{there}").read_bytes()
+
+
+@pytest.mark.slow
 def test_bundled_smollm2_on_the_real_items_gives_19_dims_in_range_and_the_same_twice():
     from django.conf import settings
 
     from chorus.inference.local import prepare_local_model
-
-    # The vendored items are the real files, unchanged.
-    for here, there in (("moralchoice.csv", "moralchoice/final.csv"), ("foundation.csv", "foundation/final.csv"),
-                        ("views.csv", "views/final.csv")):
-        assert (domain.DATA_DIR / here).read_bytes() == shared_data(f"progressgym/{there}").read_bytes()
 
     model = prepare_local_model(settings.CHORUS_MODEL_CACHE).path
     first = value_vector(model, max_items_per_dim=1)

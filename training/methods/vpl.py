@@ -39,6 +39,7 @@ from training.methods.common.population import (
 
 TARGET_KINDS = ("preference_population",)
 REQUIRED_FILES = ("preferences.jsonl", "users.jsonl")
+MIN_PEOPLE = 2  # the latent is learnt across people
 
 
 @dataclass

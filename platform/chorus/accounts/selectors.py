@@ -12,7 +12,8 @@ def participant_from_session(*, session: SessionBase, campaign_id: int) -> Parti
     public_id = session.get(session_key_for(campaign_id))
     if not public_id:
         return None
-    return Participant.objects.filter(public_id=public_id, campaign_id=campaign_id).first()
+    # With its campaign: every service a participant's request calls checks that the campaign is open.
+    return Participant.objects.select_related("campaign").filter(public_id=public_id, campaign_id=campaign_id).first()
 
 
 def consented_participant(*, session: SessionBase, campaign_id: int) -> Participant | None:

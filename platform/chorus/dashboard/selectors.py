@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from chorus.celery import app
 from chorus.dashboard.models import QueueProbe
+from chorus.models import PendingTask
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,11 @@ class WorkerInfo:
 
 def queue_probes_recent(*, limit: int = 10) -> list[QueueProbe]:
     return list(QueueProbe.objects.select_related("sent_by")[:limit])
+
+
+def tasks_waiting_for_broker() -> int:
+    """Tasks kept because Redis was unreachable when they were queued (sent by beat once it is back)."""
+    return PendingTask.objects.count()
 
 
 def workers_online(*, timeout: float = 1.0) -> list[WorkerInfo]:

@@ -169,8 +169,10 @@ CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 # `celery -A chorus beat`: training runs whose GPU worker went silent are resumed from their last
 # checkpoint, or failed with the reason, instead of staying "running" forever.
+# Tasks kept in the database while Redis was unreachable (chorus.dispatch) are sent once it answers.
 CELERY_BEAT_SCHEDULE = {
     "training-reap-stale-runs": {"task": "training.tasks.runs_reap_stale", "schedule": 60.0},
+    "send-pending-tasks": {"task": "chorus.tasks.pending_tasks_send", "schedule": 30.0},
 }
 
 # --- Inference ------------------------------------------------------------------------------
@@ -179,6 +181,8 @@ CHORUS_LLM_BASE_URL = env.url("CHORUS_LLM_BASE_URL", "http://127.0.0.1:8001/v1",
 CHORUS_LLM_MODEL = env.text("CHORUS_LLM_MODEL", "SmolLM2-135M-Instruct")
 CHORUS_LLM_API_KEY = env.text("CHORUS_LLM_API_KEY", "not-needed")
 CHORUS_MODEL_CACHE = Path(env.text("CHORUS_MODEL_CACHE", str(Path.home() / ".cache" / "chorus" / "models")))
+# Folders whose model sub-folders training runs may start from (training/base_models.py), separated by ":".
+CHORUS_BASE_MODEL_DIRS = [Path(p) for p in env.text("CHORUS_BASE_MODEL_DIRS", str(CHORUS_MODEL_CACHE)).split(":") if p]
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -210,12 +214,15 @@ REST_FRAMEWORK = {
 
 # Throttle counters and other short-lived state live in Redis, shared by every web process. Keys
 # carry the database name: two Chorus databases on one Redis (a bench beside a dev server) must
-# not share a user id's counters.
+# not share a user id's counters. While Redis is down a read is a miss and a write is skipped
+# (chorus.cache), and the short timeouts keep a Redis that does not answer from holding pages up.
+CACHE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2}
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "chorus.cache.ForgivingRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": f"chorus:{DATABASES['default']['NAME']}",
+        "OPTIONS": CACHE_OPTIONS,
     }
 }
 SPECTACULAR_SETTINGS = {

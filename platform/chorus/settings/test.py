@@ -15,8 +15,8 @@ STORAGES = {
 # Throttle counters in a Redis database of their own (the broker's number + 1: 3 by default), so tests
 # can clear them without touching the broker, or another checkout's counters when it runs on db 12.
 _redis_base, _redis_db = REDIS_URL.rsplit("/", 1)  # noqa: F405
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                      "LOCATION": f"{_redis_base}/{int(_redis_db or 0) + 1}", "KEY_PREFIX": "chorus-test"}}
+CACHES = {"default": {**CACHES["default"], "LOCATION": f"{_redis_base}/{int(_redis_db or 0) + 1}",  # noqa: F405
+                      "KEY_PREFIX": "chorus-test"}}
 
 # Live-server tests run in threads: persistent connections would outlive them and block teardown.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

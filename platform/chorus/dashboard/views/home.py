@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,6 +18,7 @@ from chorus.accounts.join_links import join_token_make
 from chorus.accounts.models import ApiToken, Scope
 from chorus.accounts.selectors import api_tokens_for_user
 from chorus.dashboard import selectors, services
+from chorus.dashboard.access import staff_member_required
 from chorus.health import problems
 from chorus.inference import InferenceError
 from chorus.sse import sse_event, sse_response
@@ -30,7 +30,7 @@ PLAYGROUND_MAX_CHARS = 2000
 @staff_member_required
 def home(request: HttpRequest) -> HttpResponse:
     campaigns = [(c, join_token_make(campaign_id=c.pk)) for c in campaign_list()]
-    return render(request, "dashboard/home.html", {"campaigns": campaigns, "probes": selectors.queue_probes_recent()})
+    return render(request, "dashboard/home.html", {"campaigns": campaigns, **_probes_context()})
 
 
 @staff_member_required
@@ -60,7 +60,11 @@ def probes(request: HttpRequest) -> HttpResponse:
             messages.error(request, " ".join(exc.messages))
     if not request.htmx:
         return redirect("dashboard:home")
-    return render(request, "dashboard/home.html#probes", {"probes": selectors.queue_probes_recent()})
+    return render(request, "dashboard/home.html#probes", _probes_context())
+
+
+def _probes_context() -> dict:
+    return {"probes": selectors.queue_probes_recent(), "waiting_for_broker": selectors.tasks_waiting_for_broker()}
 
 
 @staff_member_required

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0001_initial'),
-        ('elicitation', '0009_withdrawal_redactions'),
+        ('elicitation', '0011_canonicalcard_merged_into'),
     ]
 
     operations = [
