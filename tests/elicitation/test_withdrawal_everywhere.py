@@ -236,9 +236,10 @@ def page_urls(s) -> dict[str, list[tuple[str, str]]]:
         # No run or model exists in this study (training is not what withdrawal changes).
         **{name: [] for name in ("dashboard:runs_detail", "dashboard:runs_cancel", "dashboard:models_detail",
                                  "dashboard:models_download", "dashboard:models_file", "api:run-detail",
-                                 "api:run-cancel", "api:run-metrics", "api:model-detail")},
+                                 "api:run-cancel", "api:run-metrics", "api:model-detail",
+                                 "api:target-import-detail")},  # nor a preference-dataset import
         "api:campaign-detail": [("api", {"pk": cid})], "api:moral-graph": [("api", {"pk": cid})],
-        "api:snapshot-list": [("api", {"pk": cid})],
+        "api:snapshot-list": [("api", {"pk": cid})], "api:campaign-value-vectors": [("api", {"pk": cid})],
         "api:target-detail": [("api", {"pk": pk}) for pk in targets],
         "api:run-create": [("api", {"pk": pk}) for pk in targets],
     }
