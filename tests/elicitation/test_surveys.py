@@ -15,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from elicitation.domain import surveys as domain
-from elicitation.models import Activity, SurveyAnswer
+from elicitation.models import Activity, SurveyAnswer, SurveyRound
 from elicitation.selectors.surveys import survey_screen, survey_vectors, wave_current
 from elicitation.services import surveys as svc
 from elicitation.services.campaigns import CampaignClosed, campaign_set_status
@@ -218,3 +218,26 @@ def test_the_survey_stays_on_once_someone_has_answered():
         campaign_update(campaign=campaign, title=campaign.title, description="", questions=[], new_questions=[],
                         activities=[Activity.INTERVIEW])
     assert "activities" in refused.value.message_dict
+
+
+@pytest.mark.django_db
+def test_the_page_answers_bad_input_with_400_and_keeps_the_screen(client):
+    from chorus.accounts.join_links import join_token_make
+
+    campaign = survey_campaign()
+    client.get(f"/join/{join_token_make(campaign_id=campaign.pk)}/")
+    client.post(f"/join/{join_token_make(campaign_id=campaign.pk)}/", {"consent": "yes"})
+    page = client.get(f"/c/{campaign.slug}/survey/", HTTP_HX_REQUEST="true")
+    assert page.status_code == 200, page.content[:300]
+    assert "Question 1 of 8" in page.content.decode()
+    item = survey_screen(round=SurveyRound.objects.get()).item
+    for bad in ({"item": item.id, "choice": "9"}, {"item": item.id, "choice": "x"}, {"item": "H_999", "choice": "0"},
+                {"choice": "0"}):
+        response = client.post(f"/c/{campaign.slug}/survey/answer/", bad, HTTP_HX_REQUEST="true")
+        body = response.content.decode()
+        assert response.status_code == 400 and 'role="alert"' in body and "Question 1 of 8" in body, bad
+    nul = client.post(f"/c/{campaign.slug}/survey/answer/", {"item": item.id, "choice": "0\x00"})
+    assert nul.status_code == 400  # refused before the view, as every form's NUL is
+    assert not SurveyAnswer.objects.exists()
+    done = client.post(f"/c/{campaign.slug}/survey/answer/", {"item": item.id, "choice": "1"}, HTTP_HX_REQUEST="true")
+    assert done.status_code == 200 and "Question 2 of 8" in done.content.decode()
