@@ -20,6 +20,7 @@ not been run in development (no GPU there); the tests exercise "hf".
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +125,9 @@ class _HFScorer:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         self.model: Any = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(self.device).eval()
+        # transformers 5.x renamed `past_key_values` to `cache` (the old name warns, then goes).
+        parameters = inspect.signature(self.model.forward).parameters
+        self.cache_argument = "cache" if "cache" in parameters else "past_key_values"
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (self.tokenizer.eos_token_id or 0)
 
@@ -175,7 +179,7 @@ class _HFScorer:
                     input_ids=answer_ids.to(self.device),
                     attention_mask=torch.cat([mask[owner], answer_mask], dim=1).to(self.device),
                     position_ids=(positions[owner, -1:] + 1 + torch.arange(length)).to(self.device),
-                    past_key_values=cache, use_cache=False,
+                    use_cache=False, **{self.cache_argument: cache},
                 ).logits.float()  # (N, A, V): logits[:, j] predicts answer token j + 1
                 following = answer_ids[:, 1:].to(self.device)  # (N, A-1)
                 token_lp = (logits[:, :-1].gather(-1, following.unsqueeze(-1)).squeeze(-1)
