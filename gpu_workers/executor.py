@@ -4,7 +4,8 @@ model atomically, and record how it ended. Whatever the method raises, the worke
     claim (queued -> running, attempt + 1)
       heartbeat thread: every HEARTBEAT_SECONDS, beat and look for a cancel request
       method.train(inputs, config, hooks)   checkpoints in runs/<uuid>/work/, model in a staging folder
-      model card + sha256 of every file, then one rename to models/<run uuid>/, then one transaction
+      model card + sha256 of every file, then one rename to models/<run uuid>/ (or a verified copy in
+      the bucket: training.object_store), then one transaction
     succeeded | failed (with the reason) | cancelled
 """
 from __future__ import annotations
@@ -28,7 +29,7 @@ from training.model_cards import model_card_render
 from training.models import TrainingRun
 from training.services import runs as run_services
 from training.services.runs import Claim
-from training.storage import model_dir, publish_folder, run_dir, sha256_file, target_dir
+from training.storage import model_dir, model_publish, run_dir, sha256_file, target_file_local
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +121,11 @@ def _train_and_publish(run: TrainingRun, state: _RunState, device: str, staging:
     config = config_validate(run.method, run.config)
     dataset = {}
     for f in run.target.files.all():
-        path = target_dir(run.target.uuid) / f.name
-        if sha256_file(path) != f.sha256:
-            raise ValueError(f"dataset file {f.name} of {run.target} no longer matches its sha256; refusing to train")
-        dataset[f.name] = path
+        try:
+            dataset[f.name] = target_file_local(run.target.uuid, f.name, f.sha256)
+        except ValueError:
+            raise ValueError(f"dataset file {f.name} of {run.target} no longer matches its sha256; "
+                             "refusing to train") from None
     work = run_dir(run.uuid) / "work"
     work.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(staging, ignore_errors=True)
@@ -140,11 +142,11 @@ def _train_and_publish(run: TrainingRun, state: _RunState, device: str, staging:
     files = [{"name": p.relative_to(staging).as_posix(), "sha256": sha256_file(p), "size_bytes": p.stat().st_size}
              for p in sorted(staging.rglob("*")) if p.is_file()]
     (staging / "checksums.sha256").write_text("".join(f"{f['sha256']}  {f['name']}\n" for f in files))
-    final = model_dir(run.uuid)
-    publish_folder(staging, final)  # the folder appears complete or not at all
+    # The folder appears complete or not at all (renamed into place, or verified in the bucket first).
+    artifact_path = model_publish(staging, model_dir(run.uuid), files)
     artifact = run_services.run_succeed(
         claim=state.claim, metrics=result.metrics, summary=result.summary,
-        artifact_path=final.relative_to(Path(settings.MEDIA_ROOT)).as_posix(), files=files, model_card=card,
+        artifact_path=artifact_path, files=files, model_card=card,
     )
     if artifact is None:
         return "lost"

@@ -1,0 +1,169 @@
+"""Targets and models in an S3 bucket (CHORUS_STORAGE_URL=s3://...), against a real S3-protocol HTTP
+server on loopback (tests/support/s3.py): a frozen target reaches the bucket and a host with an empty
+cache fetches it checked; a model appears under its final keys all at once or not at all; a run on
+the worker trains from the bucket's target files and publishes to it; and the default (no bucket)
+never touches S3."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from chorus import env
+from training import object_store
+from training.storage import model_dir, model_publish, run_dir, sha256_file, target_dir, target_file_local
+from tests.support.s3 import s3_bucket, s3_server  # noqa: F401  (fixtures)
+
+
+def _model_folder(root: Path) -> tuple[Path, list[dict]]:
+    staging = root / "staging-1"
+    (staging / "eval").mkdir(parents=True)
+    (staging / "config.json").write_text('{"model_type": "toy"}')
+    (staging / "model.safetensors").write_bytes(bytes(range(256)) * 4096)  # 1 MiB
+    (staging / "eval" / "accuracy.json").write_text('{"accuracy": 0.75}')
+    files = [{"name": p.relative_to(staging).as_posix(), "sha256": sha256_file(p), "size_bytes": p.stat().st_size}
+             for p in sorted(staging.rglob("*")) if p.is_file()]
+    (staging / "checksums.sha256").write_text("".join(f"{f['sha256']}  {f['name']}\n" for f in files))
+    return staging, files
+
+
+@pytest.mark.django_db
+def test_a_frozen_target_is_in_the_bucket_and_an_empty_cache_fetches_it_checked(s3_bucket, toy_target):
+    files = {f.name: f for f in toy_target.files.all()}
+    prefix = f"training/targets/{toy_target.uuid}"
+    assert sorted(s3_bucket.keys(prefix)) == sorted(f"{prefix}/{name}" for name in files)
+    for name, f in files.items():
+        assert hashlib.sha256(s3_bucket.read(f"{prefix}/{name}")).hexdigest() == f.sha256
+
+    shutil.rmtree(settings.MEDIA_ROOT)  # another host: nothing cached
+    for name, f in files.items():
+        local = target_file_local(toy_target.uuid, name, f.sha256)
+        assert local == target_dir(toy_target.uuid) / name and sha256_file(local) == f.sha256
+
+    # The bucket's copy changed behind our back: refused, and nothing half-fetched stays in the cache.
+    shutil.rmtree(settings.MEDIA_ROOT)
+    name = next(iter(files))
+    s3_bucket.client().put_object(Bucket=s3_bucket.name, Key=f"{s3_bucket.prefix}/{prefix}/{name}", Body=b"{}\n")
+    with pytest.raises(ValueError, match="no longer matches its sha256"):
+        target_file_local(toy_target.uuid, name, files[name].sha256)
+    assert not list(target_dir(toy_target.uuid).iterdir())
+
+
+def test_a_model_is_published_under_its_final_keys_checksums_last(s3_bucket, tmp_path):
+    run_uuid = uuid.uuid4()
+    staging, files = _model_folder(run_dir(run_uuid))
+    assert model_publish(staging, model_dir(run_uuid), files) == f"training/models/{run_uuid}"
+    names = {f["name"] for f in files} | {"checksums.sha256"}
+    assert set(s3_bucket.keys(f"training/models/{run_uuid}")) == {f"training/models/{run_uuid}/{n}" for n in names}
+    for f in files:
+        assert hashlib.sha256(s3_bucket.read(f"training/models/{run_uuid}/{f['name']}")).hexdigest() == f["sha256"]
+    assert s3_bucket.keys("training/uploads") == []  # the temporary keys are gone
+    assert not model_dir(run_uuid).exists()  # nothing renamed locally: the bucket is the store
+
+
+def _fails_on_second_upload(monkeypatch):
+    real, calls = object_store.upload, []
+
+    def upload(path, sha256, *, name=None):
+        calls.append(name)
+        if len(calls) == 2:
+            raise object_store.StorageError("connection reset mid-upload")
+        real(path, sha256, name=name)
+
+    monkeypatch.setattr(object_store, "upload", upload)
+
+
+def _corrupts_one_upload(monkeypatch):
+    """One file arrives with different bytes than were sent (a proxy that truncates, a bad disk)."""
+    client = object_store.storage().connection.meta.client
+    real = client.upload_file
+
+    def upload_file(filename, bucket, key, *args, **kwargs):
+        if key.endswith("model.safetensors"):
+            truncated = Path(filename).with_suffix(".truncated")
+            truncated.write_bytes(Path(filename).read_bytes()[:1000])
+            filename = str(truncated)
+        return real(filename, bucket, key, *args, **kwargs)
+
+    monkeypatch.setattr(client, "upload_file", upload_file)
+
+
+def _fails_between_copies(monkeypatch):
+    """Every file is up and verified; the server-side copy to the final keys stops after the first."""
+    client = object_store.storage().connection.meta.client
+    real, calls = client.copy, []
+
+    def copy(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise ConnectionError("the endpoint went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(client, "copy", copy)
+
+
+@pytest.mark.parametrize("fault", [_fails_on_second_upload, _corrupts_one_upload, _fails_between_copies])
+def test_a_publication_cut_short_leaves_nothing_visible(fault, s3_bucket, monkeypatch):
+    run_uuid = uuid.uuid4()
+    staging, files = _model_folder(run_dir(run_uuid))
+    fault(monkeypatch)
+    with pytest.raises(object_store.StorageError):
+        model_publish(staging, model_dir(run_uuid), files)
+    assert s3_bucket.keys(f"training/models/{run_uuid}") == []
+    assert s3_bucket.keys("training/uploads") == []
+
+
+def test_a_retried_publication_replaces_what_a_crashed_attempt_left(s3_bucket):
+    """An attempt that crashed after its copies, before the database recorded it, left keys no row names."""
+    run_uuid = uuid.uuid4()
+    leftover = f"{s3_bucket.prefix}/training/models/{run_uuid}/stale.bin"
+    s3_bucket.client().put_object(Bucket=s3_bucket.name, Key=leftover, Body=b"old")
+    staging, files = _model_folder(run_dir(run_uuid))
+    model_publish(staging, model_dir(run_uuid), files)
+    assert f"training/models/{run_uuid}/stale.bin" not in s3_bucket.keys(f"training/models/{run_uuid}")
+
+
+def test_an_unreachable_bucket_fails_naming_the_setting(s3_bucket, settings, tmp_path):
+    from tests.support.private_services import free_port
+
+    settings.OBJECT_STORAGE = {**settings.OBJECT_STORAGE, "endpoint_url": f"http://127.0.0.1:{free_port()}"}
+    staging, files = _model_folder(tmp_path)
+    with pytest.raises(object_store.StorageError, match="CHORUS_STORAGE_URL"):
+        model_publish(staging, model_dir(uuid.uuid4()), files)
+
+
+def test_storage_url_settings(monkeypatch, tmp_path):
+    monkeypatch.delenv("CHORUS_STORAGE_URL", raising=False)
+    assert env.storage_location("CHORUS_STORAGE_URL") is None  # the default: MEDIA_ROOT, as before
+    monkeypatch.setenv("CHORUS_STORAGE_URL", str(tmp_path))
+    assert env.storage_location("CHORUS_STORAGE_URL") == tmp_path
+    monkeypatch.setenv("CHORUS_STORAGE_URL", "s3://models/chorus/prod/")
+    monkeypatch.setenv("CHORUS_S3_ENDPOINT_URL", "http://minio:9000")
+    options = env.storage_location("CHORUS_STORAGE_URL")
+    assert (options["bucket_name"], options["location"], options["endpoint_url"]) == ("models", "chorus/prod",
+                                                                                       "http://minio:9000")
+    for bad in ("s3://", "gs://bucket/x"):
+        monkeypatch.setenv("CHORUS_STORAGE_URL", bad)
+        with pytest.raises(env.StartupError, match="CHORUS_STORAGE_URL"):
+            env.storage_location("CHORUS_STORAGE_URL")
+    monkeypatch.setenv("CHORUS_STORAGE_URL", "s3://models")
+    monkeypatch.setenv("CHORUS_S3_ENDPOINT_URL", "minio:9000")
+    with pytest.raises(env.StartupError, match="CHORUS_S3_ENDPOINT_URL"):
+        env.storage_location("CHORUS_STORAGE_URL")
+
+
+@pytest.mark.django_db
+def test_without_a_bucket_nothing_talks_to_s3(toy_target, monkeypatch, tmp_path):
+    assert not object_store.enabled()
+    monkeypatch.setattr(object_store, "_client", lambda: pytest.fail("the default store is the local folder"))
+    f = toy_target.files.first()
+    assert target_file_local(toy_target.uuid, f.name, f.sha256) == target_dir(toy_target.uuid) / f.name
+    run_uuid = uuid.uuid4()
+    staging, files = _model_folder(run_dir(run_uuid))
+    model_publish(staging, model_dir(run_uuid), files)
+    weights = next(f for f in files if f["name"] == "model.safetensors")
+    assert sha256_file(model_dir(run_uuid) / "model.safetensors") == weights["sha256"] and not staging.exists()
