@@ -16,7 +16,6 @@ from django.conf import settings
 from chorus import env
 from training import object_store
 from training.storage import model_dir, model_publish, run_dir, sha256_file, target_dir, target_file_local
-from tests.support.s3 import s3_bucket, s3_server  # noqa: F401  (fixtures)
 
 
 def _model_folder(root: Path) -> tuple[Path, list[dict]]:
