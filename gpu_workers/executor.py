@@ -23,18 +23,28 @@ from django.conf import settings
 from django.db import connection
 
 from gpu_workers.devices import best_device, describe_device, free_memory, supports_bf16
+from training import object_store
 from training.configs import config_validate, method_module
 from training.methods.common.contract import RunCancelled, RunInputs
 from training.model_cards import model_card_render
 from training.models import TrainingRun
 from training.services import runs as run_services
 from training.services.runs import Claim
-from training.storage import model_dir, model_publish, run_dir, sha256_file, target_file_local
+from training.storage import (
+    checkpoints_drop,
+    checkpoints_pull,
+    model_dir,
+    model_publish,
+    run_dir,
+    sha256_file,
+    target_file_local,
+)
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 2.0  # also how quickly a cancel request is noticed
 PROGRESS_EVERY_SECONDS = 1.0  # progress is reported per step; the database sees at most this rate
+CHECKPOINT_SYNC_SECONDS = 10.0  # with a bucket: how often finished checkpoints are uploaded
 
 
 @dataclass
@@ -87,6 +97,34 @@ def _heartbeat(state: _RunState) -> None:
         connection.close()  # this thread's own connection
 
 
+class _CheckpointSync:
+    """With a bucket: every CHECKPOINT_SYNC_SECONDS, and once more at the end, uploads the checkpoints
+    that finished saving, so that a run whose host dies resumes on another (training.object_store)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.pushed, self.done = folder, set(), threading.Event()
+        self.thread = None
+        if object_store.enabled():
+            self.thread = threading.Thread(target=self._loop, name=f"checkpoints-{folder.parent.parent.name}",
+                                           daemon=True)
+            self.thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            stopping = self.done.wait(CHECKPOINT_SYNC_SECONDS)
+            try:
+                object_store.checkpoints_push(self.folder, self.pushed)
+            except Exception:  # the bucket blinked: the next round tries again; training goes on
+                log.exception("could not upload the checkpoints in %s", self.folder)
+            if stopping:
+                return
+
+    def stop(self) -> None:
+        if self.thread is not None:
+            self.done.set()
+            self.thread.join()
+
+
 def execute_run(run_id: int, *, worker: str) -> str:
     """'skipped' when the run is not queued (finished, cancelled, or another worker holds it)."""
     device = best_device()
@@ -128,12 +166,18 @@ def _train_and_publish(run: TrainingRun, state: _RunState, device: str, staging:
                              "refusing to train") from None
     work = run_dir(run.uuid) / "work"
     work.mkdir(parents=True, exist_ok=True)
+    if pulled := checkpoints_pull(work / "checkpoints"):
+        hooks.log(f"resuming from {pulled}, fetched from the bucket")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     inputs = RunInputs(run_id=run.pk, base_model=run.base_model, dataset=dataset, work_dir=work,
                        output_dir=staging, device=device, bf16=supports_bf16(device))
     hooks.log(f"training {run.method} on {device}{' in bf16' if inputs.bf16 else ''}")
-    result = module.train(inputs, config, hooks)
+    sync = _CheckpointSync(work / "checkpoints")
+    try:
+        result = module.train(inputs, config, hooks)
+    finally:
+        sync.stop()
     hooks.check_cancelled()
 
     hooks.progress(0.99, stage="publishing")
@@ -150,7 +194,7 @@ def _train_and_publish(run: TrainingRun, state: _RunState, device: str, staging:
     )
     if artifact is None:
         return "lost"
-    shutil.rmtree(work / "checkpoints", ignore_errors=True)  # the model is out; checkpoints only cost disk
+    checkpoints_drop(work / "checkpoints")  # the model is out; checkpoints only cost space
     return "succeeded"
 
 

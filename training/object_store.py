@@ -211,6 +211,60 @@ def keys_under(name: str) -> list[str]:
     return names
 
 
+# Checkpoints: a worker pushes each one that finished saving (trainer_state.json, written last
+# by transformers, also goes up last, so a checkpoint in the bucket is complete when it has one), and
+# a worker that resumes a run with none on its own disk pulls the newest. The reaper asks the bucket.
+
+
+def _complete_checkpoints(names: list[str], folder_name: str) -> dict[str, list[str]]:
+    """checkpoint-<step> -> its names, for those in the bucket that have their trainer_state.json."""
+    found: dict[str, list[str]] = {}
+    for name in names:
+        checkpoint = name[len(folder_name) + 1:].split("/", 1)[0]
+        found.setdefault(checkpoint, []).append(name)
+    return {c: sorted(n, key=lambda n: n.endswith("/trainer_state.json")) for c, n in found.items()
+            if f"{folder_name}/{c}/trainer_state.json" in n and c.startswith("checkpoint-")}
+
+
+def checkpoints_push(folder: Path, pushed: set[str]) -> None:
+    """Uploads the checkpoints under `folder` that finished saving and are not in `pushed` (updated),
+    and removes from the bucket those the method has since deleted on disk."""
+    if not folder.is_dir():
+        return
+    done = {d.name for d in folder.glob("checkpoint-*") if (d / "trainer_state.json").is_file()}
+    for checkpoint in sorted(done - pushed, key=lambda c: int(c.split("-")[1])):
+        files = sorted((p for p in (folder / checkpoint).rglob("*") if p.is_file()),
+                       key=lambda p: p.name == "trainer_state.json")
+        for path in files:
+            upload(path, _sha256_file(path))
+        pushed.add(checkpoint)
+    for checkpoint in pushed - done:
+        _delete_prefix(f"{name_of(folder)}/{checkpoint}", quiet=True)
+        pushed.discard(checkpoint)
+
+
+def checkpoints_pull(folder: Path) -> str | None:
+    """The newest complete checkpoint in the bucket, under `folder` on this disk; its name, or None."""
+    folder_name = name_of(folder)
+    complete = _complete_checkpoints(keys_under(folder_name), folder_name)
+    if not complete:
+        return None
+    newest = max(complete, key=lambda c: int(c.split("-")[1]))
+    for name in complete[newest]:  # trainer_state.json last: a pull cut short is not a complete checkpoint
+        download(Path(settings.MEDIA_ROOT) / name)
+    return newest
+
+
+def checkpoint_newest(folder: Path) -> str | None:
+    folder_name = name_of(folder)
+    complete = _complete_checkpoints(keys_under(folder_name), folder_name)
+    return max(complete, key=lambda c: int(c.split("-")[1])) if complete else None
+
+
+def delete_folder(folder: Path) -> None:
+    _delete_prefix(name_of(folder), quiet=True)
+
+
 def presigned_url(name: str, *, filename: str) -> str:
     """A time-limited GET URL for `name`, at the address clients use (CHORUS_S3_PUBLIC_ENDPOINT_URL)."""
     signer = _storage(_options(), public=True)

@@ -158,3 +158,33 @@ def pending_discard(path: Path) -> None:
 
     if object_store.enabled():
         object_store.delete(path)
+
+
+def checkpoints_pull(folder: Path) -> str | None:
+    """Before a run (re)starts on this host: with a bucket and no complete checkpoint on this disk,
+    the newest one from the bucket (another host's). Returns its name, or None."""
+    from training import object_store
+    from training.methods.common.contract import last_complete_checkpoint
+
+    if object_store.enabled() and last_complete_checkpoint(folder) is None:
+        return object_store.checkpoints_pull(folder)
+    return None
+
+
+def checkpoint_latest(folder: Path) -> str | None:
+    """The newest complete checkpoint a run can resume from (on this disk, else in the bucket): its
+    folder name, or None."""
+    from training import object_store
+    from training.methods.common.contract import last_complete_checkpoint
+
+    if local := last_complete_checkpoint(folder):
+        return Path(local).name
+    return object_store.checkpoint_newest(folder) if object_store.enabled() else None
+
+
+def checkpoints_drop(folder: Path) -> None:
+    from training import object_store
+
+    shutil.rmtree(folder, ignore_errors=True)
+    if object_store.enabled():
+        object_store.delete_folder(folder)

@@ -166,3 +166,54 @@ def test_without_a_bucket_nothing_talks_to_s3(toy_target, monkeypatch, tmp_path)
     model_publish(staging, model_dir(run_uuid), files)
     weights = next(f for f in files if f["name"] == "model.safetensors")
     assert sha256_file(model_dir(run_uuid) / "model.safetensors") == weights["sha256"] and not staging.exists()
+
+
+def _checkpoint(folder: Path, step: int, *, complete: bool) -> None:
+    path = folder / f"checkpoint-{step}"
+    path.mkdir(parents=True)
+    (path / "model.safetensors").write_bytes(bytes([step % 256]) * 2048)
+    (path / "optimizer.pt").write_bytes(b"adam" * step)
+    if complete:
+        (path / "trainer_state.json").write_text(f'{{"global_step": {step}}}')
+
+
+def test_checkpoints_go_up_once_finished_and_another_host_resumes_from_the_newest(s3_bucket):
+    from training.storage import checkpoint_latest, checkpoints_drop, checkpoints_pull
+
+    folder = run_dir(uuid.uuid4()) / "work" / "checkpoints"
+    prefix = object_store.name_of(folder)
+    _checkpoint(folder, 10, complete=True)
+    _checkpoint(folder, 20, complete=False)  # still being written
+    pushed: set[str] = set()
+    object_store.checkpoints_push(folder, pushed)
+    assert pushed == {"checkpoint-10"}
+    assert sorted(s3_bucket.keys(prefix)) == [f"{prefix}/checkpoint-10/{n}" for n in
+                                              ("model.safetensors", "optimizer.pt", "trainer_state.json")]
+
+    (folder / "checkpoint-20" / "trainer_state.json").write_text('{"global_step": 20}')
+    shutil.rmtree(folder / "checkpoint-10")  # the method keeps only the newest
+    object_store.checkpoints_push(folder, pushed)
+    assert pushed == {"checkpoint-20"} and {k.split("/")[-2] for k in s3_bucket.keys(prefix)} == {"checkpoint-20"}
+    # A checkpoint cut short in the bucket (no trainer_state.json) is never resumed from.
+    s3_bucket.client().put_object(Bucket=s3_bucket.name, Key=f"{s3_bucket.prefix}/{prefix}/checkpoint-30/model.safetensors",
+                                  Body=b"half")
+
+    shutil.rmtree(settings.MEDIA_ROOT)  # the host died; another takes the run
+    assert checkpoint_latest(folder) == "checkpoint-20"  # what the reaper asks
+    assert checkpoints_pull(folder) == "checkpoint-20"
+    assert (folder / "checkpoint-20" / "model.safetensors").read_bytes() == bytes([20]) * 2048
+    assert (folder / "checkpoint-20" / "trainer_state.json").is_file() and not (folder / "checkpoint-30").exists()
+    assert checkpoints_pull(folder) is None  # this disk has one now: nothing fetched again
+
+    checkpoints_drop(folder)  # the model is published
+    assert s3_bucket.keys(prefix) == [] and not folder.exists() and checkpoint_latest(folder) is None
+
+
+def test_without_a_bucket_a_run_resumes_only_from_its_own_disk(tmp_path, settings):
+    from training.storage import checkpoint_latest, checkpoints_pull
+
+    settings.MEDIA_ROOT = tmp_path
+    folder = run_dir(uuid.uuid4()) / "work" / "checkpoints"
+    assert checkpoint_latest(folder) is None and checkpoints_pull(folder) is None
+    _checkpoint(folder, 5, complete=True)
+    assert checkpoint_latest(folder) == "checkpoint-5"

@@ -22,9 +22,8 @@ from django.utils import timezone
 
 from chorus.dispatch import dispatch_or_keep
 from training.configs import config_as_dict, config_validate, method_module, model_folder_check
-from training.methods.common.contract import last_complete_checkpoint
 from training.models import AlignmentTarget, ModelArtifact, ModelRepo, RunMetric, TrainingRun
-from training.storage import run_dir
+from training.storage import checkpoint_latest, run_dir
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +242,7 @@ def _recover(run: TrainingRun, reason: str) -> str:
     if run.cancel_requested_at:
         run_mark_cancelled(claim=claim)
         return "cancelled"
-    checkpoint = last_complete_checkpoint(run_dir(run.uuid) / "work" / "checkpoints")
+    checkpoint = checkpoint_latest(run_dir(run.uuid) / "work" / "checkpoints")  # on this disk or in the bucket
     if checkpoint is None:
         run_fail(claim=claim, error=f"The {reason} before saving any checkpoint, so it cannot resume. "
                                     "Start a new run.")
