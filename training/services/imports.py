@@ -245,6 +245,7 @@ def _dispatch(job: PreferenceImport) -> None:
         PreferenceImport.objects.filter(pk=job.pk, status=PreferenceImport.Status.QUEUED).update(
             status=PreferenceImport.Status.FAILED, report=report, finished_at=timezone.now())
         shutil.rmtree(import_dir(job.uuid), ignore_errors=True)
+        pending_discard(import_dir(job.uuid) / job.file_name)
 
 
 def _save(path: Path, chunks: Iterable[bytes]) -> int:
