@@ -93,6 +93,14 @@ def _failing(action: str, exc: Exception) -> StorageError:
                         f"({settings.OBJECT_STORAGE['bucket_name']}), CHORUS_S3_ENDPOINT_URL and the AWS credentials")
 
 
+def check() -> None:
+    """Raises StorageError unless the bucket answers with these credentials (one HEAD request)."""
+    try:
+        _client().head_bucket(Bucket=_bucket())
+    except Exception as exc:
+        raise _failing(f"reaching the bucket {_bucket()!r}", exc) from exc
+
+
 def _sha256_of_object(key: str) -> str:
     digest = hashlib.sha256()
     body = _client().get_object(Bucket=_bucket(), Key=key)["Body"]

@@ -188,3 +188,16 @@ def checkpoints_drop(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
     if object_store.enabled():
         object_store.delete_folder(folder)
+
+
+def store_problem() -> str | None:
+    """Why files cannot be stored now (an unreachable bucket, refused or missing credentials), or None."""
+    from training import object_store
+
+    if not object_store.enabled():
+        return None
+    try:
+        object_store.check()
+    except object_store.StorageError as exc:
+        return str(exc)
+    return None

@@ -217,3 +217,37 @@ def test_without_a_bucket_a_run_resumes_only_from_its_own_disk(tmp_path, setting
     assert checkpoint_latest(folder) is None and checkpoints_pull(folder) is None
     _checkpoint(folder, 5, complete=True)
     assert checkpoint_latest(folder) == "checkpoint-5"
+
+
+@pytest.mark.django_db
+def test_a_run_is_refused_before_queueing_when_the_bucket_cannot_be_reached(s3_bucket, toy_target, tiny_model_dir,
+                                                                             settings, monkeypatch):
+    from django.core.exceptions import ValidationError
+
+    from tests.support.private_services import free_port
+    from training.models import TrainingRun
+    from training.services.runs import run_create
+
+    monkeypatch.setattr("training.services.runs._dispatch", lambda run_id, task_id: pytest.fail("queued"))
+    settings.OBJECT_STORAGE = {**settings.OBJECT_STORAGE, "endpoint_url": f"http://127.0.0.1:{free_port()}"}
+    with pytest.raises(ValidationError) as refused:
+        run_create(target=toy_target, method="salmon", base_model=str(tiny_model_dir), config={})
+    assert "CHORUS_STORAGE_URL" in refused.value.message_dict["storage"][0]
+
+    settings.OBJECT_STORAGE = {**settings.OBJECT_STORAGE, "endpoint_url": s3_bucket.endpoint,
+                               "bucket_name": "no-such-bucket"}
+    with pytest.raises(ValidationError) as refused:
+        run_create(target=toy_target, method="salmon", base_model=str(tiny_model_dir), config={})
+    assert "no-such-bucket" in refused.value.message_dict["storage"][0]
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # no credentials anywhere
+        monkeypatch.delenv(name)
+    for name, value in (("AWS_SHARED_CREDENTIALS_FILE", str(tmp := settings.MEDIA_ROOT) + "/none"),
+                        ("AWS_CONFIG_FILE", f"{tmp}/none"), ("AWS_EC2_METADATA_DISABLED", "true")):
+        monkeypatch.setenv(name, value)
+    # Another region: a client made afresh (boto3 reads credentials when it makes one).
+    settings.OBJECT_STORAGE = {**settings.OBJECT_STORAGE, "bucket_name": s3_bucket.name, "region_name": "eu-west-1"}
+    with pytest.raises(ValidationError) as refused:
+        run_create(target=toy_target, method="salmon", base_model=str(tiny_model_dir), config={})
+    assert "NoCredentialsError" in refused.value.message_dict["storage"][0]
+    assert not TrainingRun.objects.exists()

@@ -23,7 +23,7 @@ from django.utils import timezone
 from chorus.dispatch import dispatch_or_keep
 from training.configs import config_as_dict, config_validate, method_module, model_folder_check
 from training.models import AlignmentTarget, ModelArtifact, ModelRepo, RunMetric, TrainingRun
-from training.storage import checkpoint_latest, run_dir
+from training.storage import checkpoint_latest, run_dir, store_problem
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ def run_create(
         except ValidationError as exc:
             errors.update({f"config.{k}": v for k, v in exc.message_dict.items()})
         errors.update(_target_problems(target, module))
+    if not errors and (problem := store_problem()):  # the run could not fetch its target nor publish
+        errors["storage"] = [problem]
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
