@@ -251,3 +251,26 @@ def test_a_run_is_refused_before_queueing_when_the_bucket_cannot_be_reached(s3_b
         run_create(target=toy_target, method="salmon", base_model=str(tiny_model_dir), config={})
     assert "NoCredentialsError" in refused.value.message_dict["storage"][0]
     assert not TrainingRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_page_and_the_api_name_the_unreachable_bucket(s3_bucket, toy_target, tiny_model_dir, settings, client,
+                                                          staff_user, monkeypatch):
+    from django.urls import reverse
+    from rest_framework.test import APIClient
+
+    from chorus.accounts.models import Scope
+    from chorus.accounts.services import api_token_create
+
+    monkeypatch.setattr("training.services.runs._dispatch", lambda run_id, task_id: pytest.fail("queued"))
+    settings.OBJECT_STORAGE = {**settings.OBJECT_STORAGE, "bucket_name": "gone-bucket"}
+    client.force_login(staff_user)
+    page = client.post(reverse("dashboard:runs_new"), {"method": "salmon", "target": toy_target.pk,
+                                                       "base_model": str(tiny_model_dir), "config.max_steps": "7"})
+    assert page.status_code == 400
+    assert 'data-error="storage"' in page.content.decode() and "gone-bucket" in page.content.decode()
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(user=staff_user, name='t', scopes=Scope.values)[1]}")
+    answer = api.post(f"/api/v1/targets/{toy_target.pk}/runs/", {"method": "salmon", "base_model": str(tiny_model_dir)},
+                      format="json")
+    assert answer.status_code == 400 and "CHORUS_STORAGE_URL" in answer.json()["error"]["fields"]["storage"][0]
