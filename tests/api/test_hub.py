@@ -4,6 +4,8 @@ Range requests, the Hub's error shapes, and scopes."""
 from __future__ import annotations
 
 import hashlib
+import io
+import tarfile
 from pathlib import Path
 
 import httpx2
@@ -363,4 +365,10 @@ def test_the_dashboard_sends_a_models_file_from_the_bucket(published_in_bucket, 
     config = next(f for f in v2.files if f["name"] == "config.json")
     assert hashlib.sha256(httpx2.get(answer["Location"]).content).hexdigest() == config["sha256"]
     page = client.get(f"/dashboard/models/{v2.pk}/").content.decode()
-    assert f"s3://{v2.path}" not in page and "s3://chorus-" in page
+    assert "s3://chorus-" in page and f"/chorus/{v2.path}" in page  # where it is: the bucket, not a folder
+    tar = b"".join(client.get(f"/dashboard/models/{v2.pk}/download/").streaming_content)
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+        members = {m.name.split("/", 1)[1]: archive.extractfile(m).read() for m in archive.getmembers()}
+    assert members.keys() == {f["name"] for f in v2.files} | {"checksums.sha256"}
+    for f in v2.files:
+        assert hashlib.sha256(members[f["name"]]).hexdigest() == f["sha256"]

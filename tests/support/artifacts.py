@@ -48,6 +48,7 @@ def model_publish(*, target: AlignmentTarget, base_model: Path, folder: Path | N
     (staging / "README.md").write_text(card, encoding="utf-8")
     files = [{"name": p.relative_to(staging).as_posix(), "sha256": sha256_file(p), "size_bytes": p.stat().st_size}
              for p in sorted(staging.rglob("*")) if p.is_file()]
+    (staging / "checksums.sha256").write_text("".join(f"{f['sha256']}  {f['name']}\n" for f in files))
     # As the GPU worker publishes: renamed into place, or verified in the bucket when there is one.
     artifact_path = storage_publish(staging, model_dir(run.uuid), files)
     shutil.rmtree(staging, ignore_errors=True)
