@@ -274,3 +274,12 @@ def test_the_page_and_the_api_name_the_unreachable_bucket(s3_bucket, toy_target,
     answer = api.post(f"/api/v1/targets/{toy_target.pk}/runs/", {"method": "salmon", "base_model": str(tiny_model_dir)},
                       format="json")
     assert answer.status_code == 400 and "CHORUS_STORAGE_URL" in answer.json()["error"]["fields"]["storage"][0]
+
+
+def test_presigned_urls_name_the_public_endpoint_when_one_is_set(s3_bucket, settings):
+    name = "training/models/x/config.json"
+    assert object_store.presigned_url(name, filename="config.json").startswith(
+        f"{s3_bucket.endpoint}/{s3_bucket.name}/chorus/{name}?")
+    settings.OBJECT_STORAGE = {**settings.OBJECT_STORAGE, "public_endpoint_url": "https://files.example.org"}
+    url = object_store.presigned_url(name, filename="config.json")
+    assert url.startswith(f"https://files.example.org/{s3_bucket.name}/chorus/{name}?") and "X-Amz-Expires=600" in url
