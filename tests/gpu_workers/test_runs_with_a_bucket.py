@@ -11,12 +11,13 @@ from dataclasses import asdict
 import pytest
 from django.conf import settings
 
+import gpu_workers.executor
 from gpu_workers.executor import execute_run
 from training import object_store
 from training.methods import salmon
 from training.models import ModelArtifact, TrainingRun
 from training.services.runs import run_create
-from training.storage import model_dir
+from training.storage import checkpoint_latest, model_dir, run_dir
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TINY_RUN = {"max_steps": 5, "save_steps": 10, "pairs_per_prompt": 2, "principles_per_example": 2}
@@ -61,3 +62,19 @@ def test_an_upload_that_fails_part_way_fails_the_run_and_publishes_nothing(queue
     assert "CHORUS_STORAGE_URL" in run.error and "StorageError" in run.error
     assert not ModelArtifact.objects.filter(run=run).exists()
     assert s3_bucket.keys(f"training/models/{run.uuid}") == [] and s3_bucket.keys("training/uploads") == []
+
+
+def test_finished_checkpoints_reach_the_bucket_while_the_run_trains(s3_bucket, toy_target, tiny_model_dir,
+                                                                    monkeypatch):
+    monkeypatch.setattr("training.services.runs._dispatch", lambda run_id, task_id: None)
+    monkeypatch.setattr(gpu_workers.executor, "CHECKPOINT_SYNC_SECONDS", 0.2)
+    monkeypatch.setattr(gpu_workers.executor, "checkpoints_drop", lambda folder: None)  # keep them to look at
+    run = run_create(target=toy_target, method="salmon", base_model=str(tiny_model_dir),
+                     config={**asdict(salmon.Config.tiny()), **TINY_RUN, "max_steps": 6, "save_steps": 3})
+    assert execute_run(run.pk, worker="gpu@elsewhere") == "succeeded"
+    prefix = f"training/runs/{run.uuid}/work/checkpoints"
+    stored = s3_bucket.keys(prefix)
+    newest = max({k.split("/")[5] for k in stored}, key=lambda c: int(c.split("-")[1]))
+    assert f"{prefix}/{newest}/trainer_state.json" in stored and newest == "checkpoint-6"
+    shutil.rmtree(run_dir(run.uuid))  # another host would resume from the bucket's
+    assert checkpoint_latest(run_dir(run.uuid) / "work" / "checkpoints") == "checkpoint-6"
