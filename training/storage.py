@@ -2,8 +2,8 @@
 
 Everything is under MEDIA_ROOT/training/, which web, CPU and GPU workers share (one disk, or a
 shared volume at scale), or, with CHORUS_STORAGE_URL=s3://..., in a bucket that MEDIA_ROOT caches
-(training.object_store; the functions below that publish say where each goes). Folders are named by uuid, never by database id, so a fresh database
-never collides with folders left by an old one.
+(training.object_store; the functions below that publish or fetch say where each goes). Folders are
+named by uuid, never by database id, so a fresh database never collides with folders left by an old one.
 """
 from __future__ import annotations
 
