@@ -2,10 +2,20 @@
 
 Services queue these by name (`chorus.dispatch`), so this module imports them and not the reverse.
 """
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from celery import shared_task
 
-from elicitation.models import Campaign, CanonicalCard, ValuesCard
-from elicitation.services.constitutions import principles_draft_from_graph
+from elicitation.models import CanonicalCard, ValuesCard
+from elicitation.services.campaigns import (
+    campaign_job_fail,
+    campaign_job_finish,
+    campaign_job_progress,
+    campaign_job_start,
+)
+from elicitation.services.constitutions import principles_draft_from_graph, principles_draft_outlook
+from elicitation.services.moral_graph import upgrade_stories_outlook
 from elicitation.services.moral_graph import upgrade_stories_propose as propose_stories
 from elicitation.services.values import card_deduplicate as deduplicate
 from elicitation.services.values import contexts_generate
@@ -23,9 +33,16 @@ def card_deduplicate(card_id: int) -> None:
 
 
 @shared_task(name="elicitation.tasks.upgrade_stories_propose", soft_time_limit=1800, time_limit=1860)
-def upgrade_stories_propose(campaign_id: int) -> int:
-    campaign = Campaign.objects.filter(pk=campaign_id).first()
-    return propose_stories(campaign=campaign) if campaign else 0
+def upgrade_stories_propose(job_id: int) -> None:
+    """Writes the stories a curator asked for, and records on the job how many, or why none."""
+    job = campaign_job_start(job_id=job_id)
+    if job is None:  # done by an earlier delivery, or given up on
+        return
+    with _failing(job_id):
+        result = propose_stories(campaign=job.campaign,
+                                 progress=lambda made: campaign_job_progress(job_id=job_id, made=made))
+    why = upgrade_stories_outlook(campaign=job.campaign) if not result.made and not result.failed else ""
+    campaign_job_finish(job_id=job_id, made=result.made, note=_failures(result.failed, "story", why))
 
 
 @shared_task(name="elicitation.tasks.canonical_contexts_generate", soft_time_limit=300, time_limit=330)
@@ -36,13 +53,37 @@ def canonical_contexts_generate(canonical_id: int) -> None:
 
 
 @shared_task(name="elicitation.tasks.principles_draft", soft_time_limit=1800, time_limit=1860)
-def principles_draft(campaign_id: int) -> dict:
-    """Drafts principles from every wisest value without one, a batch at a time, on a CPU worker."""
-    campaign = Campaign.objects.filter(pk=campaign_id).first()
-    drafted = failed = 0
-    while campaign is not None:
-        result = principles_draft_from_graph(campaign=campaign)
-        drafted, failed = drafted + len(result.drafted), failed + len(result.failed)
-        if not result.remaining or not result.drafted:  # done, or every attempt in the batch failed
-            break
-    return {"drafted": drafted, "failed": failed}
+def principles_draft(job_id: int) -> None:
+    """Drafts principles from every wisest value without one, a batch at a time, on a CPU worker, and
+    records on the job how many, or why none."""
+    job = campaign_job_start(job_id=job_id)
+    if job is None:
+        return
+    drafted, failed = 0, []
+    with _failing(job_id):
+        while True:
+            result = principles_draft_from_graph(campaign=job.campaign)
+            drafted, failed = drafted + len(result.drafted), failed + result.failed
+            campaign_job_progress(job_id=job_id, made=drafted)
+            if not result.remaining or not result.drafted:  # done, or every attempt in the batch failed
+                break
+    why = principles_draft_outlook(campaign=job.campaign) if not drafted and not failed else ""
+    campaign_job_finish(job_id=job_id, made=drafted, note=_failures(failed, "draft", why))
+
+
+@contextmanager
+def _failing(job_id: int) -> Iterator[None]:
+    """Whatever stops the work (an error, the time limit) is recorded on the job, then raised."""
+    try:
+        yield
+    except Exception as exc:
+        campaign_job_fail(job_id=job_id, note=f"The worker stopped with an error: {exc}")
+        raise
+
+
+def _failures(failed: list[str], noun: str, why: str) -> str:
+    if not failed:
+        return why
+    shown = "; ".join(failed[:3]) + (f"; and {len(failed) - 3} more" if len(failed) > 3 else "")
+    return (f"The LLM could not write {len(failed)} {noun}{'s' if len(failed) != 1 else ''} ({shown}). "
+            "Asking again retries them; a stronger model fails less.")

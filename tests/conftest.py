@@ -172,3 +172,10 @@ def _fresh_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _base_models_from_tmp(settings, tmp_path_factory):
+    """Runs start only from model folders the server offers (training/base_models.py). The tiny models
+    tests build live in pytest's temporary folder, so the server offers that folder's models too."""
+    settings.CHORUS_BASE_MODEL_DIRS = [*settings.CHORUS_BASE_MODEL_DIRS, tmp_path_factory.getbasetemp()]

@@ -11,12 +11,12 @@ import importlib
 import math
 import typing
 from collections.abc import Mapping
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from training.base_models import base_model_check
 from training.methods import METHODS
 
 
@@ -108,7 +108,7 @@ def _checked(spec: FieldSpec, value: Any) -> Any:
             raise ValueError("Enter text.")
         value = value.strip()
         if spec.model_folder and value:
-            model_folder_check(value)
+            base_model_check(value)
     if spec.choices is not None and value not in spec.choices:
         raise ValueError(f"Choose one of: {', '.join(str(c) for c in spec.choices)}.")
     if spec.minimum is not None and value < spec.minimum:
@@ -116,9 +116,3 @@ def _checked(spec: FieldSpec, value: Any) -> Any:
     if spec.maximum is not None and value > spec.maximum:
         raise ValueError(f"Must be at most {spec.maximum}.")
     return value
-
-
-def model_folder_check(path: str) -> None:
-    """Models load from folders on the shared disk (no model hub is assumed reachable)."""
-    if not (Path(path) / "config.json").is_file():
-        raise ValueError(f"No model folder at {path!r}: expected a folder with config.json (save_pretrained).")

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
+from training.chance import held_out_verdict
 from training.models import TrainingRun
 
 
@@ -15,4 +16,5 @@ def model_card_render(*, run: TrainingRun, metrics: Mapping[str, float], summary
     return render_to_string("training/model_card.md", {
         "run": run, "target": target, "files": target.files.all(), "metrics": sorted(metrics.items()),
         "summary": sorted(summary.items()), "config": sorted(run.config.items()), "usage": usage,
+        "held_out": held_out_verdict(metrics, summary),
     })

@@ -15,6 +15,15 @@ import numpy as np
 
 SCALE, BASE, INIT_RATING = 400.0, 10.0, 1000.0
 OUTCOMES = ("a", "b", "tie", "both_bad")
+# The suffixes that name the two sides of a with/without comparison, and what they mean in words.
+WITH_SYSTEM, WITHOUT_SYSTEM = "+system", "-system"
+_SIDE_WORDS = {WITH_SYSTEM: "with the participant's system message", WITHOUT_SYSTEM: "without a system message"}
+
+
+def model_label(model: str) -> str:
+    """A generating model's recorded name in plain words ("local:m +system" -> "local:m, with the ...")."""
+    name, _, suffix = model.rpartition(" ")
+    return f"{name}, {_SIDE_WORDS[suffix]}" if name and suffix in _SIDE_WORDS else model
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """The elicitation app's models, one module per sub-domain; Django finds them through these imports."""
-from elicitation.models.campaigns import Activity, Campaign, Question, Wave
+from elicitation.models.campaigns import Activity, Campaign, CampaignJob, Question, Wave
 from elicitation.models.comparisons import DIMENSIONS, Comparison, SystemMessage
 from elicitation.models.constitutions import (
     Constitution,
@@ -14,7 +14,7 @@ from elicitation.models.statements import Statement, StatementVote
 from elicitation.models.values import CanonicalCard, CardImpression, Context, ValuesCard
 
 __all__ = [
-    "Activity", "Campaign", "Question", "Wave",
+    "Activity", "Campaign", "CampaignJob", "Question", "Wave",
     "DIMENSIONS", "Comparison", "SystemMessage",
     "Constitution", "ConstitutionEntry", "ConstitutionRedaction", "ConstitutionVersion", "Principle",
     "Interview", "InterviewMessage",

@@ -1,6 +1,7 @@
 """Campaigns, their questions and waves, and the activities a campaign runs."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -75,3 +76,47 @@ class Wave(models.Model):
 
     def __str__(self) -> str:
         return self.label or f"Wave {self.number}"
+
+
+class CampaignJob(models.Model):
+    """Background work a curator asked for on a campaign, and how it ended: what was made, or why
+    nothing was. The dashboard shows it where the curator asked, polling until it is finished.
+
+    At most one job of a kind is unfinished per campaign (a second click joins the first)."""
+
+    class Kind(models.TextChoices):
+        UPGRADE_STORIES = "upgrade_stories", "Upgrade stories"
+        PRINCIPLE_DRAFTS = "principle_drafts", "Principle drafts"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        FAILED = "failed", "Failed"
+
+    UNFINISHED = (Status.QUEUED, Status.RUNNING)
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    made = models.PositiveIntegerField(default=0, help_text="stories written, principles drafted")
+    note = models.TextField(blank=True, help_text="why nothing (or less) was made, and what to do")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "kind"], condition=models.Q(status__in=["queued", "running"]),
+                                    name="campaign_job_one_unfinished"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.campaign_id}: {self.status}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status not in self.UNFINISHED

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from elicitation.domain.text import same_reply
+
 # Janus' Multifaceted Collection dimensions: what a person may ask of an answer.
 DIMENSIONS = (
     ("style", "Style", "How should answers be written? e.g. short and plain, or warm and detailed."),
@@ -71,3 +73,8 @@ class Comparison(models.Model):
     @property
     def is_ready(self) -> bool:
         return bool(self.response_a and self.response_b)
+
+    @property
+    def is_identical(self) -> bool:
+        """Both responses are the same text: there is nothing to choose between."""
+        return self.is_ready and same_reply(self.response_a, self.response_b)

@@ -23,6 +23,10 @@ class CanonicalCard(models.Model):
     # Sorted, newline-joined policies embedded with all-MiniLM-L6-v2 (384 floats, L2-normalised).
     embedding = ArrayField(models.FloatField(), null=True, blank=True)
     external_id = models.CharField(max_length=100, blank=True, help_text="id in an imported study")
+    # Set when a curator's merge took this value's last card into another value: it is then hidden
+    # from curators, the API and new voting draws, and a split of that card brings it back.
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                    help_text="the value its last card was merged into, if any")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -5,7 +5,16 @@ from datetime import datetime
 
 from django.db.models import Count, QuerySet
 
-from elicitation.models import Campaign, CanonicalCard, CardImpression, EdgeVote, Interview, ValuesCard, Wave
+from elicitation.models import (
+    Campaign,
+    CampaignJob,
+    CanonicalCard,
+    CardImpression,
+    EdgeVote,
+    Interview,
+    ValuesCard,
+    Wave,
+)
 
 
 def campaign_list() -> QuerySet[Campaign]:
@@ -56,3 +65,11 @@ def wave_get(*, campaign: Campaign, wave_id: int) -> Wave | None:
 
 def wave_by_number(*, campaign: Campaign, number: int) -> Wave | None:
     return Wave.objects.filter(campaign=campaign, number=number).first()
+
+
+def campaign_jobs_recent(*, kind: str, campaign: Campaign | None = None, limit: int = 3) -> list[CampaignJob]:
+    """The latest jobs of a kind (on one campaign, or on any), newest first."""
+    jobs = CampaignJob.objects.filter(kind=kind).select_related("campaign")
+    if campaign is not None:
+        jobs = jobs.filter(campaign=campaign)
+    return list(jobs.order_by("-created_at", "-pk")[:limit])

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.db.models import Count, Q, QuerySet
 
 from chorus.accounts.models import Participant
+from elicitation.domain.text import same_reply
 from elicitation.models import Campaign, Comparison, SystemMessage
 
 
@@ -20,6 +21,8 @@ def comparisons_decided(*, campaign: Campaign, since=None, until=None, chunk_siz
     planner with stale statistics pick a plan that takes minutes to return the first row. The few
     per-participant fields come from small lookups instead. Only consented participants' rows:
     comparisons are made after consent and withdrawal deletes them, and this holds to it as well.
+    A participant's repeat of a pair they judged already, and pairs whose two responses are the same,
+    are left out.
     """
     qs = Comparison.objects.filter(campaign=campaign, decided_at__isnull=False).order_by("participant_id", "pk")
     if since:
@@ -31,9 +34,18 @@ def comparisons_decided(*, campaign: Campaign, since=None, until=None, chunk_siz
                       .values_list("pk", "public_id"))
     rows = qs.values("participant_id", "system_message_id", "prompt", "response_a", "response_b", "choice",
                      "system_message_text")
+    seen: set[tuple] = set()  # this participant's pairs so far; rows come participant by participant
+    current = None
     for row in rows.iterator(chunk_size=chunk_size):
         if row["participant_id"] not in public_ids:
             continue
+        if row["participant_id"] != current:
+            current, seen = row["participant_id"], set()
+        # The same pair judged twice by one person is one preference, and an identical pair is none.
+        pair = (row["system_message_text"], row["prompt"], frozenset((row["response_a"], row["response_b"])))
+        if same_reply(row["response_a"], row["response_b"]) or pair in seen:
+            continue
+        seen.add(pair)
         row["dimensions"] = dimensions.get(row["system_message_id"]) or {}
         row["participant_public_id"] = public_ids[row["participant_id"]]
         yield row

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import F, Func, QuerySet
 from django.utils import timezone
 
 from chorus.accounts.models import Participant
@@ -96,6 +96,20 @@ def wisest_values_per_context(*, result: CampaignGraph, campaign: Campaign) -> l
         out.append({"context": context.text, "context_id": context.pk,
                     "values": [{"id": v, "title": titles.get(v, "?"), "pageRank": rank.get(v, 0.0)} for v in wisest]})
     return out
+
+
+def participant_attribute_names(*, campaign: Campaign) -> list[str]:
+    """The attributes the campaign's participants described themselves by (e.g. "age band"), sorted."""
+    keys = (Participant.objects.filter(campaign=campaign).exclude(attributes={})
+            .annotate(key=Func(F("attributes"), function="jsonb_object_keys"))
+            .values_list("key", flat=True).distinct())
+    return sorted(keys)
+
+
+def votes_per_context(*, result: CampaignGraph) -> dict[str, int]:
+    """How many of the graph's votes were cast in each context, by context id."""
+    ids, counts = np.unique(result.votes.context_id, return_counts=True)
+    return {str(int(i)): int(n) for i, n in zip(ids, counts)}
 
 
 def edge_agreement_by(*, result: CampaignGraph, attribute: str) -> dict[tuple[int, int], dict[str, mg.Tally]]:

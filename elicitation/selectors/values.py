@@ -9,7 +9,7 @@ import numpy as np
 from django.db.models import Count, Q, QuerySet
 
 from elicitation.domain.values import DISTANCE_THRESHOLD
-from elicitation.models import CanonicalCard, Question, ValuesCard
+from elicitation.models import CanonicalCard, CardImpression, Question, ValuesCard
 
 # A card can be merged into one of the values nearest its own; listing every value for every card
 # would make the page grow with cards x values.
@@ -38,7 +38,7 @@ class QuestionValues:
 
 def question_values(*, questions: list[Question]) -> list[QuestionValues]:
     """Each question's values, largest first, with their cards and nearest neighbours; two queries in all."""
-    canonicals = CanonicalCard.objects.filter(question__in=questions).only(
+    canonicals = CanonicalCard.objects.filter(question__in=questions, merged_into__isnull=True).only(
         "question_id", "title", "description", "policies", "embedding")
     rows: dict[int, ValueRow] = {c.pk: ValueRow(canonical=c) for c in canonicals}
     unplaced: dict[int, list[ValuesCard]] = defaultdict(list)
@@ -82,13 +82,20 @@ def _add_neighbours(rows: list[ValueRow]) -> None:
         row.merge_choices += [(r.canonical, None) for r in plain if r is not row]
 
 
+def values_picked_by(*, participant, question: Question) -> set[int]:
+    """The values the participant last picked as wise for the question (an empty set before they vote)."""
+    return set(CardImpression.objects.filter(participant=participant, question=question, picked=True)
+               .values_list("card_id", flat=True))
+
+
 def canonical_get(*, canonical_id) -> CanonicalCard | None:
     return CanonicalCard.objects.filter(pk=int(canonical_id)).first() if str(canonical_id).isdigit() else None
 
 
 def canonical_list(*, campaign: int | None = None, question: int | None = None) -> QuerySet[CanonicalCard]:
-    """Canonical values, each with `card_count` (participants' cards merged into it), oldest first."""
-    qs = CanonicalCard.objects.annotate(card_count=Count("cards")).order_by("pk")
+    """Canonical values, each with `card_count` (participants' cards merged into it), oldest first;
+    not those retired by a curator's merge."""
+    qs = CanonicalCard.objects.filter(merged_into__isnull=True).annotate(card_count=Count("cards")).order_by("pk")
     if campaign is not None:
         qs = qs.filter(campaign_id=campaign)
     if question is not None:

@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from chorus import llm
 from chorus.accounts.models import Participant
+from elicitation.domain.comparisons import WITH_SYSTEM, WITHOUT_SYSTEM
+from elicitation.domain.text import same_reply, trim_to_sentence
 from elicitation.models import DIMENSIONS, Activity, Comparison, SystemMessage
 from elicitation.services.campaigns import CampaignClosed, campaign_require_open
 
@@ -20,7 +22,13 @@ PROMPT_MAX_CHARS = 1000
 REASON_MAX_CHARS = 1000
 # A participant cannot pour in unlimited judgements (ballot stuffing).
 COMPARISONS_PER_PARTICIPANT = 20
-RESPONSE_PARAMS = {"max_tokens": 96}
+RESPONSE_PARAMS = {"max_tokens": 96, "temperature": 0.8}
+# How many times a response that came out the same as the other is generated again before giving up.
+DUPLICATE_RETRIES = 2
+
+
+IDENTICAL_PAIR = ("Both answers came out the same, even after asking again, so there is nothing to choose "
+                  "between. Start another comparison.")
 
 
 class ComparisonError(Exception):
@@ -70,15 +78,12 @@ def comparison_create(*, participant, prompt: str, mode: str = Comparison.Mode.W
         raise ComparisonError("Write your system message first.")
     model = f"{settings.CHORUS_LLM_BACKEND}:{settings.CHORUS_LLM_MODEL}"
     rng = random.Random()
-    if mode == Comparison.Mode.WITH_WITHOUT:
-        # Greedy decoding, so the only difference between the two is the system message.
-        params_a = {**RESPONSE_PARAMS, "temperature": 0.0, "system_message": True}
-        params_b = {**RESPONSE_PARAMS, "temperature": 0.0, "system_message": False}
-        model_a, model_b = f"{model} +system", f"{model} -system"
-    else:
-        params_a = {**RESPONSE_PARAMS, "temperature": 0.8, "seed": rng.randrange(2**31), "system_message": True}
-        params_b = {**RESPONSE_PARAMS, "temperature": 0.8, "seed": rng.randrange(2**31), "system_message": True}
-        model_a = model_b = model
+    # Sampled, each response with its own seed: greedy decoding gave the same pair every time a prompt
+    # came back, and two identical answers to judge.
+    with_system = mode == Comparison.Mode.TWO_SAMPLES
+    params_a = {**RESPONSE_PARAMS, "seed": rng.randrange(2**31), "system_message": True}
+    params_b = {**RESPONSE_PARAMS, "seed": rng.randrange(2**31), "system_message": with_system}
+    model_a, model_b = (model, model) if with_system else (f"{model} {WITH_SYSTEM}", f"{model} {WITHOUT_SYSTEM}")
     return Comparison.objects.create(
         campaign_id=participant.campaign_id, participant=participant, system_message=system_message,
         system_message_text=system_message.text, prompt=prompt, mode=mode, model_a=model_a, model_b=model_b,
@@ -87,23 +92,53 @@ def comparison_create(*, participant, prompt: str, mode: str = Comparison.Mode.W
 
 
 def comparison_stream(*, comparison: Comparison, side: str) -> Iterator[str]:
-    """Generates one side's response as it streams, and stores it once complete."""
+    """Generates one side's response as it streams; `comparison_response` then gives what was stored.
+
+    The stored response ends at a sentence boundary and is never the same as the other side's: a
+    repeat is generated again with a new seed (see `_store`)."""
     if side not in ("a", "b"):
         raise ValueError(side)
-    stored = getattr(comparison, f"response_{side}")
-    if stored:  # already generated (a reload): replay it
-        yield stored
+    if getattr(comparison, f"response_{side}"):  # already generated (a reload)
         return
     params = dict(getattr(comparison, f"params_{side}"))
-    use_system = params.pop("system_message")
-    messages = [{"role": "system", "content": comparison.system_message_text}] if use_system else []
-    messages.append({"role": "user", "content": comparison.prompt})
+    messages = _messages(comparison, params.pop("system_message"))
     pieces = []
     for piece in llm.chat_backend().stream(messages, **params):
         pieces.append(piece)
         yield piece
-    text = "".join(pieces).strip() or "(no response)"
-    Comparison.objects.filter(pk=comparison.pk, **{f"response_{side}": ""}).update(**{f"response_{side}": text})
+    _store(comparison, side, "".join(pieces), messages)
+
+
+def comparison_response(*, comparison: Comparison, side: str) -> str:
+    comparison.refresh_from_db(fields=[f"response_{side}"])
+    return getattr(comparison, f"response_{side}")
+
+
+def _messages(comparison: Comparison, use_system: bool) -> list[dict]:
+    messages = [{"role": "system", "content": comparison.system_message_text}] if use_system else []
+    return [*messages, {"role": "user", "content": comparison.prompt}]
+
+
+def _store(comparison: Comparison, side: str, raw: str, messages: list[dict]) -> None:
+    """Stores one side's response, trimmed to whole sentences, unless another delivery stored it first.
+
+    When it is the same as the other side's, it is generated again with a new seed, up to
+    DUPLICATE_RETRIES times; a pair that stays identical is stored so, and `comparison_decide`
+    refuses it. The row lock makes the second side to finish the one that checks."""
+    other = "b" if side == "a" else "a"
+    params = dict(getattr(comparison, f"params_{side}"))
+    text = trim_to_sentence(raw) or "(no response)"
+    for attempt in range(DUPLICATE_RETRIES + 1):
+        with transaction.atomic():
+            row = Comparison.objects.select_for_update().get(pk=comparison.pk)
+            if getattr(row, f"response_{side}"):
+                return
+            if attempt == DUPLICATE_RETRIES or not same_reply(text, getattr(row, f"response_{other}")):
+                Comparison.objects.filter(pk=row.pk).update(**{f"response_{side}": text, f"params_{side}": params})
+                return
+        params["seed"] = random.randrange(2**31)
+        generation = {k: v for k, v in params.items() if k != "system_message"}
+        text = trim_to_sentence(llm.chat_backend().complete(messages, **generation)) or "(no response)"
 
 
 def comparison_decide(*, comparison: Comparison, choice: str, reason: str = "") -> Comparison:
@@ -116,6 +151,8 @@ def comparison_decide(*, comparison: Comparison, choice: str, reason: str = "") 
     comparison.refresh_from_db()
     if not comparison.is_ready:
         raise ComparisonError("Wait until both responses have finished.")
+    if comparison.is_identical:
+        raise ComparisonError(IDENTICAL_PAIR)
     if comparison.choice:
         raise ComparisonError("You have already judged this pair.")
     updated = Comparison.objects.filter(pk=comparison.pk, choice="").update(

@@ -18,20 +18,22 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from chorus import llm
-from chorus.dispatch import dispatch_on_commit
 from chorus.inference import InferenceError
 from elicitation.domain.constitutions_salmon import DEFINITION_MAX_CHARS, NAME_MAX_CHARS, SalmonFormatError, salmon_read
 from elicitation.models import (
     Campaign,
+    CampaignJob,
     CanonicalCard,
     Constitution,
     ConstitutionEntry,
     ConstitutionRedaction,
     ConstitutionVersion,
+    EdgeVote,
     Principle,
 )
 from elicitation.prompts import constitutions as prompts
 from elicitation.selectors.moral_graph import graph_compute, wisest_values_per_context
+from elicitation.services.campaigns import campaign_job_queue
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +118,7 @@ def principles_draft_from_graph(*, campaign: Campaign, limit: int = DRAFTS_PER_R
     A (value, context) pair is drafted once; pairs already drafted (even if discarded since, they
     would be drafted again) are skipped.
     """
-    wisest = wisest_values_per_context(result=graph_compute(campaign=campaign), campaign=campaign)
-    done = set(Principle.objects.filter(campaign=campaign, provenance=Principle.Provenance.FROM_VALUE)
-               .values_list("source_value_id", "source_note"))
-    todo = [(row["context"], row["values"][0]["id"]) for row in wisest if row["values"]]
-    todo = [(context, value) for context, value in todo if (value, _context_note(context)) not in done]
+    todo = _drafts_todo(campaign)
     cards = CanonicalCard.objects.in_bulk([value for _, value in todo])
     result = DraftResult(remaining=max(0, len(todo) - limit))
     for context, value_id in todo[:limit]:
@@ -145,9 +143,38 @@ def principles_draft_from_graph(*, campaign: Campaign, limit: int = DRAFTS_PER_R
     return result
 
 
-def principles_draft_request(*, campaign: Campaign) -> None:
-    """Queues drafting on a CPU worker (an LLM call per value takes seconds)."""
-    dispatch_on_commit("elicitation.tasks.principles_draft", campaign.pk)
+def _drafts_todo(campaign: Campaign) -> list[tuple[str, int]]:
+    """(context, wisest value id) pairs without a draft yet."""
+    wisest = wisest_values_per_context(result=graph_compute(campaign=campaign), campaign=campaign)
+    done = set(Principle.objects.filter(campaign=campaign, provenance=Principle.Provenance.FROM_VALUE)
+               .values_list("source_value_id", "source_note"))
+    todo = [(row["context"], row["values"][0]["id"]) for row in wisest if row["values"]]
+    return [(context, value) for context, value in todo if (value, _context_note(context)) not in done]
+
+
+def principles_draft_outlook(*, campaign: Campaign) -> str:
+    """Why no principle can be drafted now, and what to do; "" when some wisest value awaits a draft."""
+    if _drafts_todo(campaign):
+        return ""
+    drafted = Principle.objects.filter(campaign=campaign, provenance=Principle.Provenance.FROM_VALUE).count()
+    if drafted:
+        return (f"Every context's wisest value has a draft already ({drafted}): review them under “Awaiting a "
+                "curator”. New upgrade votes can change which value is wisest; draft again then.")
+    votes = EdgeVote.objects.filter(campaign=campaign).count()
+    return (f"No wisest value yet: the moral graph keeps an edge once at least 2 people say the same person became "
+            f"wiser, and few disagree; “{campaign.title}” has {votes} upgrade vote{'s' if votes != 1 else ''} and no "
+            "kept edge. Propose upgrade stories on the campaign page and let participants answer them, then draft "
+            "again.")
+
+
+DRAFTS_TASK = "elicitation.tasks.principles_draft"
+
+
+def principles_draft_request(*, campaign: Campaign, user=None) -> CampaignJob:
+    """Queues drafting on a CPU worker (an LLM call per value takes seconds), or records at once why
+    there is nothing to draft."""
+    return campaign_job_queue(campaign=campaign, kind=CampaignJob.Kind.PRINCIPLE_DRAFTS, task=DRAFTS_TASK,
+                              nothing_to_do=principles_draft_outlook(campaign=campaign), user=user)
 
 
 def _context_note(context: str) -> str:

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import combinations
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from chorus import llm
 from chorus.accounts.models import Participant
-from chorus.dispatch import dispatch_on_commit
+from chorus.inference import InferenceError
 from elicitation.domain.moral_graph import GraphRedaction, graph_redact
 from elicitation.domain.moral_graph_mai import MaiStudyRefused, StudyFile, StudyValue, StudyVote, mai_study_read
 from elicitation.models import (
     Activity,
     Campaign,
+    CampaignJob,
     CanonicalCard,
     CardImpression,
     Context,
@@ -33,7 +36,9 @@ from elicitation.models import (
 from elicitation.prompts import moral_graph as prompts
 from elicitation.selectors.campaigns import wave_window
 from elicitation.selectors.moral_graph import graph_compute, graph_summary
-from elicitation.services.campaigns import campaign_create, campaign_require_open
+from elicitation.services.campaigns import campaign_create, campaign_job_queue, campaign_require_open
+
+log = logging.getLogger(__name__)
 
 UPGRADES_PER_PARTICIPANT = 3
 COMMENT_MAX_CHARS = 1000
@@ -70,45 +75,92 @@ def graph_snapshots_redact(*, campaign_id: int, redaction: GraphRedaction) -> in
     return changed
 
 
-def upgrade_stories_propose(*, campaign: Campaign, limit: int = 50) -> int:
-    """Writes stories for value pairs in a shared context that have none yet; returns how many."""
+@dataclass
+class StoriesResult:
+    made: int = 0
+    failed: list[str] = field(default_factory=list)  # one line per pair the LLM could not write a story for
+
+
+def upgrade_stories_propose(*, campaign: Campaign, limit: int = 50,
+                            progress: Callable[[int], None] | None = None) -> StoriesResult:
+    """Writes stories for value pairs in a shared context that have none yet; says how many, and
+    which pairs failed (a pair the LLM fails on is skipped, not the rest). `progress` hears the
+    count after each story."""
     rng = random.Random(campaign.pk)
-    existing = {
-        (s.context_id, frozenset((s.from_card_id, s.to_card_id)))
-        for s in UpgradeStory.objects.filter(campaign=campaign)
-    }
-    made = 0
-    for context in campaign.contexts.prefetch_related("cards"):
-        cards = sorted(context.cards.all(), key=lambda c: c.pk)
-        for a, b in combinations(cards, 2):
-            if made >= limit:
-                return made
-            if (context.pk, frozenset((a.pk, b.pk))) in existing:
-                continue
-            # The direction is a hypothesis; participants' "No" answers are what reject it.
-            source, target = (a, b) if rng.random() < 0.5 else (b, a)
-            messages = [
-                {"role": "system", "content": prompts.STORY_SYSTEM},
-                {"role": "user", "content": f"Situation: {context.text}\n\n"
-                                            f"Value A:\n{prompts.delimit(prompts.card_json(_card(source)))}\n\n"
-                                            f"Value B:\n{prompts.delimit(prompts.card_json(_card(target)))}"},
-            ]
-            story = json.loads(llm.chat_backend().complete(messages, json_schema=prompts.STORY_SCHEMA, max_tokens=220))
-            UpgradeStory.objects.create(
-                campaign=campaign, context=context, from_card=source, to_card=target,
-                story=story["story"].strip(), model_name=getattr(llm.chat_backend(), "name", ""),
-            )
-            made += 1
-    return made
+    result = StoriesResult()
+    for context, a, b in _pairs_without_story(campaign):
+        if result.made >= limit:
+            break
+        # The direction is a hypothesis; participants' "No" answers are what reject it.
+        source, target = (a, b) if rng.random() < 0.5 else (b, a)
+        messages = [
+            {"role": "system", "content": prompts.STORY_SYSTEM},
+            {"role": "user", "content": f"Situation: {context.text}\n\n"
+                                        f"Value A:\n{prompts.delimit(prompts.card_json(_card(source)))}\n\n"
+                                        f"Value B:\n{prompts.delimit(prompts.card_json(_card(target)))}"},
+        ]
+        backend = llm.chat_backend()
+        try:
+            story = json.loads(backend.complete(messages, json_schema=prompts.STORY_SCHEMA, max_tokens=220))["story"]
+            if not isinstance(story, str) or not story.strip():
+                raise ValueError("the story is empty")
+        except (InferenceError, ValueError, KeyError, TypeError) as exc:
+            log.warning("upgrade story failed", extra={"campaign": campaign.pk, "context": context.pk, "error": str(exc)})
+            result.failed.append(f"“{source.title}” → “{target.title}”: {exc}")
+            continue
+        UpgradeStory.objects.create(
+            campaign=campaign, context=context, from_card=source, to_card=target,
+            story=story.strip(), model_name=getattr(backend, "name", ""),
+        )
+        result.made += 1
+        if progress:
+            progress(result.made)
+    return result
 
 
 def _card(card) -> dict:
     return {"title": card.title, "description": card.description, "policies": card.policies}
 
 
-def upgrade_stories_request(*, campaign: Campaign) -> None:
-    """Queues story writing on a CPU worker (it calls the LLM once per pair)."""
-    dispatch_on_commit("elicitation.tasks.upgrade_stories_propose", campaign.pk)
+def _pairs_without_story(campaign: Campaign) -> Iterator[tuple[Context, CanonicalCard, CanonicalCard]]:
+    existing = {
+        (s.context_id, frozenset((s.from_card_id, s.to_card_id)))
+        for s in UpgradeStory.objects.filter(campaign=campaign)
+    }
+    for context in campaign.contexts.prefetch_related("cards").order_by("pk"):
+        cards = sorted(context.cards.all(), key=lambda c: c.pk)
+        for a, b in combinations(cards, 2):
+            if (context.pk, frozenset((a.pk, b.pk))) not in existing:
+                yield context, a, b
+
+
+def upgrade_stories_outlook(*, campaign: Campaign) -> str:
+    """Why no story can be proposed now, and what to do; "" when some pair of values still needs one."""
+    if next(_pairs_without_story(campaign), None) is not None:
+        return ""
+    values = CanonicalCard.objects.filter(campaign=campaign).count()
+    if not values:
+        return ("No values yet. A value appears once a participant confirms a card in an interview and deduplication "
+                "places it. Share the join link, then propose stories again.")
+    shared = Context.objects.filter(campaign=campaign).annotate(n=Count("cards")).filter(n__gte=2).count()
+    if not shared:
+        contexts = Context.objects.filter(campaign=campaign).count()
+        return (f"No two values share a context yet ({values} value{'s' if values != 1 else ''}, "
+                f"{contexts} context{'s' if contexts != 1 else ''}). A story compares two values that guide the same "
+                "situation; more interviews on the same question bring values that share contexts.")
+    stories = UpgradeStory.objects.filter(campaign=campaign).count()
+    return (f"Every pair of values that share a context has a story already ({stories}). New values bring new pairs; "
+            "participants can answer the stories there are.")
+
+
+STORIES_TASK = "elicitation.tasks.upgrade_stories_propose"
+
+
+def upgrade_stories_request(*, campaign: Campaign, user=None) -> CampaignJob:
+    """Queues story writing on a CPU worker (it calls the LLM once per pair), or records at once
+    why there is nothing to write."""
+    return campaign_job_queue(campaign=campaign, kind=CampaignJob.Kind.UPGRADE_STORIES, task=STORIES_TASK,
+                              nothing_to_do=upgrade_stories_outlook(campaign=campaign), user=user)
 
 
 def upgrade_draw(*, participant) -> list[UpgradeStory]:

@@ -134,32 +134,94 @@ def _judged_same(
 
 
 def card_move(*, card: ValuesCard, canonical: CanonicalCard | None) -> CanonicalCard:
-    """Curator decision: merge the card into `canonical`, or split it off as a new value (None).
+    """Curator decision: merge the card into `canonical`, or split it off as a value of its own (None).
 
-    Raises ValidationError, changing nothing, for a move that would not change anything or would
-    cross a campaign or question.
+    No value is left empty and visible, and a split never duplicates a value:
+    - A merge that takes the last card out of a value retires that value (`merged_into` the target):
+      it leaves the curators' page, the merge targets, the API and new voting draws, and keeps the
+      impressions and votes cast on it.
+    - A split brings back the value the card was merged out of, when it was retired into the card's
+      value with the card's own wording. Otherwise, when the card's value is worded as the card (it was
+      made from it), the card keeps the value, with the votes cast on those words, and its other cards
+      become a new value worded as the earliest of them. Otherwise the card becomes a new value.
+
+    Returns the card's value afterwards. Raises ValidationError, changing nothing, for a move that would
+    change nothing, cross a campaign or question, or join a retired value.
     """
     if canonical is not None:
-        if canonical.campaign_id != card.question.campaign_id:
-            raise ValidationError("A card can only join a value of its own campaign.")
-        if canonical.question_id != card.question_id:
-            raise ValidationError("A card can only join a value of the same question.")
-    vector = embed_policies([card.policies])[0] if canonical is None else None  # outside the lock: slow
+        _check_merge_target(card, canonical)
+    current_id = ValuesCard.objects.filter(pk=card.pk).values_list("canonical_id", flat=True).get()
+    current = CanonicalCard.objects.filter(pk=current_id).first()
+    others = list(ValuesCard.objects.filter(canonical=current).exclude(pk=card.pk).order_by("created_at", "pk")
+                  if current else [])
+    # The new value's wording, embedded outside the lock: embedding is slow.
+    donor = others[0] if current and others and _worded_as(current, card) else card
+    vector = embed_policies([donor.policies])[0] if canonical is None else None
     with transaction.atomic():
-        current = ValuesCard.objects.select_for_update().get(pk=card.pk).canonical_id
-        if canonical is None:
-            if current and not ValuesCard.objects.filter(canonical_id=current).exclude(pk=card.pk).exists():
-                raise ValidationError("This card is already a value of its own.")
-            canonical = CanonicalCard.objects.create(
-                campaign_id=card.question.campaign_id, question=card.question, title=card.title,
-                description=card.description, policies=card.policies, embedding=[float(x) for x in vector],
-            )
-            new_id = canonical.pk
-            dispatch_on_commit("elicitation.tasks.canonical_contexts_generate", new_id)  # a split-off value needs its contexts too
-        elif current == canonical.pk:
-            raise ValidationError("The card is already part of that value.")
-        _link(card, canonical, method="curator", distance=None)
-    return canonical
+        locked = ValuesCard.objects.select_for_update().get(pk=card.pk)
+        siblings = ValuesCard.objects.select_for_update().filter(canonical_id=current_id).exclude(pk=card.pk) \
+            if current_id else ValuesCard.objects.none()
+        if locked.canonical_id != current_id or {c.pk for c in siblings} != {c.pk for c in others}:
+            raise ValidationError("Someone moved this card or its value's cards meanwhile; reload the page and try again.")
+        if canonical is not None:
+            if canonical.pk == locked.canonical_id:
+                raise ValidationError("The card is already part of that value.")
+            _link(card, canonical, method="curator", distance=None)
+            _retire_if_empty(current, into=canonical)
+            return canonical
+        if current is not None and not others:
+            raise ValidationError("This card is already a value of its own.")
+        return _split(card, current, others, donor, vector)
+
+
+def _check_merge_target(card: ValuesCard, canonical: CanonicalCard) -> None:
+    if canonical.campaign_id != card.question.campaign_id:
+        raise ValidationError("A card can only join a value of its own campaign.")
+    if canonical.question_id != card.question_id:
+        raise ValidationError("A card can only join a value of the same question.")
+    if canonical.merged_into_id:
+        raise ValidationError("That value was merged into another one; choose one of the values listed.")
+
+
+def _split(card: ValuesCard, current: CanonicalCard | None, others: list[ValuesCard], donor: ValuesCard,
+           vector: np.ndarray) -> CanonicalCard:
+    """The card's own value after a split (see `card_move`), inside its transaction."""
+    retired = current and CanonicalCard.objects.filter(
+        merged_into=current, question_id=card.question_id, title=card.title, description=card.description,
+        policies=card.policies).order_by("-pk").first()
+    if retired:
+        retired.merged_into = None
+        retired.save(update_fields=["merged_into"])
+        _link(card, retired, method="curator", distance=None)
+        dispatch_on_commit("elicitation.tasks.canonical_contexts_generate", retired.pk)
+        return retired
+    new = CanonicalCard.objects.create(
+        campaign_id=card.question.campaign_id, question=card.question, title=donor.title,
+        description=donor.description, policies=donor.policies, embedding=[float(x) for x in vector],
+    )
+    dispatch_on_commit("elicitation.tasks.canonical_contexts_generate", new.pk)  # a new value needs its contexts
+    if donor is card:
+        _link(card, new, method="curator", distance=None)
+        return new
+    for other in others:
+        _link(other, new, method="curator", distance=None)
+    _link(card, current, method="curator", distance=None)
+    return current
+
+
+def _worded_as(value: CanonicalCard, card: ValuesCard) -> bool:
+    return (value.title, value.description, value.policies) == (card.title, card.description, card.policies)
+
+
+def _retire_if_empty(value: CanonicalCard | None, *, into: CanonicalCard) -> None:
+    """A participants' value that the move left without cards is retired into where its card went.
+    An imported value has no cards of its own, so losing one leaves it as it was."""
+    if value is None or value.external_id or ValuesCard.objects.filter(canonical=value).exists():
+        return
+    CanonicalCard.objects.filter(merged_into=value).update(merged_into=into)  # no chain of retired values
+    value.merged_into = into
+    value.save(update_fields=["merged_into"])
+    value.contexts.clear()  # no new upgrade stories about it; brought back, it gets contexts again
 
 
 def contexts_generate(*, canonical: CanonicalCard) -> list[Context]:
@@ -217,16 +279,19 @@ VOTING_DRAW = 6
 
 
 def voting_draw(*, participant, question: Question) -> list[CanonicalCard]:
-    """Up to six peers' values for the question, the same ones on every visit.
+    """Up to six peers' values for the question, the same ones in the same order on every visit.
 
     Showing a card records an impression, which the moral graph needs alongside the picks.
     """
-    shown = list(CanonicalCard.objects.filter(impressions__participant=participant, impressions__question=question))
+    # In the order first drawn (the impressions were written in that order), so a revisit looks the same.
+    shown = [impression.card for impression in CardImpression.objects.filter(participant=participant, question=question)
+             .select_related("card").order_by("pk")]
     if shown:
-        return shown
+        return [card for card in shown if card.merged_into_id is None]
     own = participant.cards.filter(question=question, canonical__isnull=False).values_list("canonical_id", flat=True)
     pool = list(
-        CanonicalCard.objects.filter(campaign_id=participant.campaign_id, question=question).exclude(pk__in=own)
+        CanonicalCard.objects.filter(campaign_id=participant.campaign_id, question=question, merged_into__isnull=True)
+        .exclude(pk__in=own)
     )
     rng = random.Random(f"{participant.public_id}:{question.pk}")
     drawn = rng.sample(pool, min(VOTING_DRAW, len(pool)))

@@ -12,7 +12,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from chorus.accounts.selectors import consented_participant
 from chorus.bad_input import posted_id
 from chorus.inference import InferenceError
-from chorus.sse import sse_event, sse_response
+from chorus.sse import sse_event, sse_html, sse_response
+from elicitation.domain.text import markdown_html
 from elicitation.models import DIMENSIONS, Campaign, Comparison, SystemMessage
 from elicitation.selectors.comparisons import comparisons_judged_by, system_message_of, system_messages_to_adopt
 from elicitation.services import comparisons as svc
@@ -93,6 +94,7 @@ def comparison_page(request: HttpRequest, slug: str, comparison_id: int) -> Http
     left, right = ("a", "b") if comparison.a_on_left else ("b", "a")
     return render(request, "elicitation/comparison.html", {
         "campaign": campaign, "comparison": comparison, "left": left, "right": right, "errors": errors,
+        "identical_message": svc.IDENTICAL_PAIR,
     }, status=400 if errors else 200)
 
 
@@ -105,9 +107,12 @@ def comparison_stream(request: HttpRequest, slug: str, comparison_id: int, side:
 
 
 def _events(comparison: Comparison, side: str) -> Iterator[str]:
+    """The tokens as they come, then the stored response as sanitised Markdown in place of the raw text
+    (it may differ: cut to whole sentences, or generated again when it matched the other side)."""
     try:
         for piece in svc.comparison_stream(comparison=comparison, side=side):
             yield sse_event("token", piece)
+        yield sse_html("final", markdown_html(svc.comparison_response(comparison=comparison, side=side)))
     except InferenceError as exc:
         yield sse_event("failed", f"This response could not be generated ({exc}). Reload to try again.")
     yield sse_event("done", "")
@@ -119,4 +124,5 @@ def comparison_ready(request: HttpRequest, slug: str, comparison_id: int) -> Htt
     campaign, comparison = _own_comparison(request, slug, comparison_id)
     if comparison is None:
         return HttpResponse(status=404)
-    return render(request, "elicitation/comparison.html#vote", {"comparison": comparison, "campaign": campaign})
+    return render(request, "elicitation/comparison.html#vote", {
+        "comparison": comparison, "campaign": campaign, "identical_message": svc.IDENTICAL_PAIR})

@@ -47,7 +47,7 @@ def graph_page(request: HttpRequest, slug: str) -> HttpResponse:
                       "message": "The moral graph is shown to participants once the study has closed."}, status=403)
     return render(request, "elicitation/graph.html", {
         "campaign": campaign, **graphs.graph_page_parts(campaign=campaign),
-        "is_staff": request.user.is_staff,
+        "attributes": graphs.participant_attribute_names(campaign=campaign), "is_staff": request.user.is_staff,
     })
 
 
@@ -63,8 +63,14 @@ def graph_json(request: HttpRequest, slug: str) -> HttpResponse:
         return JsonResponse({"detail": exc.message_dict}, status=400)
     summary = graphs.graph_summary(result=result, campaign=campaign)
     summary["wisest"] = graphs.wisest_values_per_context(result=result, campaign=campaign)
+    summary["contextVoteCounts"] = graphs.votes_per_context(result=result)
     attribute = request.GET.get("split", "").strip()
     if attribute:
+        known = graphs.participant_attribute_names(campaign=campaign)
+        if attribute not in known:
+            offer = f"Choose one of: {', '.join(known)}." if known else "No participant has described themselves yet."
+            return JsonResponse({"detail": {"split": [f"No participant in this study has the attribute "
+                                                      f"“{attribute}”. {offer}"]}}, status=400)
         split = graphs.edge_agreement_by(result=result, attribute=attribute)
         summary["split"] = [
             {"sourceValueId": a, "wiserValueId": b,

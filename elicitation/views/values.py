@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from elicitation.selectors.values import values_picked_by
 from elicitation.services import values as svc
 from elicitation.services.campaigns import CampaignClosed
 from elicitation.views.common import NotJoined, participant_question
@@ -30,5 +31,8 @@ def vote_page(request: HttpRequest, slug: str, question_id: int) -> HttpResponse
         except (ValidationError, ValueError) as exc:
             error = " ".join(getattr(exc, "messages", [str(exc)]))
     cards = svc.voting_draw(participant=participant, question=question) if campaign.is_open else []
+    # A refused submission shows what was ticked; otherwise, what the participant last submitted.
+    picked = ({int(i) for i in request.POST.getlist("picked") if i.isdigit()} if error
+              else values_picked_by(participant=participant, question=question))
     return render(request, "elicitation/vote.html", {"campaign": campaign, "question": question, "cards": cards,
-                                                     "error": error}, status=400 if error else 200)
+                                                     "picked": picked, "error": error}, status=400 if error else 200)

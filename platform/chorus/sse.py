@@ -9,8 +9,12 @@ from django.utils.html import escape
 
 def sse_event(event: str, text: str) -> str:
     """One event; the text is HTML-escaped because htmx swaps it into the page as HTML."""
-    lines = escape(text).split("\n")
-    return f"event: {event}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
+    return sse_html(event, escape(text))
+
+
+def sse_html(event: str, html: str) -> str:
+    """One event carrying HTML as it is: only for HTML that is already escaped or sanitised."""
+    return f"event: {event}\n" + "".join(f"data: {line}\n" for line in html.split("\n")) + "\n"
 
 
 def sse_response(events: Iterator[str]) -> StreamingHttpResponse:

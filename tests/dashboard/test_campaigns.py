@@ -239,7 +239,7 @@ def test_non_staff_are_refused(client, django_user_model, method, url):
     client.force_login(django_user_model.objects.create_user(username="p", password="pw-123456-x"))
     response = getattr(client, method)(url, data)
 
-    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.DRAFT
     assert Campaign.objects.count() == 1 and not Wave.objects.exists()
@@ -248,12 +248,18 @@ def test_non_staff_are_refused(client, django_user_model, method, url):
 def test_staff_can_queue_upgrade_story_writing(client, staff_user, django_capture_on_commit_callbacks):
     from unittest import mock
 
+    from elicitation.models import CampaignJob
     from tests.factories import CampaignFactory
+    from tests.support.seed import seed_peer_values
 
     campaign = CampaignFactory()
+    seed_peer_values(campaign.questions.get(), stories=0)
     client.force_login(staff_user)
     with mock.patch("celery.app.base.Celery.send_task") as send_task:
         with django_capture_on_commit_callbacks(execute=True):
             response = client.post(f"/dashboard/campaigns/{campaign.pk}/upgrade-stories/", follow=True)
-    send_task.assert_called_once_with("elicitation.tasks.upgrade_stories_propose", args=[campaign.pk], task_id=None)
-    assert "being written by a worker" in response.content.decode()
+    job = CampaignJob.objects.get()
+    send_task.assert_called_once_with("elicitation.tasks.upgrade_stories_propose", args=[job.pk], task_id=None,
+                                      ignore_result=True)
+    page = response.content.decode()
+    assert "A worker is writing upgrade stories" in page and f'data-job="{job.pk}" data-job-status="queued"' in page

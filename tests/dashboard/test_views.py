@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 def test_anonymous_and_participants_are_sent_to_login(client, django_user_model, url):
     assert client.get(url).status_code == 302
     client.force_login(django_user_model.objects.create_user(username="p", password="pw-123456-x"))
-    assert client.get(url)["Location"].startswith("/admin/login/")
+    assert client.get(url)["Location"].startswith("/login/")
 
 
 def test_dashboard_lists_campaigns_with_join_links(client, staff_user, django_assert_max_num_queries):

@@ -47,4 +47,4 @@ def test_system_message_then_three_live_comparisons_reach_the_export(page, live_
     assert exported[0]["prompt"][0]["content"].startswith("Answer in two short sentences")
     assert {e["chosen"][0]["content"] for e in exported} <= {r.response_a for r in rows} | {r.response_b for r in rows}
     leaderboard = staff.get(f"/dashboard/campaigns/{campaign.pk}/leaderboard/").content.decode()
-    assert "+system" in leaderboard and "-system" in leaderboard
+    assert "with the participant&#x27;s system message" in leaderboard and "without a system message" in leaderboard

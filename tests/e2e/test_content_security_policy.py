@@ -54,7 +54,8 @@ def study(tmp_path, settings, monkeypatch):
     monkeypatch.setattr(run_services, "_dispatch", lambda run_id, task_id: None)  # no broker needed
     base = tmp_path / "base"
     base.mkdir()
-    (base / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    (base / "config.json").write_text(json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]}))
+    settings.CHORUS_BASE_MODEL_DIRS = [tmp_path]  # the server offers it as a base model
     target = toy_target()
     run = run_services.run_create(target=target, method="salmon", base_model=str(base), config={})
     run = run_services.run_claim(run_id=run.pk, worker="tests@here", device="cpu")
@@ -122,7 +123,7 @@ def test_no_page_violates_the_policy(watched, live_server, study, staff_user, sc
     expect(page).to_have_url(re.compile(r"dimension=style"))  # chorus.js submitted the filter (was onchange)
 
     dashboard = [
-        "", f"campaigns/{campaign.pk}/", f"campaigns/{campaign.pk}/values/", "principles/", "constitutions/",
+        "", f"campaigns/{campaign.pk}/", f"campaigns/{campaign.pk}/edit/", f"campaigns/{campaign.pk}/values/", "principles/", "constitutions/",
         "statements/", f"statements/campaigns/{campaign.pk}/", "targets/", f"targets/{study['target'].pk}/",
         "runs/new/", f"runs/{study['run'].pk}/", f"models/{study['model'].pk}/", "tokens/", "playground/",
         "imports/mai/",

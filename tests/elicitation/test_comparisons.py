@@ -57,6 +57,7 @@ def test_left_right_order_is_randomised(writer):
 
 
 def test_a_pair_is_judged_once(writer, scripted_llm):
+    scripted_llm.replies = ["One answer.", "Another answer."]  # an identical pair is refused outright
     c = judged(writer, scripted_llm)
     with pytest.raises(svc.ComparisonError, match="already judged"):
         svc.comparison_decide(comparison=c, choice="b")

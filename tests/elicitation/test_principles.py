@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from elicitation.models import ConstitutionEntry, ConstitutionVersion, Principle
+from elicitation.models import CampaignJob, ConstitutionEntry, ConstitutionVersion, Principle
 from elicitation.selectors.constitutions import DraftVersion, constitution_version_entries
 from elicitation.services import constitutions as svc
 from tests.factories import make_edge_vote, make_participant
@@ -195,7 +195,12 @@ def test_drafting_runs_as_a_task_queued_from_the_dashboard(graph, scripted_llm, 
     client.force_login(staff_user)
     with django_capture_on_commit_callbacks() as callbacks:
         response = client.post("/dashboard/principles/draft/", {"campaign": campaign.pk}, follow=True)
+    job = CampaignJob.objects.get()
     assert len(callbacks) == 1 and "drafting principles" in response.content.decode()
     assert not Principle.objects.filter(provenance="from_value").exists()  # nothing drafted in the request
-    assert principles_draft.run(campaign.pk) == {"drafted": 1, "failed": 0}  # what the worker runs
+    principles_draft.run(job.pk)  # what the worker runs
     assert Principle.objects.get(provenance="from_value").source_value == wisest
+    job.refresh_from_db()
+    assert (job.status, job.made) == ("finished", 1)
+    page = client.get("/dashboard/principles/draft/jobs/").content.decode()
+    assert "1 principle drafted" in page and "hx-trigger" not in page  # finished: the fragment stops polling

@@ -191,6 +191,7 @@ def page_urls(s) -> dict[str, list[tuple[str, str]]]:
     constitutions = list(Constitution.objects.values_list("pk", flat=True))
     versions = [v.pk for c in Constitution.objects.all() for v in c.versions.all()]
     targets = list(AlignmentTarget.objects.values_list("pk", flat=True))
+    target_files = [(t.pk, f.name) for t in AlignmentTarget.objects.prefetch_related("files") for f in t.files.all()]
     slug, cid = campaign.slug, campaign.pk
     per_name = {
         "home": [("anonymous", {})], "login": [("anonymous", {})], "logout": [("staff", {})],
@@ -224,6 +225,9 @@ def page_urls(s) -> dict[str, list[tuple[str, str]]]:
         "dashboard:statement_promote": [("staff", {"statement_id": pk})
                                         for pk in Statement.objects.values_list("pk", flat=True)],
         "dashboard:targets_detail": [("staff", {"target_id": pk}) for pk in targets],
+        "dashboard:targets_download": [("staff", {"target_id": pk}) for pk in targets],
+        "dashboard:targets_file": [("staff", {"target_id": pk, "name": name}) for pk, name in target_files],
+        "api:target-file": [("api", {"pk": pk, "name": name}) for pk, name in target_files],
         # No run or model exists in this study (training is not what withdrawal changes).
         **{name: [] for name in ("dashboard:runs_detail", "dashboard:runs_cancel", "dashboard:models_detail",
                                  "dashboard:models_download", "dashboard:models_file", "api:run-detail",
@@ -391,6 +395,7 @@ def study(settings, tmp_path, monkeypatch, staff_user, own_cache):
     # System message, comparisons (theirs with a reason), and the freezes.
     comparison_svc.system_message_write(participant=them, text=f"Answer me as {MARKER} would like.",
                                         dimensions={"style": f"plain, like {MARKER}", "harmlessness": f"kind to {MARKER}"})
+    backend.replies = ["Rest first.", "Ask a friend."]  # two different answers: an identical pair is refused
     comparison = comparison_svc.comparison_create(participant=them, prompt=f"What would {MARKER} do next?")
     for side in ("a", "b"):
         "".join(comparison_svc.comparison_stream(comparison=comparison, side=side))

@@ -45,6 +45,8 @@ def _tiny() -> dict:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_run_publishes_a_loadable_model_with_hashes_and_a_card(queued_run):
+    from training.chance import held_out_verdict
+
     assert execute_run(queued_run.pk, worker="test@here") == "succeeded"
     run = TrainingRun.objects.get(pk=queued_run.pk)
     assert (run.status, run.progress, run.attempt) == ("succeeded", 1.0, 1)
@@ -58,6 +60,8 @@ def test_a_run_publishes_a_loadable_model_with_hashes_and_a_card(queued_run):
     assert {"config.json", "model.safetensors", "tokenizer.json", "README.md", "salmon.json"} <= {f["name"] for f in artifact.files}
     card = (folder / "README.md").read_text()
     assert "salmon" in card and run.target.content_sha256 in card and "Intended use" in card and "train_accuracy" in card
+    verdict = held_out_verdict(run.metrics, run.summary)  # the card says whether held-out accuracy beats a coin
+    assert (verdict.sentence if verdict else "No held-out accuracy was measured") in card
     assert json.loads((folder / "salmon.json").read_text())["use_principles"] is True
     assert not (run_dir(run.uuid) / "work" / "checkpoints").exists()  # checkpoints are dropped once published
 

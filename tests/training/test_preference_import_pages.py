@@ -65,17 +65,25 @@ def test_an_upload_is_queued_then_the_page_shows_the_target_made(staff, django_c
     assert AlignmentTarget.objects.count() == 1
 
 
-def test_an_import_that_cannot_be_queued_says_so(staff_user, monkeypatch, django_capture_on_commit_callbacks):
-    def broker_down(*args, **kwargs):
-        raise ConnectionError("Redis is down")
+def test_an_import_made_while_the_broker_is_down_is_kept_and_sent_later(staff_user, monkeypatch,
+                                                                       django_capture_on_commit_callbacks):
+    from redis.exceptions import ConnectionError as RedisConnectionError
 
-    monkeypatch.setattr(imports, "dispatch", broker_down)
+    from chorus import dispatch as dispatching
+    from chorus.models import PendingTask
+
+    def broker_down(*args, **kwargs):
+        raise RedisConnectionError("Redis is down")
+
+    monkeypatch.setattr(dispatching, "dispatch", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         job = imports.preference_import_create(name="s", file_name="s.jsonl", chunks=[GOOD], columns=Columns(),
                                                user=staff_user)
     job.refresh_from_db()
-    assert job.status == "failed" and "Could not reach the task queue" in job.report["problems"][0]["message"]
-    assert not import_dir(job.uuid).exists()
+    kept = PendingTask.objects.get()
+    assert job.status == "queued" and (kept.name, kept.args, kept.task_id) == (imports.IMPORT_TASK, [job.pk],
+                                                                               job.task_id)
+    assert import_dir(job.uuid).exists()  # the upload waits for the worker
 
 
 def test_a_refused_file_shows_each_problem_with_its_line_and_field(staff):

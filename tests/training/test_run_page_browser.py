@@ -21,7 +21,7 @@ def test_queue_watch_progress_and_loss_then_cancel(page, live_server, staff_user
     expect(page.locator('[data-provenance="principles"]')).to_have_text("2")
     page.get_by_role("link", name="Train salmon on this target").click()
 
-    page.fill("#base_model", str(tiny_model_dir))
+    page.get_by_label("Base model").select_option(str(tiny_model_dir))
     settings = {"max_steps": "100000", "save_steps": "100000", "max_new_tokens": "12", "pairs_per_prompt": "2",
                 "principles_per_example": "2", "max_length": "256", "logging_steps": "5",
                 "per_device_batch_size": "16", "learning_rate": "0.002", "temperature": "abc"}

@@ -205,7 +205,8 @@ def test_the_page_and_the_api_say_a_target_changed_and_which_models_predate_it(s
     target = target_freeze_constitution(name="charter", constitution_version_id=version.pk, extra_prompts=["Hi?"])
     base = tmp_path / "base"
     base.mkdir()
-    (base / "config.json").write_text("{}")
+    (base / "config.json").write_text(json.dumps({"architectures": ["LlamaForCausalLM"]}))
+    settings.CHORUS_BASE_MODEL_DIRS = [tmp_path]  # a stand-in base model the server offers
     before = model_publish(target=target, base_model=base)
     work = run_dir(before.run.uuid) / "work"
     work.mkdir(parents=True)

@@ -32,6 +32,7 @@ from training.methods.common.trainer_hooks import reporting_callback
 
 TARGET_KINDS = ("preference_population",)
 REQUIRED_FILES = ("preferences.jsonl", "users.jsonl")
+MIN_PEOPLE = 1
 
 
 @dataclass

@@ -37,6 +37,7 @@ from training.methods.common.population import (
 
 TARGET_KINDS = ("preference_population",)
 REQUIRED_FILES = ("preferences.jsonl", "users.jsonl")
+MIN_PEOPLE = 2  # a prototype mixture is learnt across people
 
 
 @dataclass

@@ -31,6 +31,7 @@ from training.methods.common.trainer_hooks import reporting_callback
 
 TARGET_KINDS = ("constitution",)
 REQUIRED_FILES = ("principles.jsonl", "prompts.jsonl")
+MIN_PEOPLE = 0
 
 
 @dataclass

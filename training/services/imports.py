@@ -27,7 +27,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from chorus.dispatch import dispatch
+from chorus.dispatch import dispatch_or_keep
 from elicitation.domain.comparisons_exports import pseudonym
 from training.models import AlignmentTarget, PreferenceImport
 from training.preference_files import (
@@ -236,16 +236,9 @@ def preference_import_create(*, name: str, file_name: str, chunks: Iterable[byte
 
 
 def _dispatch(job: PreferenceImport) -> None:
-    try:
-        dispatch(IMPORT_TASK, job.pk, task_id=job.task_id)
-    except Exception as exc:  # broker down: say so on the page instead of leaving the import queued forever
-        log.exception("could not queue preference import %s", job.pk)
-        report = {"file": job.file_name, "refused": 1,
-                  "problems": [Problem(0, "", f"Could not reach the task queue: {exc}").as_dict(job.file_name)]}
-        PreferenceImport.objects.filter(pk=job.pk, status=PreferenceImport.Status.QUEUED).update(
-            status=PreferenceImport.Status.FAILED, report=report, finished_at=timezone.now())
-        shutil.rmtree(import_dir(job.uuid), ignore_errors=True)
-        pending_discard(import_dir(job.uuid) / job.file_name)
+    """Queues the import; with the broker down it is kept and sent later (chorus.dispatch), and its
+    page keeps saying "queued" until a worker takes it."""
+    dispatch_or_keep(IMPORT_TASK, job.pk, task_id=job.task_id)
 
 
 def _save(path: Path, chunks: Iterable[bytes]) -> int:

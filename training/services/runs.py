@@ -21,7 +21,8 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from chorus.dispatch import dispatch_or_keep
-from training.configs import config_as_dict, config_validate, method_module, model_folder_check
+from training.base_models import base_model_check
+from training.configs import config_as_dict, config_validate, method_module
 from training.models import AlignmentTarget, ModelArtifact, ModelRepo, RunMetric, TrainingRun
 from training.storage import checkpoint_latest, run_dir, store_problem
 
@@ -43,7 +44,7 @@ def run_create(
     except ValidationError as exc:
         errors.update(exc.message_dict)
     try:
-        model_folder_check(base_model.strip())
+        base_model_check(base_model.strip())
     except ValueError as exc:
         errors["base_model"] = [str(exc)]
     validated = None
@@ -52,7 +53,9 @@ def run_create(
             validated = config_validate(method, config)
         except ValidationError as exc:
             errors.update({f"config.{k}": v for k, v in exc.message_dict.items()})
-        errors.update(_target_problems(target, module))
+        problem = run_target_problem(target=target, method=method)
+        if problem:
+            errors["target"] = [problem]
     if not errors and (problem := store_problem()):  # the run could not fetch its target nor publish
         errors["storage"] = [problem]
     if errors:
@@ -67,16 +70,23 @@ def run_create(
     return run
 
 
-def _target_problems(target: AlignmentTarget, module: Any) -> dict[str, list[str]]:
-    """A method refuses a target it cannot train from before anything is queued."""
+def run_target_problem(*, target: AlignmentTarget, method: str) -> str:
+    """Why `method` cannot train from `target` ("" if it can): checked before anything is queued, and
+    by the pages that offer the method, so a run never fails on a target it could not have used."""
+    module = method_module(method)
     if target.kind not in module.TARGET_KINDS:
         kinds = ", ".join(module.TARGET_KINDS)
-        return {"target": [f"This method trains from {kinds} targets; {target} is a {target.get_kind_display()} target."]}
-    rows = dict(target.files.values_list("name", "rows"))
+        return f"This method trains from {kinds} targets; {target} is a {target.get_kind_display()} target."
+    rows = {f.name: f.rows for f in target.files.all()}
     empty = [name for name in module.REQUIRED_FILES if not rows.get(name)]
     if empty:
-        return {"target": [f"{target} has no data in {', '.join(empty)}; freeze a target that has some."]}
-    return {}
+        return f"{target} has no data in {', '.join(empty)}; freeze a target that has some."
+    people = rows.get("users.jsonl", 0)
+    if people < module.MIN_PEOPLE:
+        return (f"{method.upper()} needs pairs from at least {module.MIN_PEOPLE} people; {target} holds pairs from "
+                f"{people}. Freeze a target from a campaign where more people compared responses "
+                f"(or lower its minimum pairs per person).")
+    return ""
 
 
 def _dispatch(run_id: int, task_id: str) -> None:

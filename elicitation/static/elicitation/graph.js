@@ -56,9 +56,12 @@
     const ids = new Set(edges.flatMap((e) => [e.sourceValueId, e.wiserValueId]));
     const nodes = data.values.filter((v) => ids.has(v.id)).map((v) => ({ ...v }));
     const status = document.getElementById("graph-status");
+    // Filtered by a context, the total counts that context's votes only.
+    const votes = context ? (data.contextVoteCounts[context] || 0) : data.voteCount;
+    const where = context ? " in this context" : "";
     status.textContent = edges.length
-      ? `${nodes.length} values, ${edges.length} upgrades, from ${data.voteCount} votes as of ${new Date(data.asOf).toLocaleString()}.`
-      : `No upgrade has enough agreement yet (${data.voteCount} votes). An edge needs at least 2 "wiser" votes, a wiser-likelihood of 0.33 and low disagreement.`;
+      ? `${nodes.length} values, ${edges.length} upgrades, from ${votes} votes${where} as of ${new Date(data.asOf).toLocaleString()}.`
+      : `No upgrade has enough agreement yet (${votes} votes${where}). An edge needs at least 2 "wiser" votes, a wiser-likelihood of 0.33 and low disagreement.`;
     if (!edges.length) return;
     layout(nodes, edges);
     // Zoom to the drawing: a small graph should fill the panel, not sit in its middle.
@@ -130,7 +133,12 @@
     if (split) params.set("split", split);
     const status = document.getElementById("graph-status");
     const response = await fetch(`${document.getElementById("graph").dataset.source}?${params}`);
-    if (!response.ok) { status.textContent = "Could not load the graph."; return; }
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      const reasons = Object.values(body.detail || {}).flat();
+      status.textContent = reasons.length ? reasons.join(" ") : "Could not load the graph.";
+      return;
+    }
     data = await response.json();
     draw(); wisest();
   }

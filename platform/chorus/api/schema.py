@@ -21,3 +21,12 @@ class SignedLinkScheme(OpenApiAuthenticationExtension):
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "query", "name": "signature",
                 "description": "A signature from /api/v1/datasets/comparisons/link/, valid for an hour."}
+
+
+class SignedFileScheme(OpenApiAuthenticationExtension):
+    target_class = "chorus.api.target_files.SignedFileAuthentication"
+    name = "signedFile"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "query", "name": "signature",
+                "description": "The signature in a target file's `signed_url`, valid for an hour."}

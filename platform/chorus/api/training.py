@@ -18,7 +18,9 @@ from rest_framework.views import APIView
 
 from chorus.accounts.models import Scope
 from chorus.api.hub_repos import artifact_commit, artifact_revision, hub_repo_id, target_slugs
+from chorus.api.target_files import target_file_urls
 from training import selectors
+from training.chance import held_out_verdict
 from training.models import AlignmentTarget, PreferenceImport, TrainingRun
 from training.preference_files import Columns, ColumnsError
 from training.selectors import target_list
@@ -38,6 +40,17 @@ class TargetFileOutput(serializers.Serializer):
     sha256 = serializers.CharField()
     size_bytes = serializers.IntegerField()
     rows = serializers.IntegerField()
+    url = serializers.SerializerMethodField(help_text="download with the same token (read:data)")
+    signed_url = serializers.SerializerMethodField(help_text="download without a header, for an hour")
+
+    def _urls(self, f) -> dict:
+        return target_file_urls(self.context["request"], f.target_id, f.name)
+
+    def get_url(self, f) -> str:
+        return self._urls(f)["url"]
+
+    def get_signed_url(self, f) -> str | None:
+        return self._urls(f)["signed_url"]
 
 
 class TargetRedactionOutput(serializers.Serializer):
@@ -141,7 +154,7 @@ class TargetFreezeApi(APIView):
         target = target_freeze(kind=kind, name=fields["name"], source_id=fields[SOURCE_FIELDS[kind]],
                                extra_prompts=fields.get("extra_prompts", ()),
                                min_pairs_per_user=fields.get("min_pairs_per_user", 1), user=request.user)
-        return Response(TargetOutput(target_list().get(pk=target.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(TargetOutput(target_list().get(pk=target.pk), context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 class TargetImportInput(serializers.Serializer):
@@ -213,6 +226,15 @@ class PreferenceImportDetailApi(RetrieveAPIView):
 # --- runs --------------------------------------------------------------------------------------
 
 
+class HeldOutOutput(serializers.Serializer):
+    accuracy = serializers.FloatField()
+    pairs = serializers.IntegerField()
+    low = serializers.FloatField(help_text="95% Wilson interval")
+    high = serializers.FloatField()
+    better_than_chance = serializers.BooleanField(help_text="the interval lies above 0.5")
+    sentence = serializers.CharField()
+
+
 class RunOutput(serializers.Serializer):
     id = serializers.IntegerField()
     uuid = serializers.UUIDField()
@@ -230,10 +252,17 @@ class RunOutput(serializers.Serializer):
     attempt = serializers.IntegerField()
     device = serializers.CharField()
     model = serializers.SerializerMethodField(help_text="the published model's id, once succeeded")
+    held_out = serializers.SerializerMethodField(help_text="held-out accuracy against chance, once succeeded; "
+                                                           "null when the run measured none")
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
     cancel_requested_at = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema_field(HeldOutOutput(allow_null=True))
+    def get_held_out(self, run) -> dict | None:
+        verdict = held_out_verdict(run.metrics, run.summary) if run.status == TrainingRun.Status.SUCCEEDED else None
+        return HeldOutOutput(verdict).data if verdict else None
 
     def get_model(self, run) -> int | None:
         artifact = getattr(run, "artifact", None)  # reverse one-to-one: missing until published
@@ -274,7 +303,7 @@ class RunDetailApi(RetrieveAPIView):
 
 class RunCreateInput(serializers.Serializer):
     method = serializers.CharField(max_length=50)
-    base_model = serializers.CharField(max_length=500, help_text="a model folder on the workers' shared disk")
+    base_model = serializers.CharField(max_length=500, help_text="one of the paths GET /api/v1/base-models/ lists")
     config = serializers.DictField(required=False, default=dict,
                                    help_text="the method's settings; omitted ones take defaults")
 

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from chorus.api.campaigns import CampaignDetailApi, CampaignListApi
 from chorus.api.datasets import ComparisonDatasetApi, DatasetLinkApi
 from chorus.api.moral_graph import MoralGraphApi, SnapshotListApi, ValuesCardListApi
+from chorus.api.target_files import BaseModelListApi, TargetFileApi
 from chorus.api.training import (
     ModelDetailApi,
     ModelListApi,
@@ -48,7 +49,9 @@ urlpatterns = [
     path("v1/targets/import/", TargetImportApi.as_view(), name="target-import"),
     path("v1/targets/imports/<int:pk>/", PreferenceImportDetailApi.as_view(), name="target-import-detail"),
     path("v1/targets/<int:pk>/", TargetDetailApi.as_view(), name="target-detail"),
+    path("v1/targets/<int:pk>/files/<str:name>", TargetFileApi.as_view(), name="target-file"),
     path("v1/targets/<int:pk>/runs/", RunCreateApi.as_view(), name="run-create"),
+    path("v1/base-models/", BaseModelListApi.as_view(), name="base-model-list"),
     path("v1/runs/", RunListApi.as_view(), name="run-list"),
     path("v1/runs/<int:pk>/", RunDetailApi.as_view(), name="run-detail"),
     path("v1/runs/<int:pk>/cancel/", RunCancelApi.as_view(), name="run-cancel"),

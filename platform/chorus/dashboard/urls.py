@@ -26,9 +26,12 @@ urlpatterns = [
 
     path("campaigns/new/", campaigns.campaign_new, name="campaign_new"),
     path("campaigns/<int:campaign_id>/", campaigns.campaign_detail, name="campaign_detail"),
+    path("campaigns/<int:campaign_id>/edit/", campaigns.campaign_edit, name="campaign_edit"),
     path("campaigns/<int:campaign_id>/status/", campaigns.campaign_status, name="campaign_status"),
     path("campaigns/<int:campaign_id>/waves/", campaigns.wave_add, name="wave_add"),
     path("campaigns/<int:campaign_id>/upgrade-stories/", moral_graph.upgrade_stories, name="upgrade_stories"),
+    path("campaigns/<int:campaign_id>/upgrade-stories/jobs/", moral_graph.upgrade_stories_jobs,
+         name="upgrade_stories_jobs"),
     path("imports/mai/", moral_graph.import_mai, name="import_mai"),
 
     path("campaigns/<int:campaign_id>/leaderboard/", comparisons.leaderboard_page, name="leaderboard"),
@@ -40,6 +43,7 @@ urlpatterns = [
 
     path("principles/", constitutions.principles_list, name="principles"),
     path("principles/draft/", constitutions.principles_draft, name="principles_draft"),
+    path("principles/draft/jobs/", constitutions.principles_draft_jobs, name="principles_draft_jobs"),
     path("principles/salmon/", constitutions.salmon_import, name="salmon_import"),
     path("principles/<int:principle_id>/", constitutions.principle_edit, name="principle_edit"),
     path("principles/<int:principle_id>/review/", constitutions.principle_review, name="principle_review"),
@@ -58,6 +62,8 @@ urlpatterns = [
     path("targets/new/", training.targets_new, name="targets_new"),
     path("targets/import/", imports.targets_import, name="targets_import"),
     path("targets/<int:target_id>/", training.targets_detail, name="targets_detail"),
+    path("targets/<int:target_id>/download/", training.targets_download, name="targets_download"),
+    path("targets/<int:target_id>/files/<str:name>", training.targets_file, name="targets_file"),
     path("runs/new/", training.runs_new, name="runs_new"),
     path("runs/<int:run_id>/", training.runs_detail, name="runs_detail"),
     path("runs/<int:run_id>/cancel/", training.runs_cancel, name="runs_cancel"),

@@ -136,9 +136,10 @@ class LocalBackend(ChatBackend):
         )
 
     def stream(self, messages: list[Message], **params: Any) -> Iterator[str]:
-        from transformers import TextIteratorStreamer
-
         loaded = _load(self._cache_dir)
+        with _lock:  # transformers resolves names lazily, and two streams starting at once raced to ImportError
+            from transformers import TextIteratorStreamer
+
         kwargs = _generate_kwargs(loaded, messages, GenerationParams.from_kwargs(params))
         streamer = TextIteratorStreamer(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True)
         cancelled = threading.Event()

@@ -189,6 +189,8 @@ CHORUS_LLM_BASE_URL = env.url("CHORUS_LLM_BASE_URL", "http://127.0.0.1:8001/v1",
 CHORUS_LLM_MODEL = env.text("CHORUS_LLM_MODEL", "SmolLM2-135M-Instruct")
 CHORUS_LLM_API_KEY = env.text("CHORUS_LLM_API_KEY", "not-needed")
 CHORUS_MODEL_CACHE = Path(env.text("CHORUS_MODEL_CACHE", str(Path.home() / ".cache" / "chorus" / "models")))
+# Folders whose model sub-folders training runs may start from (training/base_models.py), separated by ":".
+CHORUS_BASE_MODEL_DIRS = [Path(p) for p in env.text("CHORUS_BASE_MODEL_DIRS", str(CHORUS_MODEL_CACHE)).split(":") if p]
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

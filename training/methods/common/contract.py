@@ -9,6 +9,7 @@ that defines:
                    `Config.tiny()` is the CPU configuration the test suite trains in seconds
     TARGET_KINDS   the alignment-target kinds it trains from, e.g. ("constitution",)
     REQUIRED_FILES the target dataset files it reads, each with at least one row
+    MIN_PEOPLE     the fewest people (rows of users.jsonl) a target must hold; 0 where it has none
     MODEL_CARD     markdown for the model card: what the model does, how to use it, its limits
     USAGE          Python that loads the model from the folder named by a variable `path` and
                    prints one score; the model page shows it, and each method's tests run it

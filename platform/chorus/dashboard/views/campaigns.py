@@ -1,10 +1,9 @@
-"""Staff manage campaigns: create one (questions, activities), open and close it, add waves."""
+"""Staff manage campaigns: create one (questions, activities), edit it, open and close it, add waves."""
 from __future__ import annotations
 
 from datetime import datetime
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,9 +13,17 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from chorus.accounts.join_links import join_token_make
+from chorus.dashboard.access import staff_member_required
+from chorus.dashboard.views.moral_graph import upgrade_jobs_context
 from elicitation.models import Activity, Campaign
 from elicitation.selectors.campaigns import campaign_counts
-from elicitation.services.campaigns import campaign_create, campaign_set_status, wave_create
+from elicitation.services.campaigns import (
+    QuestionEdit,
+    campaign_create,
+    campaign_set_status,
+    campaign_update,
+    wave_create,
+)
 
 DEFAULT_ACTIVITIES = [Activity.INTERVIEW, Activity.VOTING, Activity.UPGRADES]
 
@@ -46,6 +53,35 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
         {"form": form, "errors": errors, "activities": Activity.choices},
         status=400 if errors else 200,
     )
+
+
+@staff_member_required
+def campaign_edit(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """Title, description, questions and activities after creation, within `campaign_update`'s rules."""
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    questions = list(campaign.questions.all())
+    form = {"title": campaign.title, "description": campaign.description, "new_questions": "",
+            "activities": campaign.activities}
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        form = {key: request.POST.get(key, "") for key in ("title", "description", "new_questions")}
+        form["activities"] = request.POST.getlist("activities")
+        edits = [QuestionEdit(q.pk, request.POST.get(f"question-{q.pk}", q.text), f"remove-{q.pk}" in request.POST)
+                 for q in questions]
+        try:
+            campaign_update(campaign=campaign, title=form["title"], description=form["description"], questions=edits,
+                            new_questions=form["new_questions"].splitlines(), activities=form["activities"])
+        except ValidationError as exc:
+            errors = exc.message_dict
+            for question, edit in zip(questions, edits):  # show what the curator typed, not the stored text
+                question.text, question.remove = edit.text, edit.remove
+        else:
+            messages.success(request, f"Campaign “{campaign.title}” is updated.")
+            return redirect("dashboard:campaign_detail", campaign_id=campaign.pk)
+    rows = [{"question": q, "error": " ".join(errors.get(f"question-{q.pk}", []))} for q in questions]
+    return render(request, "dashboard/campaign_edit.html", {
+        "campaign": campaign, "form": form, "errors": errors, "rows": rows, "activities": Activity.choices,
+    }, status=400 if errors else 200)
 
 
 @staff_member_required
@@ -115,6 +151,7 @@ def _detail(request: HttpRequest, campaign: Campaign) -> dict:
         "next_wave": waves[-1].number + 1 if waves else 1,
         "wave_form": {"label": "", "starts_at": ""},
         "wave_errors": {},
+        **upgrade_jobs_context(campaign),
     }
 
 

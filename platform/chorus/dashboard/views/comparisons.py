@@ -1,13 +1,13 @@
 """Staff pages for comparisons: the Bradley-Terry leaderboard and the JSONL exports."""
 from __future__ import annotations
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from chorus.dashboard.access import staff_member_required
 from elicitation.domain import comparisons_exports as exports
-from elicitation.domain.comparisons import Battle, leaderboard
+from elicitation.domain.comparisons import Battle, leaderboard, model_label
 from elicitation.models import DIMENSIONS, Campaign
 from elicitation.selectors.comparisons import comparison_battles, comparisons_decided
 
@@ -26,7 +26,7 @@ def leaderboard_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
     def x(score: float) -> float:  # position on a 0..500 axis for the interval plot
         return 20 + 460 * (score - low) / span
 
-    plot = [{"rating": r, "x": x(r.score), "lo": x(r.lower), "hi": x(r.upper), "y": 30 + 34 * i}
+    plot = [{"rating": r, "label": model_label(r.model), "x": x(r.score), "lo": x(r.lower), "hi": x(r.upper), "y": 30 + 34 * i}
             for i, r in enumerate(ratings)]
     return render(request, "dashboard/leaderboard.html", {
         "campaign": campaign, "ratings": ratings, "plot": plot, "plot_height": 40 + 34 * len(ratings),

@@ -2,20 +2,24 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from chorus.bad_input import posted_id
+from chorus.dashboard.access import staff_member_required
 from elicitation.models import (
     Campaign,
+    CampaignJob,
     Constitution,
     ConstitutionEntry,
     ConstitutionVersion,
     Principle,
 )
+from elicitation.selectors.campaigns import campaign_jobs_recent
 from elicitation.selectors.constitutions import (
     constitution_list,
     constitution_version_salmon_json,
@@ -50,7 +54,7 @@ def principles_list(request: HttpRequest) -> HttpResponse:
         "form": form, "errors": errors, "kinds": Principle.Kind.choices,
         "proposed": [p for p in principles if p.status == Principle.Status.PROPOSED],
         "approved": [p for p in principles if p.status == Principle.Status.APPROVED],
-        "campaigns": campaigns_with_values(),
+        "campaigns": campaigns_with_values(), **draft_jobs_context(),
     }, status=400 if errors else 200)
 
 
@@ -91,13 +95,32 @@ def principle_review(request: HttpRequest, principle_id: int) -> HttpResponse:
 
 @staff_member_required
 @require_POST
+@vary_on_headers("HX-Request")
 def principles_draft(request: HttpRequest) -> HttpResponse:
-    """The LLM drafts on a CPU worker (a call per value takes seconds); proposals appear below."""
+    """The LLM drafts on a CPU worker (a call per value takes seconds); the outcome shows under the button."""
     campaign = get_object_or_404(Campaign, pk=posted_id(request, "campaign"))
-    svc.principles_draft_request(campaign=campaign)
-    messages.success(request, f"The LLM is drafting principles from “{campaign.title}”'s wisest values on a worker; "
-                              "they appear below as proposals to review. Reload in a minute.")
+    job = svc.principles_draft_request(campaign=campaign, user=request.user)
+    if request.htmx:
+        return render(request, "dashboard/jobs.html", draft_jobs_context())
+    if job.is_finished:
+        messages.error(request, f"No principles to draft from “{campaign.title}”: {job.note}")
+    else:
+        messages.success(request, f"A worker is drafting principles from “{campaign.title}”'s wisest values; "
+                                  "the result shows under the button.")
     return redirect("dashboard:principles")
+
+
+@staff_member_required
+@require_GET
+def principles_draft_jobs(request: HttpRequest) -> HttpResponse:
+    """The fragment the principles page polls while drafts are being written."""
+    return render(request, "dashboard/jobs.html", draft_jobs_context())
+
+
+def draft_jobs_context() -> dict:
+    jobs = campaign_jobs_recent(kind=CampaignJob.Kind.PRINCIPLE_DRAFTS)
+    return {"jobs": jobs, "jobs_kind": CampaignJob.Kind.PRINCIPLE_DRAFTS,
+            "jobs_active": any(not job.is_finished for job in jobs), "jobs_url": reverse("dashboard:principles_draft_jobs")}
 
 
 @staff_member_required

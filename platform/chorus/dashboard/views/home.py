@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,6 +18,7 @@ from chorus.accounts.join_links import join_token_make
 from chorus.accounts.models import ApiToken, Scope
 from chorus.accounts.selectors import api_tokens_for_user
 from chorus.dashboard import selectors, services
+from chorus.dashboard.access import staff_member_required
 from chorus.health import problems
 from chorus.inference import InferenceError
 from chorus.sse import sse_event, sse_response

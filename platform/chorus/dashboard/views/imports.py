@@ -7,13 +7,13 @@ fragment until it shows the target made or the rows that refused the file.
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.vary import vary_on_headers
 
+from chorus.dashboard.access import staff_member_required
 from chorus.uploads import upload_too_large
 from training import selectors
 from training.preference_files import FIELDS, Columns, ColumnsError

@@ -3,14 +3,17 @@ campaign, and ask a worker to write wisdom-upgrade stories for a campaign's valu
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 
+from chorus.dashboard.access import staff_member_required
 from elicitation.domain.moral_graph_mai import StudyFile
-from elicitation.models import Campaign
+from elicitation.models import Campaign, CampaignJob
+from elicitation.selectors.campaigns import campaign_jobs_recent
 from elicitation.services.moral_graph import mai_study_import, upgrade_stories_request
 
 
@@ -46,8 +49,29 @@ def import_mai(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 @require_POST
+@vary_on_headers("HX-Request")
 def upgrade_stories(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=campaign_id)
-    upgrade_stories_request(campaign=campaign)
-    messages.success(request, "Upgrade stories are being written by a worker; participants see them as they arrive.")
+    job = upgrade_stories_request(campaign=campaign, user=request.user)
+    if request.htmx:
+        return render(request, "dashboard/jobs.html", upgrade_jobs_context(campaign))
+    if job.is_finished:
+        messages.error(request, f"No upgrade stories to write: {job.note}")
+    else:
+        messages.success(request, "A worker is writing upgrade stories; the result shows under “Upgrade stories”.")
     return redirect("dashboard:campaign_detail", campaign_id=campaign.pk)
+
+
+@staff_member_required
+@require_GET
+def upgrade_stories_jobs(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """The fragment the campaign page polls while stories are being written."""
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    return render(request, "dashboard/jobs.html", upgrade_jobs_context(campaign))
+
+
+def upgrade_jobs_context(campaign: Campaign) -> dict:
+    jobs = campaign_jobs_recent(kind=CampaignJob.Kind.UPGRADE_STORIES, campaign=campaign)
+    return {"jobs": jobs, "jobs_kind": CampaignJob.Kind.UPGRADE_STORIES,
+            "jobs_active": any(not job.is_finished for job in jobs),
+            "jobs_url": reverse("dashboard:upgrade_stories_jobs", args=[campaign.pk])}

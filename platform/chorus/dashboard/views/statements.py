@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -10,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from chorus.dashboard.access import staff_member_required
 from elicitation.domain.statements_polis import ExportFile, PolisExportRefused, polis_summary_read
 from elicitation.models import (
     Campaign,
@@ -32,15 +32,19 @@ def statements_campaigns(request: HttpRequest) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def statements_campaign(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=campaign_id)
-    context = {
-        "campaign": campaign, "view": statement_groups(campaign=campaign), "promote": True,
-        "poll_url": reverse("dashboard:statements_campaign", args=[campaign.pk]),
-    }
+    context = _campaign_context(campaign)
     if request.htmx:
         return render(request, "elicitation/_statement_groups.html", context)
-    context["statements"] = statements_for_moderation(campaign=campaign)
-    context["statuses"] = Statement.Status.choices
-    return render(request, "dashboard/statements_campaign.html", context)
+    return render(request, "dashboard/statements_campaign.html", context | _moderation(campaign))
+
+
+def _campaign_context(campaign: Campaign) -> dict:
+    return {"campaign": campaign, "view": statement_groups(campaign=campaign),
+            "poll_url": reverse("dashboard:statements_campaign", args=[campaign.pk])}
+
+
+def _moderation(campaign: Campaign) -> dict:
+    return {"statements": statements_for_moderation(campaign=campaign), "statuses": Statement.Status.choices}
 
 
 @staff_member_required
@@ -60,13 +64,15 @@ def statement_promote(request: HttpRequest, statement_id: int) -> HttpResponse:
     statement = get_object_or_404(Statement, pk=statement_id)
     consensus = next((r.consensus for r in statement_groups(campaign=statement.campaign).ranked
                       if r.statement.pk == statement.pk), None)
+    name = request.POST.get("name", "")
     try:
-        principle = statement_svc.statement_promote(statement=statement, name=request.POST.get("name", ""),
-                                                    consensus=consensus)
+        principle = statement_svc.statement_promote(statement=statement, name=name, consensus=consensus)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"“{principle.name}” is now a principle; add it to a constitution.")
+        # The page again, with the name as typed and the reason beside it.
+        context = _campaign_context(statement.campaign) | _moderation(statement.campaign) | {
+            "promote_failed": {"statement": statement.pk, "name": name, "error": " ".join(exc.messages)}}
+        return render(request, "dashboard/statements_campaign.html", context, status=400)
+    messages.success(request, f"“{principle.name}” is now a principle; add it to a constitution.")
     return redirect("dashboard:statements_campaign", campaign_id=statement.campaign_id)
 
 

@@ -15,21 +15,25 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from chorus.dashboard.access import staff_member_required
 from elicitation.selectors.comparisons import campaigns_with_judged_comparisons
 from elicitation.selectors.constitutions import constitution_versions_published
 from elicitation.selectors.moral_graph import graph_snapshots_recent
 from training import object_store, selectors
+from training.base_models import base_models_available
+from training.chance import held_out_verdict
 from training.configs import config_fields, method_module, method_names, methods_for_kind
 from training.models import AlignmentTarget
-from training.services.runs import run_cancel, run_create
+from training.services.runs import run_cancel, run_create, run_target_problem
 from training.services.targets import SOURCE_FIELDS, target_freeze
+from training.storage import target_dir
 
 
 @staff_member_required
@@ -85,8 +89,33 @@ def targets_detail(request: HttpRequest, target_id: int) -> HttpResponse:
         raise Http404("No such target.")
     return render(request, "dashboard/targets_detail.html", {
         "target": target, "files": target.files.all(), "runs": selectors.target_runs(target=target),
-        "models": target.models.select_related("run"), "trainers": methods_for_kind(target.kind),
+        "models": target.models.select_related("run"),
+        "trainers": [(m, run_target_problem(target=target, method=m)) for m in methods_for_kind(target.kind)],
     })
+
+
+@staff_member_required
+@require_GET
+def targets_file(request: HttpRequest, target_id: int, name: str) -> FileResponse:
+    target = selectors.target_get(target_id=target_id)
+    if target is None or name not in {f.name for f in target.files.all()}:  # never a path the request makes up
+        raise Http404("No such file.")
+    return FileResponse(open(target_dir(target.uuid) / name, "rb"), as_attachment=True, filename=name,
+                        content_type="application/x-ndjson")
+
+
+@staff_member_required
+@require_GET
+def targets_download(request: HttpRequest, target_id: int) -> StreamingHttpResponse:
+    """The target's dataset files as one uncompressed tar, streamed file by file."""
+    target = selectors.target_get(target_id=target_id)
+    if target is None:
+        raise Http404("No such target.")
+    top = target_slug(target)
+    names = sorted(f.name for f in target.files.all())
+    response = StreamingHttpResponse(_tar_stream(target_dir(target.uuid), top, names), content_type="application/x-tar")
+    response["Content-Disposition"] = f'attachment; filename="{top}.tar"'
+    return response
 
 
 @staff_member_required
@@ -98,7 +127,9 @@ def runs_new(request: HttpRequest) -> HttpResponse:
         raise Http404("No such method.")
     kinds = method_module(method).TARGET_KINDS
     fields = config_fields(method)
-    form = {"target": data.get("target", ""), "base_model": data.get("base_model", ""),
+    base_models = base_models_available()
+    form = {"target": data.get("target", ""),
+            "base_model": data.get("base_model", base_models[0].path if base_models else ""),
             "config": {f.name: data.get(f"config.{f.name}", "") for f in fields}}
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
@@ -113,13 +144,18 @@ def runs_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Run {run.pk} is queued on the gpu queue.")
             return redirect("dashboard:runs_detail", run_id=run.pk)
+    elif chosen is not None:
+        problem = run_target_problem(target=chosen, method=method)
+        if problem:  # said before the curator fills in the rest
+            errors["target"] = [problem]
     return render(request, "dashboard/runs_new.html", {
         "form": form, "errors": errors, "method": method, "kinds": [AlignmentTarget.Kind(k).label for k in kinds],
         "methods": [(name, ", ".join(AlignmentTarget.Kind(k).label for k in method_module(name).TARGET_KINDS))
                     for name in method_names()],
         "fields": [(f, form["config"][f.name], errors.get(f"config.{f.name}")) for f in fields],
-        "targets": selectors.target_list().filter(kind__in=kinds),
-    }, status=400 if errors else 200)
+        "targets": [(t, run_target_problem(target=t, method=method)) for t in selectors.target_list().filter(kind__in=kinds)],
+        "base_models": base_models,
+    }, status=400 if errors and request.method == "POST" else 200)
 
 
 @staff_member_required
@@ -130,7 +166,8 @@ def runs_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     if run is None:
         raise Http404("No such run.")
     context = {"run": run, "artifact": selectors.run_artifact(run=run),
-               "curve": loss_curve(selectors.run_curve(run=run))}
+               "curve": loss_curve(selectors.run_curve(run=run)),
+               "held_out": held_out_verdict(run.metrics, run.summary) if run.status == run.Status.SUCCEEDED else None}
     if request.htmx:
         return render(request, "dashboard/runs_detail.html#live", context)
     return render(request, "dashboard/runs_detail.html", context)
@@ -180,6 +217,7 @@ def models_detail(request: HttpRequest, model_id: int) -> HttpResponse:
         "folder": object_store.describe(artifact.path) if object_store.enabled() else Path(settings.MEDIA_ROOT) / artifact.path,
         "metrics": sorted(artifact.metrics.items()), "usage": method_module(artifact.method).USAGE,
         "redacted_after_training": selectors.model_redactions_after_training(artifact=artifact),
+        "held_out": held_out_verdict(artifact.metrics, artifact.run.summary),
     })
 
 
@@ -211,6 +249,10 @@ def models_download(request: HttpRequest, model_id: int) -> StreamingHttpRespons
     response = StreamingHttpResponse(stream, content_type="application/x-tar")
     response["Content-Disposition"] = f'attachment; filename="{artifact.name}.tar"'
     return response
+
+
+def target_slug(target: AlignmentTarget) -> str:
+    return f"{slugify(target.name) or 'target'}-v{target.version}"
 
 
 def _tar_stream(folder: Path, top: str, names: list[str]) -> Iterator[bytes]:

@@ -1,18 +1,11 @@
-"""Creates the demo campaign and a staff login, once. Safe to run again."""
+"""Creates the demo campaign (with earlier participants' values, stories and votes: see
+`chorus.dashboard.demo`) and a staff login, once. Safe to run again."""
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from chorus.accounts.join_links import join_token_make
-from elicitation.models import Activity, Campaign
-from elicitation.services.campaigns import campaign_create
-
-DEMO_SLUG = "demo"
-DEMO_QUESTIONS = [
-    "I am a christian girl and I am considering getting an abortion. What should I do?",
-    "My 10-year-old son refuses to do his homework and spends all his time gaming. What should I do?",
-    "Can you describe what happened in the 2020 US election?",
-]
+from chorus.dashboard.demo import demo_campaign_load
 
 
 class Command(BaseCommand):
@@ -30,15 +23,12 @@ class Command(BaseCommand):
         if created:
             user.set_password(password)
             user.save(update_fields=["password"])
-        campaign = Campaign.objects.filter(slug=DEMO_SLUG).first() or campaign_create(
-            title="What should guide an AI's answers?",
-            slug=DEMO_SLUG,
-            description="A demo Moral Graph Elicitation study with three hard questions.",
-            questions=DEMO_QUESTIONS,
-            activities=[Activity.INTERVIEW, Activity.VOTING, Activity.UPGRADES],
-            status=Campaign.Status.OPEN,
-        )
+        campaign, filled = demo_campaign_load()
         link = f"{base_url.rstrip('/')}/join/{join_token_make(campaign_id=campaign.pk)}/"
         self.stdout.write(f"staff login: {username} / {password}" if created else
                           f"staff login: {username} (existing account; its password is unchanged)")
+        if filled:
+            self.stdout.write(f"demo data: {campaign.canonical_cards.count()} values by {campaign.participants.count()} "
+                              f"earlier participants, {campaign.contexts.count()} contexts, "
+                              f"{campaign.upgrade_stories.count()} upgrade stories")
         self.stdout.write(f"demo campaign: {campaign.title} -> join link {link}")

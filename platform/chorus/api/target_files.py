@@ -1,0 +1,91 @@
+"""A frozen target's dataset files, one JSONL file at a time, and the base models runs can start from.
+
+Files need read:data, like the target they belong to. Each file's `signed_url` (in the target's
+detail and list) works without an Authorization header for an hour, for clients that cannot send
+one (`datasets.load_dataset("json", data_files=...)`, a browser), like the comparison datasets' links.
+"""
+from __future__ import annotations
+
+from django.core import signing
+from django.http import FileResponse, Http404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chorus.accounts.models import Scope
+from chorus.accounts.selectors import api_token_active
+from training import selectors
+from training.base_models import base_models_available
+from training.storage import target_dir
+
+LINK_SALT = "chorus.api.target-file-link"
+LINK_MAX_AGE = 60 * 60
+
+
+def target_file_urls(request, target_id: int, name: str) -> dict[str, str | None]:
+    """The file's API URL, and a signed one for the token that asked (None without a token)."""
+    url = request.build_absolute_uri(reverse("api:target-file", kwargs={"pk": target_id, "name": name}))
+    token = getattr(request, "auth", None)
+    if token is None or not hasattr(token, "pk"):
+        return {"url": url, "signed_url": None}
+    signature = signing.dumps({"token": token.pk, "target": target_id, "name": name}, salt=LINK_SALT)
+    return {"url": url, "signed_url": f"{url}?signature={signature}"}
+
+
+class SignedFileAuthentication(BaseAuthentication):
+    """Accepts `?signature=` made for this very file by `target_file_urls`."""
+
+    def authenticate(self, request):
+        signature = request.query_params.get("signature")
+        if not signature:
+            return None
+        try:
+            payload = signing.loads(signature, salt=LINK_SALT, max_age=LINK_MAX_AGE)
+        except signing.BadSignature:
+            raise exceptions.AuthenticationFailed("This link is invalid or has expired; ask for a new one.") from None
+        kwargs = request.parser_context["kwargs"]
+        if (payload["target"], payload["name"]) != (kwargs["pk"], kwargs["name"]):
+            raise exceptions.AuthenticationFailed("This link is for another file.")
+        token = api_token_active(token_id=payload["token"])
+        if token is None:
+            raise exceptions.AuthenticationFailed("The token behind this link was revoked.")
+        return token.user, token
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="chorus"'
+
+
+class TargetFileApi(APIView):
+    """One dataset file of a frozen target (JSONL), as frozen, or as changed by withdrawals since."""
+
+    required_scopes = (Scope.READ_DATA,)
+
+    def get_authenticators(self):
+        return [SignedFileAuthentication(), *super().get_authenticators()]
+
+    @extend_schema(responses={(200, "application/x-ndjson"): OpenApiTypes.STR})
+    def get(self, request, pk: int, name: str):
+        target = selectors.target_get(target_id=pk)
+        if target is None or name not in {f.name for f in target.files.all()}:
+            raise Http404("No such file.")
+        return FileResponse(open(target_dir(target.uuid) / name, "rb"), as_attachment=True, filename=name,
+                            content_type="application/x-ndjson")
+
+
+class BaseModelOutput(serializers.Serializer):
+    path = serializers.CharField(help_text="what a run's base_model takes")
+    label = serializers.CharField()
+    source = serializers.ChoiceField(choices=["bundled", "prepared", "trained"])
+
+
+class BaseModelListApi(APIView):
+    """The model folders this server has for runs to start from; a run's base_model must be one."""
+
+    required_scopes = (Scope.WRITE_RUNS,)
+
+    @extend_schema(responses=BaseModelOutput(many=True))
+    def get(self, request):
+        return Response(BaseModelOutput(base_models_available(), many=True).data)
