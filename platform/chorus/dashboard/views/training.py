@@ -100,6 +100,9 @@ def targets_file(request: HttpRequest, target_id: int, name: str) -> FileRespons
     target = selectors.target_get(target_id=target_id)
     if target is None or name not in {f.name for f in target.files.all()}:  # never a path the request makes up
         raise Http404("No such file.")
+    if object_store.enabled():  # the bucket serves it, through a presigned URL
+        return redirect(object_store.presigned_url(object_store.name_of(target_dir(target.uuid) / name),
+                                                   filename=name))
     return FileResponse(open(target_dir(target.uuid) / name, "rb"), as_attachment=True, filename=name,
                         content_type="application/x-ndjson")
 
@@ -113,7 +116,11 @@ def targets_download(request: HttpRequest, target_id: int) -> StreamingHttpRespo
         raise Http404("No such target.")
     top = target_slug(target)
     names = sorted(f.name for f in target.files.all())
-    response = StreamingHttpResponse(_tar_stream(target_dir(target.uuid), top, names), content_type="application/x-tar")
+    if object_store.enabled():
+        stream = _tar_stream_bucket(object_store.name_of(target_dir(target.uuid)), top, names)
+    else:
+        stream = _tar_stream(target_dir(target.uuid), top, names)
+    response = StreamingHttpResponse(stream, content_type="application/x-tar")
     response["Content-Disposition"] = f'attachment; filename="{top}.tar"'
     return response
 
