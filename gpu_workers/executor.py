@@ -24,6 +24,7 @@ from django.db import connection
 
 from gpu_workers.devices import best_device, describe_device, free_memory, supports_bf16
 from training import object_store
+from training.base_models import base_model_fetch
 from training.configs import config_validate, method_module
 from training.methods.common.contract import RunCancelled, RunInputs
 from training.model_cards import model_card_render
@@ -164,6 +165,7 @@ def _train_and_publish(run: TrainingRun, state: _RunState, device: str, staging:
         except ValueError:
             raise ValueError(f"dataset file {f.name} of {run.target} no longer matches its sha256; "
                              "refusing to train") from None
+    base_model_fetch(run.base_model)  # a trained model from the bucket, when it is one
     work = run_dir(run.uuid) / "work"
     work.mkdir(parents=True, exist_ok=True)
     if pulled := checkpoints_pull(work / "checkpoints"):

@@ -283,3 +283,25 @@ def test_presigned_urls_name_the_public_endpoint_when_one_is_set(s3_bucket, sett
     settings.OBJECT_STORAGE = {**settings.OBJECT_STORAGE, "public_endpoint_url": "https://files.example.org"}
     url = object_store.presigned_url(name, filename="config.json")
     assert url.startswith(f"https://files.example.org/{s3_bucket.name}/chorus/{name}?") and "X-Amz-Expires=600" in url
+
+
+@pytest.mark.django_db
+def test_a_trained_language_model_in_the_bucket_is_offered_as_a_base_and_fetched_checked(s3_bucket, tiny_model_dir,
+                                                                                         toy_target, monkeypatch):
+    from tests.support.artifacts import model_publish as publish_trained
+    from training.base_models import base_model_fetch, base_models_available
+
+    monkeypatch.setattr("training.services.runs._dispatch", lambda run_id, task_id: None)
+    artifact = publish_trained(target=toy_target, base_model=tiny_model_dir, folder=tiny_model_dir)
+    shutil.rmtree(settings.MEDIA_ROOT)  # the web host and the worker have nothing cached
+    folder = Path(settings.MEDIA_ROOT) / artifact.path
+    trained = [m for m in base_models_available() if m.source == "trained"]
+    assert [m.path for m in trained] == [str(folder)]
+
+    base_model_fetch(str(folder))
+    for f in artifact.files:
+        assert sha256_file(folder / f["name"]) == f["sha256"]
+    from transformers import AutoModelForCausalLM
+
+    assert AutoModelForCausalLM.from_pretrained(folder).config.vocab_size > 0
+    base_model_fetch(str(tiny_model_dir))  # a prepared folder: nothing to fetch, nothing raised
