@@ -92,10 +92,9 @@ def card_clean(*, title: str, description: str, policies: list[str] | tuple[str,
     if not MIN_POLICIES <= len(policies) <= MAX_POLICIES:
         errors["policies"] = [f"List {MIN_POLICIES} to {MAX_POLICIES} things you pay attention to, one per line."]
     else:
-        problems = [problem for problem in map(policy_problem, policies) if problem]
-        problems += _duplicates(policies)
+        problems = _duplicates(policies) + [problem for problem in map(policy_problem, policies) if problem]
         if problems:
-            errors["policies"] = problems[:1]
+            errors["policies"] = problems
     if errors:
         raise ValidationError(errors)
     return CardData(title=title, description=description, policies=policies)

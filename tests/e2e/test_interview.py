@@ -7,9 +7,19 @@ import pytest
 from playwright.sync_api import expect
 
 from elicitation.models import Interview, ValuesCard
-from tests.e2e.test_participant_flow import join, send, study
+from tests.e2e.test_participant_flow import join, study
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+def send(page, text):
+    """Sends a message and waits for the interviewer's whole reply (its own bubble, not the last one)."""
+    replies = page.locator(".bubble.assistant .reply-state")
+    before = replies.count()
+    page.get_by_label(re.compile("Your answer|Anything else")).fill(text)
+    page.get_by_role("button", name="Send").click()
+    expect(replies).to_have_count(before + 1)
+    expect(replies.last).to_have_text("", timeout=120_000)
+
 
 def open_interview(page, live_server):
     campaign = study()
