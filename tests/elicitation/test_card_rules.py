@@ -1,10 +1,16 @@
 """What a policy is (docs/elicitation.md, "Card rules"), and that saving a card enforces it in the service."""
+import re
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
+from chorus.accounts.join_links import join_token_make
+from chorus.accounts.models import Participant
 from elicitation.domain.values import card_clean, policy_problem
 from elicitation.models import Interview, ValuesCard
 from elicitation.services import interviews as svc
+from tests.factories import CampaignFactory
 
 GOOD = ["FACTS she needs that nobody has told her yet", "MOMENTS where she feels pressure from others"]
 
@@ -71,3 +77,30 @@ def test_confirm_refuses_a_card_that_breaks_the_rules_and_saves_nothing(particip
     assert list(exc.value.message_dict) == ["policies"]
     assert not ValuesCard.objects.exists()
     assert Interview.objects.get().draft == before and Interview.objects.get().status == Interview.Status.REVIEWING
+
+
+@pytest.mark.django_db
+def test_the_save_button_posts_the_fields_and_a_bad_line_is_a_400_naming_the_field(client, scripted_llm):
+    campaign = CampaignFactory()
+    client.post(f"/join/{join_token_make(campaign_id=campaign.pk)}/", {"consent": "yes"})
+    question = campaign.questions.get()
+    interview = svc.interview_start(participant=Participant.objects.get(),
+                                    question=question)
+    svc.interview_message_add(interview=interview, text="A story.")
+    svc.interview_draft(interview=interview)
+    interview.refresh_from_db()
+    url = reverse("elicitation:interview_card", args=[campaign.slug, question.pk])
+    post = {"action": "confirm", "draft_version": svc.draft_version_of(interview.draft), "title": "Her Own Choice",
+            "description": "Letting her decide.", "policies": "I'M SO SORRY TO HEAR\n" + "\n".join(GOOD)}
+
+    refused = client.post(url, post, HTTP_HX_REQUEST="true")
+    assert refused.status_code == 400
+    html = refused.content.decode()
+    assert 'id="card-policies-error"' in html and "I&#x27;M SO SORRY TO HEAR" in html  # under the field, kept
+    assert re.search(r'id="confirm-card"[^>]*disabled', html)
+    assert not ValuesCard.objects.exists()
+
+    saved = client.post(url, {**post, "policies": "SUPPORTERS, religious or not, who listen\n" + "\n".join(GOOD)},
+                        HTTP_HX_REQUEST="true")
+    assert saved.status_code == 200 and saved.headers["HX-Redirect"]
+    assert ValuesCard.objects.get().policies[0] == "SUPPORTERS, religious or not, who listen"
