@@ -23,9 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -127,62 +129,81 @@ def seconds(values) -> str:
     return f"median {statistics.median(values):.1f} s, max {values[-1]:.1f} s"
 
 
+@dataclass
+class Tally:
+    raw_asked: list[bool] = field(default_factory=list)  # per raw model reply
+    raw_repeats: list[bool] = field(default_factory=list)
+    ends: list[bool] = field(default_factory=list)  # per stored turn
+    repeats: list[bool] = field(default_factory=list)
+    first_tokens: list[float] = field(default_factory=list)
+    reply_times: list[float] = field(default_factory=list)
+    draft_times: list[float] = field(default_factory=list)
+    card_times: list[float] = field(default_factory=list)
+    carded: list[bool] = field(default_factory=list)
+
+    def print(self, draft_attempts: list[bool]) -> None:
+        print(f"\nafter {len(self.carded)} participant(s):")
+        print(f"model asked a question itself:      {share(self.raw_asked)}")
+        print(f"stored turn ends on one question:   {share(self.ends)}")
+        print(f"identical turns (raw model):        {share(self.raw_repeats)}")
+        print(f"identical turns (stored):           {share(self.repeats)}")
+        print(f"time to first token:                {seconds(self.first_tokens)}")
+        print(f"time to stored reply:               {seconds(self.reply_times)}")
+        print(f"time to card (draft only):          {seconds(self.draft_times)}")
+        print(f"time to card (from first message):  {seconds(self.card_times)}")
+        print(f"draft attempts passing card rules:  {share(draft_attempts)}")
+        print(f"participants who got a card:        {share(self.carded)}", flush=True)
+
+
+def interview_one(story: str, campaign, question, recording: Recording, tally: Tally) -> None:
+    participant = account_services.participant_join(campaign=campaign, session=SessionBase())
+    account_services.participant_consent(participant=participant)
+    interview = svc.interview_start(participant=participant, question=question)
+    started = time.monotonic()
+    raw_before = len(recording.raw_replies)
+    for text in (story, ATTENTION, MEANING):
+        first, done = send(interview, text)
+        tally.first_tokens.append(first)
+        tally.reply_times.append(done)
+    turns = list(interview.messages.filter(role=InterviewMessage.Role.ASSISTANT)
+                 .values_list("content", flat=True))[1:]  # after the fixed opening
+    raws = [r.strip() for r in recording.raw_replies[raw_before:]]
+    tally.ends += [t.endswith("?") and t.count("?") == 1 for t in turns]
+    tally.repeats += [t in turns[:k] for k, t in enumerate(turns)]
+    tally.raw_repeats += [r in raws[:k] for k, r in enumerate(raws)]
+    tally.raw_asked += ["?" in r for r in raws]
+    draft_start = time.monotonic()
+    try:
+        svc.interview_draft(interview=interview)
+        tally.carded.append(True)
+    except svc.InterviewError:
+        tally.carded.append(False)
+    tally.draft_times.append(time.monotonic() - draft_start)
+    tally.card_times.append(time.monotonic() - started)
+    print(f"  participant {len(tally.carded)}: model wrote {raws!r}; stored {turns!r}; "
+          f"card {'yes' if tally.carded[-1] else 'no'} in {tally.draft_times[-1]:.0f} s", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--participants", type=int, default=20, help="how many scripted participants (1-20)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # a stopped run still deletes what it wrote
     count = max(1, min(args.participants, len(STORIES)))
 
     recording = Recording(llm.chat_backend())
     llm.chat_backend = lambda: recording  # the services ask for the backend on every call
     campaign = campaign_services.campaign_create(title="bench: interview", questions=[QUESTION],
                                                  status=Campaign.Status.OPEN, slug=f"bench-interview-{os.getpid()}")
-    question = campaign.questions.get()
-    first_tokens, reply_times, draft_times, card_times = [], [], [], []
-    ends, repeats, raw_repeats, raw_asked, carded = [], [], [], [], []
     print(f"backend {settings.CHORUS_LLM_BACKEND}:{settings.CHORUS_LLM_MODEL}, {count} participants, "
           f"reply params {svc.REPLY_PARAMS}")
+    tally = Tally()
     try:
-        for i, story in enumerate(STORIES[:count]):
-            participant = account_services.participant_join(campaign=campaign, session=SessionBase())
-            account_services.participant_consent(participant=participant)
-            interview = svc.interview_start(participant=participant, question=question)
-            started = time.monotonic()
-            raw_before = len(recording.raw_replies)
-            for text in (story, ATTENTION, MEANING):
-                first, done = send(interview, text)
-                first_tokens.append(first)
-                reply_times.append(done)
-            turns = list(interview.messages.filter(role=InterviewMessage.Role.ASSISTANT)
-                         .values_list("content", flat=True))[1:]  # after the fixed opening
-            raws = recording.raw_replies[raw_before:]
-            ends += [t.endswith("?") and t.count("?") == 1 for t in turns]
-            repeats += [t in turns[:k] for k, t in enumerate(turns)]
-            raw_repeats += [r.strip() in [x.strip() for x in raws[:k]] for k, r in enumerate(raws)]
-            raw_asked += ["?" in r for r in raws]
-            draft_start = time.monotonic()
-            try:
-                svc.interview_draft(interview=interview)
-                carded.append(True)
-            except svc.InterviewError:
-                carded.append(False)
-            draft_times.append(time.monotonic() - draft_start)
-            card_times.append(time.monotonic() - started)
-            print(f"  participant {i + 1}: turns {turns!r}; card {'yes' if carded[-1] else 'no'} "
-                  f"in {draft_times[-1]:.0f} s", flush=True)
+        for story in STORIES[:count]:
+            interview_one(story, campaign, campaign.questions.get(), recording, tally)
+            tally.print(recording.draft_attempts)  # after each one: a slow CPU run may be stopped early
     finally:
         campaign.delete()
-
-    print(f"\nmodel asked a question itself:      {share(raw_asked)}")
-    print(f"stored turn ends on one question:   {share(ends)}")
-    print(f"identical turns (raw model):        {share(raw_repeats)}")
-    print(f"identical turns (stored):           {share(repeats)}")
-    print(f"time to first token:                {seconds(first_tokens)}")
-    print(f"time to stored reply:               {seconds(reply_times)}")
-    print(f"time to card (draft only):          {seconds(draft_times)}")
-    print(f"time to card (from first message):  {seconds(card_times)}")
-    print(f"draft attempts passing card rules:  {share(recording.draft_attempts)}")
-    print(f"participants who got a card:        {share(carded)}")
 
 
 if __name__ == "__main__":
