@@ -133,7 +133,8 @@ def card_action(request: HttpRequest, slug: str, question_id: int) -> HttpRespon
         return _go_home(request, campaign)
     interview.refresh_from_db()
     edit_refused = any(field in errors for field in CARD_FIELDS)
-    context = _context(campaign, interview, errors=errors, posted=request.POST if edit_refused else None,
+    kept = errors and action in ("edit", "confirm") and "policies" in request.POST  # never lose what was typed
+    context = _context(campaign, interview, errors=errors, posted=request.POST if kept else None,
                        edit_refused=edit_refused, with_transcript=True)
     if not request.htmx:
         return render(request, TEMPLATE, context, status=400 if errors else 200)
