@@ -56,3 +56,8 @@ def wave_get(*, campaign: Campaign, wave_id: int) -> Wave | None:
 
 def wave_by_number(*, campaign: Campaign, number: int) -> Wave | None:
     return Wave.objects.filter(campaign=campaign, number=number).first()
+
+
+def campaign_waves(*, campaign: Campaign) -> QuerySet[Wave]:
+    """A campaign's waves in the order they ran."""
+    return Wave.objects.filter(campaign=campaign).order_by("starts_at", "number")

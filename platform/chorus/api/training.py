@@ -105,6 +105,9 @@ class TargetFreezeInput(serializers.Serializer):
     graph_snapshot = serializers.IntegerField(required=False, min_value=1)
     campaign = serializers.IntegerField(required=False, min_value=1,
                                         help_text="freeze the judged comparisons of this campaign")
+    timeline_campaign = serializers.IntegerField(
+        required=False, min_value=1,
+        help_text="freeze this campaign's waves as a timeline (per wave: its decided pairs, the population's vector)")
     extra_prompts = serializers.ListField(
         child=serializers.CharField(allow_blank=True), required=False, max_length=1000,
         help_text="prompts to train on besides the campaign's questions (constitution targets only)",
@@ -117,7 +120,7 @@ class TargetFreezeInput(serializers.Serializer):
     def validate(self, data):
         given = [source for source in SOURCES if source in data]
         if len(given) != 1:
-            message = "Give exactly one of constitution_version, graph_snapshot or campaign."
+            message = "Give exactly one of constitution_version, graph_snapshot, campaign or timeline_campaign."
             raise serializers.ValidationError({source: message for source in (given or SOURCES)})
         if "extra_prompts" in data and "constitution_version" not in data:
             raise serializers.ValidationError({"extra_prompts": "Only a constitution target takes prompts."})
@@ -127,8 +130,8 @@ class TargetFreezeInput(serializers.Serializer):
 
 
 class TargetFreezeApi(APIView):
-    """Freezes a published constitution version, a moral-graph snapshot or a campaign's judged
-    comparisons (a preference population) into a new target version."""
+    """Freezes a published constitution version, a moral-graph snapshot, a campaign's judged
+    comparisons (a preference population) or its waves (a timeline) into a new target version."""
 
     required_scopes = (Scope.WRITE_TARGETS,)
 

@@ -66,7 +66,7 @@ def targets_new(request: HttpRequest) -> HttpResponse:
 def _freeze(form: dict, user) -> AlignmentTarget:
     kind = form["kind"]
     if kind not in SOURCE_FIELDS:
-        raise ValidationError({"kind": "Choose a constitution, a moral graph or a preference population."})
+        raise ValidationError({"kind": "Choose a constitution, a moral graph, a preference population or a timeline."})
     if not form["source"].isdigit():
         raise ValidationError({SOURCE_FIELDS[kind]: "Choose what to freeze."})
     min_pairs = form["min_pairs_per_user"].strip()
