@@ -75,16 +75,29 @@ def test_ties_alone_make_an_empty_wave(scripted_llm):
         target_freeze(kind="timeline", name="ties", source_id=campaign.pk)
 
 
+def test_each_step_carries_the_population_vector_of_its_wave(scripted_llm):
+    campaign, _ = drifting_campaign(scripted_llm, waves=3, people=2, survey=True)
+    target = target_freeze(kind="timeline", name="drift", source_id=campaign.pk)
+    vectors = [s["population_vector"] for s in rows(target, "steps.jsonl")]
+    assert all(v is not None and len(v["mean"]) == 19 and v["participants"] == 2 for v in vectors)
+    assert target.provenance["waves_with_population_vector"] == 3
+    answered = [d for d, x in enumerate(vectors[0]["mean"]) if x is not None and d < 15]  # two-option dimensions
+    assert answered and all(vectors[0]["mean"][d] == 1.0 and vectors[2]["mean"][d] == 0.0 for d in answered)
+
+
 def test_a_withdrawal_removes_their_pairs_from_every_step(scripted_llm):
-    campaign, (first, second) = drifting_campaign(scripted_llm, waves=3, people=2)
+    campaign, (first, second) = drifting_campaign(scripted_llm, waves=3, people=2, survey=True)
     target = target_freeze(kind="timeline", name="drift", source_id=campaign.pk)
     before = target.content_sha256
+    assert rows(target, "steps.jsonl")[1]["population_vector"]["participants"] == 2
 
     participant_withdraw(participant=first, session=SessionStore())
 
     target.refresh_from_db()
     pairs = rows(target, "preferences.jsonl")
     assert {p["user"] for p in pairs} == {pseudonym(second.public_id)} and len(pairs) == 6
-    assert [(s["pairs"], s["users"]) for s in rows(target, "steps.jsonl")] == [(2, 1), (2, 1), (2, 1)]
+    steps = rows(target, "steps.jsonl")
+    assert [(s["pairs"], s["users"]) for s in steps] == [(2, 1), (2, 1), (2, 1)]
+    assert all(s["population_vector"]["participants"] == 1 for s in steps)  # their answers left the vectors
     assert target.content_sha256 != before and target.redactions[0]["rows_removed"] == 6
     assert {f.name: f.rows for f in target.files.all()} == {"steps.jsonl": 3, "preferences.jsonl": 6}

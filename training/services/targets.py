@@ -20,8 +20,10 @@ from django.db.models import Max, Q
 
 from elicitation.domain.comparisons_exports import chosen_rejected, pseudonym
 from elicitation.domain.moral_graph import graph_redact
+from elicitation.domain.surveys import value_vector_from_observations
 from elicitation.selectors.campaigns import campaign_get, campaign_waves, wave_by_number, wave_window
 from elicitation.selectors.comparisons import comparisons_decided
+from elicitation.selectors.surveys import survey_observations
 from elicitation.selectors.constitutions import constitution_source
 from elicitation.selectors.moral_graph import graph_snapshot_source
 from training.models import AlignmentTarget, TargetFile, TrainingRun
@@ -190,7 +192,11 @@ def target_freeze_timeline(*, name: str, campaign_id: int, user=None) -> Alignme
 def _population_vector(*, campaign, wave) -> dict | None:
     """The population's value vector in a wave (ValueVector.to_json()), or None when no one answered
     the value survey in it. Computed again at each withdrawal, so it leaves the withdrawn out."""
-    return None
+    observations = survey_observations(wave=wave)
+    if not observations:
+        return None
+    return {**value_vector_from_observations(observations).to_json(),
+            "participants": len({o.respondent for o in observations})}
 
 
 def _preference_population(comparisons: Iterable[dict], *, min_pairs: int) -> tuple[list, list, Counter]:
@@ -414,7 +420,7 @@ def _timeline_steps_recounted(target: AlignmentTarget, steps: list[dict], pairs:
         kept = by_step.get(step["step"], [])
         row = {**step, "pairs": len(kept), "users": len({p["user"] for p in kept})}
         wave = wave_by_number(campaign=campaign, number=step["wave"]) if campaign else None
-        if wave is not None and step.get("population_vector") is not None:
+        if wave is not None and step.get("population_vector") is not None:  # their answers are gone by now
             row["population_vector"] = _population_vector(campaign=campaign, wave=wave)
         rows.append(row)
     return rows
