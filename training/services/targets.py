@@ -23,9 +23,9 @@ from elicitation.domain.moral_graph import graph_redact
 from elicitation.domain.surveys import value_vector_from_observations
 from elicitation.selectors.campaigns import campaign_get, campaign_waves, wave_by_number, wave_window
 from elicitation.selectors.comparisons import comparisons_decided
-from elicitation.selectors.surveys import survey_observations
 from elicitation.selectors.constitutions import constitution_source
 from elicitation.selectors.moral_graph import graph_snapshot_source
+from elicitation.selectors.surveys import survey_observations
 from training.models import AlignmentTarget, TargetFile, TrainingRun
 from training.storage import files_discard, files_stage, files_swap, run_dir, target_dir, write_folder_atomic
 
