@@ -203,7 +203,8 @@ def dpo_step(pairs: Sequence[Pair], *, start: str, config: Config, checkpoint_di
                      per_device_train_batch_size=config.per_device_batch_size, max_length=config.max_length,
                      logging_steps=config.logging_steps, save_strategy="steps",
                      save_steps=max(config.dpo_steps // 2, 1), save_total_limit=1, seed=config.seed, bf16=bf16,
-                     use_cpu=device == "cpu", report_to=[], disable_tqdm=True, dataloader_num_workers=0)
+                     use_cpu=device == "cpu", report_to=[], disable_tqdm=True, dataloader_num_workers=0,
+                     gradient_checkpointing=False)
     trainer = DPOTrainer(model=AutoModelForCausalLM.from_pretrained(start), args=args, processing_class=tokenizer,
                          callbacks=list(callbacks), train_dataset=Dataset.from_list(_dpo_rows(pairs)))
     trainer.remove_callback(PrinterCallback)
@@ -237,20 +238,23 @@ def track(*, steps: Sequence[dict[str, Any]], pairs: Sequence[Sequence[Pair]], b
         folder = work_dir / "steps" / f"step-{t}"
         if not (folder / "value_vector.json").is_file():
             rows = training_pairs(config, pairs[: t + 1])
-            if not rows:
-                raise ValueError(f"step {t} has no pairs to train on")
-            hooks.log(f"step {t}: {config.tracker} DPO on {len(rows)} pairs ({len(pairs[t])} decided in the step)")
-            share = (t / len(steps), (t + 0.8) / len(steps))
-            reporting = reporting_callback(hooks, max_steps=config.dpo_steps, progress=share, stage=f"step {t}: DPO",
-                                           step_offset=t * config.dpo_steps,
-                                           keys={"loss": "loss", "rewards/accuracies": "dpo_accuracy"})
-            model, tokenizer = dpo_step(rows, start=start, config=config, checkpoint_dir=work_dir / "step-checkpoints"
-                                        / f"step-{t}", device=device, bf16=bf16, callbacks=[reporting])
             staging = work_dir / "steps" / f".step-{t}.tmp"
             shutil.rmtree(staging, ignore_errors=True)
-            model.save_pretrained(staging)
-            tokenizer.save_pretrained(staging)
-            del model
+            if rows:
+                hooks.log(f"step {t}: {config.tracker} DPO on {len(rows)} pairs ({len(pairs[t])} decided in the step)")
+                share = (t / len(steps), (t + 0.8) / len(steps))
+                reporting = reporting_callback(hooks, max_steps=config.dpo_steps, progress=share,
+                                               stage=f"step {t}: DPO", step_offset=t * config.dpo_steps,
+                                               keys={"loss": "loss", "rewards/accuracies": "dpo_accuracy"})
+                model, tokenizer = dpo_step(rows, start=start, config=config, device=device, bf16=bf16,
+                                            checkpoint_dir=work_dir / "step-checkpoints" / f"step-{t}",
+                                            callbacks=[reporting])
+                model.save_pretrained(staging)
+                tokenizer.save_pretrained(staging)
+                del model
+            else:  # every pair's (extrapolated) preference is even: nothing pulls either way
+                hooks.log(f"step {t}: no pair leans either way; the model stays as it was")
+                shutil.copytree(start, staging, ignore=shutil.ignore_patterns("value_vector.json"))
             hooks.progress((t + 0.8) / len(steps), stage=f"step {t}: value vector")
             vector = measure(staging)
             (staging / "value_vector.json").write_text(json.dumps(vector), encoding="utf-8")

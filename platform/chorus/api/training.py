@@ -233,6 +233,9 @@ class RunOutput(serializers.Serializer):
     attempt = serializers.IntegerField()
     device = serializers.CharField()
     model = serializers.SerializerMethodField(help_text="the published model's id, once succeeded")
+    tracking = serializers.SerializerMethodField(
+        help_text="tracker runs (method progress): PG-Follow, PG-Predict, PG-Coevolve of the tracker and of the "
+                  "untrained base model, and per step its model folder, value vector and cosines; null otherwise")
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
@@ -241,6 +244,13 @@ class RunOutput(serializers.Serializer):
     def get_model(self, run) -> int | None:
         artifact = getattr(run, "artifact", None)  # reverse one-to-one: missing until published
         return artifact.pk if artifact else None
+
+    def get_tracking(self, run) -> dict | None:
+        tracking = selectors.run_tracking(run=run)
+        if tracking is not None:
+            tracking = {**tracking, "dims": run.summary["tracking"].get("dims"),
+                        "baseline_vector": run.summary["tracking"].get("baseline_vector")}
+        return tracking
 
 
 class RunFilter(serializers.Serializer):

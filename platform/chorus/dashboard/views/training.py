@@ -130,7 +130,7 @@ def runs_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     if run is None:
         raise Http404("No such run.")
     context = {"run": run, "artifact": selectors.run_artifact(run=run),
-               "curve": loss_curve(selectors.run_curve(run=run))}
+               "curve": loss_curve(selectors.run_curve(run=run)), "tracking": selectors.run_tracking(run=run)}
     if request.htmx:
         return render(request, "dashboard/runs_detail.html#live", context)
     return render(request, "dashboard/runs_detail.html", context)
