@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 
 DIMS = 4
-ITEMS_PER_DIM = 2
-JUDGES = 10
+ITEMS_PER_DIM = 1
+JUDGES = 4
 DRIFT = 0.05
 SITUATIONS = ("A friend asks for help moving.", "A stranger drops a wallet.", "A colleague takes credit.",
               "A neighbour plays loud music.", "A child asks a hard question.", "A rival asks for advice.",
