@@ -17,6 +17,7 @@ class AlignmentTarget(models.Model):
         CONSTITUTION = "constitution", "Constitution"
         MORAL_GRAPH = "moral_graph", "Moral graph"
         PREFERENCE_POPULATION = "preference_population", "Preference population"
+        TIMELINE = "timeline", "Timeline"
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=200)
@@ -29,7 +30,7 @@ class AlignmentTarget(models.Model):
     graph_snapshot = models.ForeignKey(
         "elicitation.GraphSnapshot", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    campaign = models.ForeignKey(  # a preference population's campaign
+    campaign = models.ForeignKey(  # a preference population's or a timeline's campaign
         "elicitation.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     source_label = models.CharField(max_length=300)

@@ -79,3 +79,20 @@ def preference_import_get(*, import_id: int) -> PreferenceImport | None:
 
 def preference_imports_recent(*, limit: int = 10) -> QuerySet[PreferenceImport]:
     return PreferenceImport.objects.select_related("target")[:limit]
+
+
+TRACKING_SCORES = (("pg_follow", "PG-Follow"), ("pg_predict", "PG-Predict"), ("pg_coevolve", "PG-Coevolve"))
+
+
+def run_tracking(*, run: TrainingRun) -> dict | None:
+    """A tracker run's scores (the tracker's, and the untrained base model's) and its per-step rows
+    (the step's model folder, its cosine to the population now and a step ahead); None for other runs."""
+    tracking = (run.summary or {}).get("tracking")
+    if not tracking:
+        return None
+    metrics = run.metrics or {}
+    scores = [{"key": key, "label": label, "tracker": metrics.get(key), "baseline": metrics.get(f"baseline_{key}")}
+              for key, label in TRACKING_SCORES]
+    return {"tracker": run.summary.get("tracker", ""), "ahead": tracking.get("ahead", 1),
+            "scores": scores if any(s["tracker"] is not None for s in scores) else [],
+            "steps": tracking.get("rows", [])}

@@ -73,3 +73,8 @@ def campaign_jobs_recent(*, kind: str, campaign: Campaign | None = None, limit: 
     if campaign is not None:
         jobs = jobs.filter(campaign=campaign)
     return list(jobs.order_by("-created_at", "-pk")[:limit])
+
+
+def campaign_waves(*, campaign: Campaign) -> QuerySet[Wave]:
+    """A campaign's waves in the order they ran."""
+    return Wave.objects.filter(campaign=campaign).order_by("starts_at", "number")

@@ -103,7 +103,7 @@ def test_a_target_without_data_or_with_a_bad_source_is_a_400_naming_the_field(ev
         assert list(error["fields"]) == [field] and words in error["fields"][field][0], body
     assert not AlignmentTarget.objects.exists()
     no_source = everything.post("/api/v1/targets/freeze/", {"name": "g"}, format="json").json()["error"]
-    assert set(no_source["fields"]) == {"constitution_version", "graph_snapshot", "campaign"}
+    assert set(no_source["fields"]) == {"constitution_version", "graph_snapshot", "campaign", "timeline_campaign"}
     assert "exactly one" in no_source["fields"]["campaign"][0]
 
 
@@ -256,3 +256,23 @@ def test_reads_need_their_scope(client_with, path, needs):
     others = [s for s in Scope.values if s != needs]
     assert client_with(*others).get(path).status_code == 403
     assert client_with(needs).get(path).status_code == 200
+
+
+def test_freezing_a_timeline_and_its_refusals(everything, scripted_llm):
+    from tests.support.timelines import drifting_campaign
+
+    campaign, _ = drifting_campaign(scripted_llm, waves=3, people=1)
+    response = everything.post("/api/v1/targets/freeze/", {"name": "drift", "timeline_campaign": campaign.pk},
+                               format="json")
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert (created["kind"], created["campaign"]) == ("timeline", campaign.pk)
+    assert {f["name"]: f["rows"] for f in created["files"]} == {"steps.jsonl": 3, "preferences.jsonl": 6}
+
+    short, _ = drifting_campaign(scripted_llm, waves=2, people=1, title="Short")
+    for body, words in [({"timeline_campaign": short.pk}, "at least 3 waves"),
+                        ({"timeline_campaign": 999999}, "No such campaign"),
+                        ({"timeline_campaign": campaign.pk, "campaign": campaign.pk}, "exactly one")]:
+        response = everything.post("/api/v1/targets/freeze/", {"name": "t", **body}, format="json")
+        assert response.status_code == 400, body
+        assert words in response.json()["error"]["fields"]["timeline_campaign"][0], body

@@ -192,3 +192,26 @@ def test_the_run_form_offers_only_methods_and_targets_that_fit(staff, toy_target
     graph = target_freeze_moral_graph(name="graph", snapshot_id=snapshot.pk)
     page = staff.get(reverse("dashboard:targets_detail", args=[graph.pk])).content.decode()
     assert 'id="no-trainers"' in page and "Train " not in page
+
+
+def test_freeze_a_timeline_from_the_form_and_its_refusal(staff, scripted_llm):
+    from tests.support.timelines import drifting_campaign
+
+    campaign, _ = drifting_campaign(scripted_llm, waves=3, people=1, title="Drift")
+    short, _ = drifting_campaign(scripted_llm, waves=2, people=1, title="Short")
+    url = reverse("dashboard:targets_new")
+    form = staff.get(url, {"kind": "timeline"}).content.decode()
+    assert "Freeze a timeline" in form and "Drift (6 judged comparisons)" in form
+
+    bad = staff.post(url, {"kind": "timeline", "name": "t", "source": short.pk})
+    html = bad.content.decode()
+    assert bad.status_code == 400 and "at least 3 waves; this campaign has 2" in html
+    assert 'aria-invalid="true"' in html[html.index('id="source"'):].split(">")[0]
+    assert not AlignmentTarget.objects.exists()
+
+    done = staff.post(url, {"kind": "timeline", "name": "t", "source": campaign.pk})
+    target = AlignmentTarget.objects.get()
+    assert done["Location"] == reverse("dashboard:targets_detail", args=[target.pk]) and target.kind == "timeline"
+    html = staff.get(done["Location"]).content.decode()
+    assert 'data-file="steps.jsonl"' in html and 'data-file="preferences.jsonl"' in html
+    assert "progress" in html  # the trackers are offered for it

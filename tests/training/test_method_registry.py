@@ -17,7 +17,7 @@ from training.methods import METHODS
 
 
 def test_the_machinery_offers_exactly_the_listed_methods():
-    assert method_names() == sorted(METHODS) == ["janus", "pal", "salmon", "vpl"]
+    assert method_names() == sorted(METHODS) == ["janus", "pal", "progress", "salmon", "vpl"]
     for name in ("common", "toys", "contract", "population", "salmon.py", ""):
         with pytest.raises(ValidationError, match="Unknown method"):
             method_module(name)

@@ -7,4 +7,4 @@ this package that is not listed is not a method: `common/` holds what methods sh
 module and its name here.
 """
 
-METHODS = ("janus", "pal", "salmon", "vpl")
+METHODS = ("janus", "pal", "progress", "salmon", "vpl")

@@ -20,10 +20,12 @@ from django.db.models import Max, Q
 
 from elicitation.domain.comparisons_exports import chosen_rejected, pseudonym
 from elicitation.domain.moral_graph import graph_redact
-from elicitation.selectors.campaigns import campaign_get
+from elicitation.domain.surveys import value_vector_from_observations
+from elicitation.selectors.campaigns import campaign_get, campaign_waves, wave_by_number, wave_window
 from elicitation.selectors.comparisons import comparisons_decided
 from elicitation.selectors.constitutions import constitution_source
 from elicitation.selectors.moral_graph import graph_snapshot_source
+from elicitation.selectors.surveys import survey_observations
 from training import object_store
 from training.models import AlignmentTarget, TargetFile, TrainingRun
 from training.storage import (
@@ -47,7 +49,9 @@ SOURCE_FIELDS = {
     AlignmentTarget.Kind.CONSTITUTION: "constitution_version",
     AlignmentTarget.Kind.MORAL_GRAPH: "graph_snapshot",
     AlignmentTarget.Kind.PREFERENCE_POPULATION: "campaign",
+    AlignmentTarget.Kind.TIMELINE: "timeline_campaign",
 }
+MIN_TIMELINE_STEPS = 3
 
 
 def target_freeze(
@@ -62,7 +66,9 @@ def target_freeze(
     if kind == AlignmentTarget.Kind.PREFERENCE_POPULATION:
         return target_freeze_preference_population(name=name, campaign_id=source_id,
                                                    min_pairs_per_user=min_pairs_per_user, user=user)
-    raise ValidationError({"kind": "Choose a constitution, a moral graph or a preference population."})
+    if kind == AlignmentTarget.Kind.TIMELINE:
+        return target_freeze_timeline(name=name, campaign_id=source_id, user=user)
+    raise ValidationError({"kind": "Choose a constitution, a moral graph, a preference population or a timeline."})
 
 
 def target_freeze_constitution(
@@ -151,6 +157,55 @@ def target_freeze_preference_population(
     return _freeze(name=name, kind=AlignmentTarget.Kind.PREFERENCE_POPULATION,
                    files={"preferences.jsonl": preferences, "users.jsonl": users}, provenance=provenance,
                    source_label=label, user=user, campaign_id=campaign.pk)
+
+
+def target_freeze_timeline(*, name: str, campaign_id: int, user=None) -> AlignmentTarget:
+    """A campaign's waves as the steps of a timeline, for trackers (training/methods/progress.py).
+
+    `steps.jsonl` has one row per wave in order: its number, label, window, how many pairs were
+    decided in it, and the population's value vector then (null while the campaign has no value
+    survey answers for that wave). `preferences.jsonl` has every pair decided in a wave, in the same
+    shape as a preference population's, with its `step`. Refused, before anything is written, with
+    fewer than MIN_TIMELINE_STEPS waves or a wave in which no pair was decided."""
+    name = _checked_name(name)
+    campaign = campaign_get(campaign_id=campaign_id)
+    if campaign is None:
+        raise ValidationError({"timeline_campaign": "No such campaign."})
+    waves = list(campaign_waves(campaign=campaign))
+    if len(waves) < MIN_TIMELINE_STEPS:
+        raise ValidationError({"timeline_campaign": f"A timeline needs at least {MIN_TIMELINE_STEPS} waves; "
+                                                    f"this campaign has {len(waves)}."})
+    steps, preferences, counts = [], [], Counter()
+    for index, wave in enumerate(waves):
+        starts, ends = wave_window(wave=wave)
+        pairs, _, wave_counts = _preference_population(comparisons_decided(campaign=campaign, since=starts, until=ends),
+                                                       min_pairs=1)
+        if not pairs:
+            raise ValidationError({"timeline_campaign": f"No pair was decided in wave {wave.number} (ties and “both "
+                                                        "bad” show no preference): every wave needs some."})
+        counts.update(wave_counts)
+        preferences += [{**pair, "step": index} for pair in pairs]
+        steps.append({"step": index, "wave": wave.number, "label": str(wave), "starts_at": starts.isoformat(),
+                      "ends_at": ends.isoformat() if ends else None, "pairs": len(pairs), "users": len({p["user"] for p in pairs}),
+                      "population_vector": _population_vector(campaign=campaign, wave=wave)})
+    provenance = {"waves": len(waves), "pairs_kept": len(preferences), "comparisons_judged": counts["judged"],
+                  "ties": counts["tie"], "both_bad": counts["both_bad"],
+                  "participants": len({p["user"] for p in preferences}),
+                  "waves_with_population_vector": sum(s["population_vector"] is not None for s in steps)}
+    label = f"Timeline of “{campaign.title}”: {_count(len(waves), 'wave')}, {_count(len(preferences), 'pair')}"
+    return _freeze(name=name, kind=AlignmentTarget.Kind.TIMELINE,
+                   files={"steps.jsonl": steps, "preferences.jsonl": preferences}, provenance=provenance,
+                   source_label=label, user=user, campaign_id=campaign.pk)
+
+
+def _population_vector(*, campaign, wave) -> dict | None:
+    """The population's value vector in a wave (ValueVector.to_json()), or None when no one answered
+    the value survey in it. Computed again at each withdrawal, so it leaves the withdrawn out."""
+    observations = survey_observations(wave=wave)
+    if not observations:
+        return None
+    return {**value_vector_from_observations(observations).to_json(),
+            "participants": len({o.respondent for o in observations})}
 
 
 def _preference_population(comparisons: Iterable[dict], *, min_pairs: int) -> tuple[list, list, Counter]:
@@ -276,7 +331,8 @@ def targets_redact(*, withdrawal) -> list[AlignmentTarget]:
     hash, and a line in `redactions` with no one named) are updated, and then each staged file
     replaces its final name. Finished runs on a changed target lose their intermediate data (their
     published models stay). Returns the targets that changed."""
-    query = Q(kind=AlignmentTarget.Kind.PREFERENCE_POPULATION, campaign_id=withdrawal.campaign_id)
+    query = Q(kind__in=(AlignmentTarget.Kind.PREFERENCE_POPULATION, AlignmentTarget.Kind.TIMELINE),
+              campaign_id=withdrawal.campaign_id)
     if withdrawal.graph and withdrawal.snapshot_ids:
         query |= Q(kind=AlignmentTarget.Kind.MORAL_GRAPH, graph_snapshot_id__in=withdrawal.snapshot_ids)
     versions = {e.version_id for e in withdrawal.entries_redacted}
@@ -337,6 +393,12 @@ def _withdrawn_rows(target: AlignmentTarget, rows: dict[str, list[dict] | None],
         changed = {name: [row for row in r if row.get("user") != withdrawal.pseudonym]
                    for name, r in present.items() if name in ("preferences.jsonl", "users.jsonl")}
         return _only_changed(changed, present), sum(len(present[n]) - len(r) for n, r in changed.items()), 0
+    if target.kind == AlignmentTarget.Kind.TIMELINE and "preferences.jsonl" in present:
+        kept = [row for row in present["preferences.jsonl"] if row.get("user") != withdrawal.pseudonym]
+        changed = {"preferences.jsonl": kept}
+        if "steps.jsonl" in present:
+            changed["steps.jsonl"] = _timeline_steps_recounted(target, present["steps.jsonl"], kept)
+        return _only_changed(changed, present), len(present["preferences.jsonl"]) - len(kept), 0
     if target.kind == AlignmentTarget.Kind.CONSTITUTION and "principles.jsonl" in present:
         redacted = Counter((e.name, e.definition, e.negated_definition) for e in withdrawal.entries_redacted
                            if e.version_id == target.constitution_version_id)
@@ -358,6 +420,24 @@ def _withdrawn_rows(target: AlignmentTarget, rows: dict[str, list[dict] | None],
             changed["contexts.jsonl"] = [{"id": key, "text": text} for key, text in result.summary["contexts"].items()]
         return _only_changed(changed, present), result.rows_removed, result.rows_reworded
     return {}, 0, 0
+
+
+def _timeline_steps_recounted(target: AlignmentTarget, steps: list[dict], pairs: list[dict]) -> list[dict]:
+    """Each step's pair and people counts from the pairs kept, and its population vector computed
+    again from the answers that remain (when the campaign and the wave are still there)."""
+    by_step: dict[int, list[dict]] = {}
+    for pair in pairs:
+        by_step.setdefault(pair["step"], []).append(pair)
+    campaign = campaign_get(campaign_id=target.campaign_id) if target.campaign_id else None
+    rows = []
+    for step in steps:
+        kept = by_step.get(step["step"], [])
+        row = {**step, "pairs": len(kept), "users": len({p["user"] for p in kept})}
+        wave = wave_by_number(campaign=campaign, number=step["wave"]) if campaign else None
+        if wave is not None and step.get("population_vector") is not None:  # their answers are gone by now
+            row["population_vector"] = _population_vector(campaign=campaign, wave=wave)
+        rows.append(row)
+    return rows
 
 
 def _only_changed(changed: dict[str, list[dict]], present: dict[str, list[dict]]) -> dict[str, list[dict]]:

@@ -118,6 +118,9 @@ class TargetFreezeInput(serializers.Serializer):
     graph_snapshot = serializers.IntegerField(required=False, min_value=1)
     campaign = serializers.IntegerField(required=False, min_value=1,
                                         help_text="freeze the judged comparisons of this campaign")
+    timeline_campaign = serializers.IntegerField(
+        required=False, min_value=1,
+        help_text="freeze this campaign's waves as a timeline (per wave: its decided pairs, the population's vector)")
     extra_prompts = serializers.ListField(
         child=serializers.CharField(allow_blank=True), required=False, max_length=1000,
         help_text="prompts to train on besides the campaign's questions (constitution targets only)",
@@ -130,7 +133,7 @@ class TargetFreezeInput(serializers.Serializer):
     def validate(self, data):
         given = [source for source in SOURCES if source in data]
         if len(given) != 1:
-            message = "Give exactly one of constitution_version, graph_snapshot or campaign."
+            message = "Give exactly one of constitution_version, graph_snapshot, campaign or timeline_campaign."
             raise serializers.ValidationError({source: message for source in (given or SOURCES)})
         if "extra_prompts" in data and "constitution_version" not in data:
             raise serializers.ValidationError({"extra_prompts": "Only a constitution target takes prompts."})
@@ -140,8 +143,8 @@ class TargetFreezeInput(serializers.Serializer):
 
 
 class TargetFreezeApi(APIView):
-    """Freezes a published constitution version, a moral-graph snapshot or a campaign's judged
-    comparisons (a preference population) into a new target version."""
+    """Freezes a published constitution version, a moral-graph snapshot, a campaign's judged
+    comparisons (a preference population) or its waves (a timeline) into a new target version."""
 
     required_scopes = (Scope.WRITE_TARGETS,)
 
@@ -254,6 +257,9 @@ class RunOutput(serializers.Serializer):
     model = serializers.SerializerMethodField(help_text="the published model's id, once succeeded")
     held_out = serializers.SerializerMethodField(help_text="held-out accuracy against chance, once succeeded; "
                                                            "null when the run measured none")
+    tracking = serializers.SerializerMethodField(
+        help_text="tracker runs (method progress): PG-Follow, PG-Predict, PG-Coevolve of the tracker and of the "
+                  "untrained base model, and per step its model folder, value vector and cosines; null otherwise")
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
@@ -267,6 +273,13 @@ class RunOutput(serializers.Serializer):
     def get_model(self, run) -> int | None:
         artifact = getattr(run, "artifact", None)  # reverse one-to-one: missing until published
         return artifact.pk if artifact else None
+
+    def get_tracking(self, run) -> dict | None:
+        tracking = selectors.run_tracking(run=run)
+        if tracking is not None:
+            tracking = {**tracking, "dims": run.summary["tracking"].get("dims"),
+                        "baseline_vector": run.summary["tracking"].get("baseline_vector")}
+        return tracking
 
 
 class RunFilter(serializers.Serializer):

@@ -70,7 +70,7 @@ def targets_new(request: HttpRequest) -> HttpResponse:
 def _freeze(form: dict, user) -> AlignmentTarget:
     kind = form["kind"]
     if kind not in SOURCE_FIELDS:
-        raise ValidationError({"kind": "Choose a constitution, a moral graph or a preference population."})
+        raise ValidationError({"kind": "Choose a constitution, a moral graph, a preference population or a timeline."})
     if not form["source"].isdigit():
         raise ValidationError({SOURCE_FIELDS[kind]: "Choose what to freeze."})
     min_pairs = form["min_pairs_per_user"].strip()
@@ -174,7 +174,8 @@ def runs_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         raise Http404("No such run.")
     context = {"run": run, "artifact": selectors.run_artifact(run=run),
                "curve": loss_curve(selectors.run_curve(run=run)),
-               "held_out": held_out_verdict(run.metrics, run.summary) if run.status == run.Status.SUCCEEDED else None}
+               "held_out": held_out_verdict(run.metrics, run.summary) if run.status == run.Status.SUCCEEDED else None,
+               "tracking": selectors.run_tracking(run=run)}
     if request.htmx:
         return render(request, "dashboard/runs_detail.html#live", context)
     return render(request, "dashboard/runs_detail.html", context)
