@@ -3,9 +3,12 @@
 Services queue these by name (`chorus.dispatch`), so this module imports them and not the reverse.
 """
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
-from elicitation.models import Campaign, CanonicalCard, ValuesCard
+from elicitation.models import Campaign, CanonicalCard, JudgeCalibration, ValuesCard
 from elicitation.services.constitutions import principles_draft_from_graph
+from elicitation.services.dedup import judge_calibrate as calibrate
+from elicitation.services.dedup import judge_calibration_fail
 from elicitation.services.moral_graph import upgrade_stories_propose as propose_stories
 from elicitation.services.values import card_deduplicate as deduplicate
 from elicitation.services.values import contexts_generate
@@ -46,3 +49,16 @@ def principles_draft(campaign_id: int) -> dict:
         if not result.remaining or not result.drafted:  # done, or every attempt in the batch failed
             break
     return {"drafted": drafted, "failed": failed}
+
+
+@shared_task(name="elicitation.tasks.judge_calibrate", soft_time_limit=1800, time_limit=1860)
+def judge_calibrate(calibration_id: int) -> str:
+    """Scores the same-value judge on the labelled pairs (about 1.5 s a pair for the bundled model on CPU)."""
+    calibration = JudgeCalibration.objects.filter(pk=calibration_id).first()
+    if calibration is None:
+        return "gone"
+    try:
+        return calibrate(calibration=calibration).status
+    except SoftTimeLimitExceeded:
+        judge_calibration_fail(calibration=calibration, error="The calibration ran out of time (30 minutes).")
+        return JudgeCalibration.FAILED
