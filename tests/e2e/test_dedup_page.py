@@ -43,12 +43,13 @@ def test_curator_sees_the_mode_decides_borderline_pairs_and_calibrates(page, liv
 
     rows.first.get_by_role("button", name="Merge").click()
     expect(page.get_by_role("status").first).to_contain_text(f"is now part of the value “{CARD['title']}”")
-    expect(page.locator(f"#value-{firsts[0].pk}")).to_contain_text(REWORDED["title"])
+    expect(page.locator(f"#value-{firsts[0].pk} h3")).to_contain_text("· 2 cards")
+    expect(page.locator(f"#card-{pending[0].pk}")).to_contain_text("curator")
     expect(rows).to_have_count(1)
     rows.first.get_by_role("button", name="Keep apart").click()
     expect(page.get_by_role("status").first).to_contain_text("are kept apart")
     expect(page.locator("#borderline")).to_contain_text("No pairs wait for you.")
-    expect(page.locator(f"#value-{firsts[1].pk}")).not_to_contain_text(REWORDED["title"])
+    expect(page.locator(f"#value-{firsts[1].pk} h3")).to_contain_text("· 1 card")  # CARD's own, alone
 
     page.get_by_role("button", name="Calibrate the judge again").click()
     expect(mode).to_contain_text("Calibration queued")
