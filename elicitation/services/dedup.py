@@ -7,6 +7,7 @@ How the mode is chosen and used: `elicitation.domain.dedup`, `selectors.dedup.de
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -20,15 +21,23 @@ from elicitation.models import BorderlinePair, JudgeCalibration
 from elicitation.services.values import card_move, content_free_lean, judge_same_value
 
 CALIBRATE_TASK = "elicitation.tasks.judge_calibrate"
+STALE_AFTER = timedelta(minutes=31)  # the task's hard time limit
 
 
 def judge_calibration_request(*, queue: bool = True) -> JudgeCalibration:
     """Saves a calibration of the configured judge as queued, and queues it on a worker once committed
     (`queue=False`: the caller runs it, as the management command does). One at a time per backend."""
     task_id = str(uuid.uuid4()) if queue else ""
+    backend = llm.backend_identity()
     try:
         with transaction.atomic():
-            calibration = JudgeCalibration.objects.create(backend=llm.backend_identity(), task_id=task_id)
+            # A worker that died mid-run (or never took the task) would otherwise block every later request.
+            JudgeCalibration.objects.filter(
+                backend=backend, status__in=[JudgeCalibration.QUEUED, JudgeCalibration.RUNNING],
+                requested_at__lt=timezone.now() - STALE_AFTER,
+            ).update(status=JudgeCalibration.FAILED, finished_at=timezone.now(),
+                     error="No worker finished it within the task's time limit; calibrate again.")
+            calibration = JudgeCalibration.objects.create(backend=backend, task_id=task_id)
     except IntegrityError:
         raise ValidationError("A calibration of this judge is already queued or running; its result will "
                               "appear here.") from None

@@ -423,6 +423,21 @@ def test_one_calibration_at_a_time_per_backend(db):
     assert list(JudgeCalibration.objects.all()) == [pending]
 
 
+def test_a_calibration_no_worker_finished_in_time_gives_way_to_a_new_one(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from elicitation.services.dedup import STALE_AFTER
+
+    stuck = judge_calibration_request(queue=False)
+    JudgeCalibration.objects.filter(pk=stuck.pk).update(requested_at=timezone.now() - STALE_AFTER - timedelta(seconds=1))
+    fresh = judge_calibration_request(queue=False)
+    stuck.refresh_from_db()
+    assert stuck.status == "failed" and "time limit" in stuck.error and fresh.status == "queued"
+    assert dedup_mode().latest == fresh
+
+
 def test_a_calibration_request_queues_the_task_by_name_once_committed(db, monkeypatch,
                                                                         django_capture_on_commit_callbacks):
     import chorus.dispatch
