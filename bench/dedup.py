@@ -31,6 +31,9 @@ the value they belong to (`canonicalCardId`, `value` or `group`). --write-pairs 
 pairs that production calibrates judges on (elicitation/domain/dedup_pairs.json) from the generated
 cards.
 
+With --judge-pairs 0 the judge-mode row uses the configured judge's latest stored calibration
+(`manage.py calibrate_judge`) instead of measuring it again.
+
     .venv/bin/python bench/dedup.py [--judge-pairs 100] [--cards FILE] [--write-pairs]
 """
 from __future__ import annotations
@@ -406,6 +409,21 @@ def real_judge_sample(cards: list[Card], asked: list[tuple[int, int]], size: int
     return _production_judge(forward > lean, truth)
 
 
+def stored_calibration_rates() -> tuple[float, float] | None:
+    """The configured judge's rates from its latest calibration in the database (`manage.py calibrate_judge`)."""
+    from elicitation.selectors.dedup import dedup_mode
+
+    mode = dedup_mode()
+    calibration = mode.calibration
+    if calibration is None:
+        print(f"\n(no stored calibration of {mode.backend}: run manage.py calibrate_judge, or --judge-pairs 100)")
+        return None
+    print(f"\nStored calibration of {mode.backend}: {calibration.correct}/{calibration.pairs} right, p = "
+          f"{calibration.p_value:.3f}: {'judge mode' if mode.uses_judge else 'embedding-only mode'}")
+    different = calibration.pairs - calibration.duplicates
+    return calibration.said_same_on_duplicates / calibration.duplicates, calibration.said_same_on_different / different
+
+
 def _production_judge(says: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     correct = int((says == truth).sum())
     p_value = chance_p_value(correct, len(truth))
@@ -475,9 +493,10 @@ def main() -> None:
         write_pairs(cards, vectors, asked_at_production, 100)
 
     tight_sweep(vectors, truth)
-    judge_rates = None
     if args.judge_pairs:
         judge_rates = real_judge_sample(cards, asked_at_production, args.judge_pairs, random.Random(SEED))
+    else:
+        judge_rates = stored_calibration_rates()
     modes_side_by_side(vectors, labels, truth, judge_rates)
 
 

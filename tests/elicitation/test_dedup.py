@@ -483,6 +483,21 @@ def test_a_worker_with_another_judge_refuses_to_calibrate_for_it(db, settings, s
     assert calibration.status == "failed" and "CHORUS_LLM_" in calibration.error and scripted_llm.calls == []
 
 
+@pytest.mark.parametrize("knows, verdict", [(True, "better than chance: judge mode"),
+                                            (False, "at chance: embedding-only mode")])
+def test_the_command_calibrates_in_the_foreground_and_says_the_mode(db, monkeypatch, knows, verdict):
+    from io import StringIO
+
+    import chorus.llm
+    from django.core.management import call_command
+
+    monkeypatch.setattr(chorus.llm, "chat_backend", lambda: PairJudge(knows=knows))
+    out = StringIO()
+    call_command("calibrate_judge", stdout=out)
+    assert verdict in out.getvalue() and "Calibrating local:smollm2-135m-instruct" in out.getvalue()
+    assert dedup_mode().uses_judge is knows
+
+
 def test_the_shipped_pairs_are_balanced_candidates():
     from elicitation.domain.dedup import labelled_pairs
 
