@@ -488,8 +488,9 @@ def test_a_worker_with_another_judge_refuses_to_calibrate_for_it(db, settings, s
 def test_the_command_calibrates_in_the_foreground_and_says_the_mode(db, monkeypatch, knows, verdict):
     from io import StringIO
 
-    import chorus.llm
     from django.core.management import call_command
+
+    import chorus.llm
 
     monkeypatch.setattr(chorus.llm, "chat_backend", lambda: PairJudge(knows=knows))
     out = StringIO()
