@@ -20,6 +20,7 @@ class JudgeCalibration(models.Model):
     status = models.CharField(max_length=10, choices=STATUSES, default=QUEUED)
     task_id = models.CharField(max_length=50, blank=True)
     pairs = models.PositiveIntegerField(default=0, help_text="labelled pairs judged")
+    judged_so_far = models.PositiveIntegerField(default=0, help_text="progress while running")
     duplicates = models.PositiveIntegerField(default=0, help_text="of them, pairs of the same value")
     said_same_on_duplicates = models.PositiveIntegerField(default=0)
     said_same_on_different = models.PositiveIntegerField(default=0)

@@ -22,6 +22,7 @@ from elicitation.services.values import card_move, content_free_lean, judge_same
 
 CALIBRATE_TASK = "elicitation.tasks.judge_calibrate"
 STALE_AFTER = timedelta(minutes=31)  # the task's hard time limit
+PROGRESS_EVERY = 10
 
 
 def judge_calibration_request(*, queue: bool = True) -> JudgeCalibration:
@@ -62,7 +63,11 @@ def judge_calibrate(*, calibration: JudgeCalibration) -> JudgeCalibration:
     pairs = labelled_pairs()
     try:
         method = _judge_method()
-        said_same = [judge_same_value(p.a, p.b) for p in pairs]
+        said_same = []
+        for i, pair in enumerate(pairs, start=1):
+            said_same.append(judge_same_value(pair.a, pair.b))
+            if i % PROGRESS_EVERY == 0:  # the page shows how far it got: on CPU this takes minutes
+                JudgeCalibration.objects.filter(pk=calibration.pk).update(judged_so_far=i)
     except InferenceError as exc:
         return judge_calibration_fail(calibration=calibration, error=f"The judge failed: {exc}")
     calibration.method = method

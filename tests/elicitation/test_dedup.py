@@ -458,9 +458,18 @@ def test_the_task_calibrates_once_and_a_repeat_is_a_no_op(db, monkeypatch):
     judge = PairJudge(knows=True)
     monkeypatch.setattr(chorus.llm, "chat_backend", lambda: judge)
     calibration = judge_calibration_request(queue=False)
+    seen = []
+    judge_answer = judge.complete
+
+    def answer_and_watch(messages, **kwargs):
+        seen.append(JudgeCalibration.objects.get(pk=calibration.pk).judged_so_far)
+        return judge_answer(messages, **kwargs)
+
+    monkeypatch.setattr(judge, "complete", answer_and_watch)
     assert tasks.judge_calibrate(calibration.pk) == "done"
     assert tasks.judge_calibrate(calibration.pk) == "done"
     assert judge.pairs_asked == 100 and dedup_mode().uses_judge
+    assert seen[:11] == [0] * 10 + [10] and seen[-1] == 90  # progress the page shows while it runs
 
 
 def test_a_failing_judge_fails_the_calibration_with_its_reason(db, monkeypatch, scripted_llm):
