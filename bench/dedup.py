@@ -16,13 +16,30 @@ Then the real judge (the configured chat backend, the bundled SmolLM2-135M by de
 on a sample of the pairs it would be asked at the production threshold, half same and half not: the
 JSON answer (the judge before calibration, and still the fallback for backends without logprobs)
 and the Yes/No log-probability margin, raw, minus the content-free lean (production), and minus the
-lean in both card orders.
+lean in both card orders; with the binomial test production uses to decide whether to trust it.
 
-    .venv/bin/python bench/dedup.py [--judge-pairs 100]
+Last, the two modes of production side by side (`elicitation.domain.dedup`), online:
+- judge mode: candidates within the loose threshold go to a judge that says "same" on duplicates and
+  on different values as often as the real judge just did (a stand-in with its measured rates);
+- embedding-only mode: a card joins the nearest value within the tight threshold, and the candidates
+  between the two thresholds are queued for a curator; scored as placed automatically, and as placed
+  once a curator has decided every queued pair rightly.
+
+--cards FILE replaces the generated cards with labelled real ones: a JSON array (or JSON lines) of
+cards with `title`, `description` (or `instructionsShort`), `policies` (or `evaluationCriteria`) and
+the value they belong to (`canonicalCardId`, `value` or `group`). --write-pairs writes the labelled
+pairs that production calibrates judges on (elicitation/domain/dedup_pairs.json) from the generated
+cards.
+
+With --judge-pairs 0 the judge-mode row uses the configured judge's latest stored calibration
+(`manage.py calibrate_judge`) instead of measuring it again.
+
+    .venv/bin/python bench/dedup.py [--judge-pairs 100] [--cards FILE] [--write-pairs]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import sys
@@ -40,6 +57,13 @@ import django
 
 django.setup()
 
+from elicitation.domain.dedup import (
+    LOOSE_DISTANCE_THRESHOLD,
+    PAIRS_FILE,
+    TIGHT_DISTANCE_THRESHOLD,
+    beats_chance,
+    chance_p_value,
+)
 from elicitation.models import CanonicalCard
 from elicitation.services.values import (
     DISTANCE_THRESHOLD,
@@ -57,6 +81,8 @@ P_HARD_NEGATIVE = 0.25  # a new group keeps another group's nouns and changes th
 P_DROP = 0.3  # a card of a 4- or 5-concept group leaves one concept out
 P_OTHER_PERSON = 0.2  # a card says "the person" where the group says "she", or the other way round
 THRESHOLDS = [0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.45, 0.50]
+TIGHT_SWEEP = [0.100, 0.125, 0.150, 0.175, 0.200, 0.225, 0.250]
+MIN_TIGHT_PRECISION = 0.8
 
 NOUNS = [
     ("FEARS", "WORRIES", "ANXIETIES"), ("FACTS", "DETAILS", "INFORMATION"),
@@ -235,6 +261,82 @@ def cluster_scores(assigned: np.ndarray, truth: np.ndarray) -> Scores:
     return Scores.of(int((predicted & truth).sum()), int(predicted.sum()), int(truth.sum()))
 
 
+def embedding_only(vectors: np.ndarray, tight: float, curator=None) -> tuple[np.ndarray, int]:
+    """Production's embedding-only mode: a card joins the nearest value within `tight`; the candidates
+    between `tight` and the loose threshold are queued for a curator. With `curator(card, founder)`,
+    queued pairs are decided as it says, as if it had answered when the card arrived. Returns each
+    card's value index and how many pairs were queued."""
+    def within(a: int, founder: int) -> bool:
+        return 1.0 - float(vectors[a] @ vectors[founder]) <= tight
+
+    assigned, asked = online_clusters(vectors, LOOSE_DISTANCE_THRESHOLD,
+                                      lambda a, f: within(a, f) or bool(curator and curator(a, f)))
+    return assigned, sum(not within(a, f) for a, f in asked)
+
+
+def tight_sweep(vectors: np.ndarray, truth: np.ndarray) -> float:
+    """Embedding-only mode at each tight threshold: how right its merges are, and what it leaves to curators.
+    Returns the largest threshold whose merges are right at least MIN_TIGHT_PRECISION of the time."""
+    print(f"\nEmbedding-only mode by tight threshold (loose {LOOSE_DISTANCE_THRESHOLD}): merges made without a "
+          f"judge must be right at least {MIN_TIGHT_PRECISION:.0%} of the time")
+    print(f"  {'tight':>6} {'P     R     F1':>17} {'values':>6} {'queued':>6}")
+    measured = TIGHT_SWEEP[0]
+    for tight in TIGHT_SWEEP:
+        assigned, queued = embedding_only(vectors, tight)
+        scores = cluster_scores(assigned, truth)
+        if scores.precision >= MIN_TIGHT_PRECISION:
+            measured = tight
+        mark = " <- production" if tight == TIGHT_DISTANCE_THRESHOLD else ""
+        print(f"  {tight:6.3f} {scores!s:>17} {assigned.max() + 1:6d} {queued:6d}{mark}")
+    print(f"  largest tight threshold with precision >= {MIN_TIGHT_PRECISION:.2f}: {measured:.3f}")
+    return measured
+
+
+def modes_side_by_side(vectors: np.ndarray, labels: np.ndarray, truth: np.ndarray,
+                       judge_rates: tuple[float, float] | None) -> None:
+    rng = random.Random(SEED)
+
+    def stand_in(says_same_on_duplicates: float, says_same_on_different: float):
+        return lambda a, f: rng.random() < (says_same_on_duplicates if labels[a] == labels[f] else says_same_on_different)
+
+    coin = online_clusters(vectors, LOOSE_DISTANCE_THRESHOLD, stand_in(0.5, 0.5))[0]
+    rows: list[tuple[str, np.ndarray, int | None]] = [("judge mode, a judge at chance (coin flip)", coin, None)]
+    if judge_rates:
+        name = f"judge mode, real judge's rates ({judge_rates[0]:.0%} / {judge_rates[1]:.0%} say same)"
+        rows.append((name, online_clusters(vectors, LOOSE_DISTANCE_THRESHOLD, stand_in(*judge_rates))[0], None))
+    rows.append(("judge mode, a perfect judge", online_clusters(vectors, LOOSE_DISTANCE_THRESHOLD,
+                                                                 stand_in(1.0, 0.0))[0], None))
+    auto, queued = embedding_only(vectors, TIGHT_DISTANCE_THRESHOLD)
+    rows.append(("embedding-only, placed automatically", auto, queued))
+    decided, queued = embedding_only(vectors, TIGHT_DISTANCE_THRESHOLD, lambda a, f: labels[a] == labels[f])
+    rows.append(("embedding-only, curator decides the queue rightly", decided, queued))
+    print(f"\nThe two modes side by side (loose threshold {LOOSE_DISTANCE_THRESHOLD}, tight "
+          f"{TIGHT_DISTANCE_THRESHOLD}; cards arrive one by one):")
+    print(f"  {'mode':58} {'P     R     F1':>17} {'values':>6} {'queued':>6}")
+    for name, assigned, queued in rows:
+        print(f"  {name:58} {cluster_scores(assigned, truth)!s:>17} {assigned.max() + 1:6d} "
+              f"{'' if queued is None else queued:>6}")
+
+
+def load_cards(path: Path) -> list[Card]:
+    """Labelled real cards: a JSON array or JSON lines, MAI's column names or ours (see the docstring)."""
+    text = path.read_text()
+    rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(line) for line in text.splitlines()
+                                                                   if line.strip()]
+
+    def field(row: dict, *names: str):
+        return next(row[n] for n in names if n in row)
+
+    values: dict[str, int] = {}
+    cards = []
+    for row in rows:
+        policies = field(row, "policies", "evaluationCriteria")
+        group = values.setdefault(str(field(row, "canonicalCardId", "value", "group")), len(values))
+        cards.append(Card(group=group, title=row["title"], description=field(row, "description", "instructionsShort"),
+                          policies=list(policies)))
+    return cards
+
+
 def check_mirror(vectors: np.ndarray, checked: int = 50) -> bool:
     """`online_clusters` re-implements `nearest_candidates` in bulk; check they agree on the first cards."""
     values = [CanonicalCard(embedding=[float(x) for x in v]) for v in vectors[: checked // 2]]
@@ -248,17 +350,34 @@ def check_mirror(vectors: np.ndarray, checked: int = 50) -> bool:
     return True
 
 
-def real_judge_sample(cards: list[Card], asked: list[tuple[int, int]], size: int, rng: random.Random) -> None:
+def sample_pairs(cards: list[Card], asked: list[tuple[int, int]], size: int,
+                 rng: random.Random) -> list[tuple[int, int]]:
+    """Half pairs of the same value, half not, among those the judge would be asked."""
+    same = [p for p in asked if cards[p[0]].group == cards[p[1]].group]
+    different = [p for p in asked if cards[p[0]].group != cards[p[1]].group]
+    return rng.sample(same, min(size // 2, len(same))) + rng.sample(different, min(size - size // 2, len(different)))
+
+
+def write_pairs(cards: list[Card], vectors: np.ndarray, asked: list[tuple[int, int]], size: int) -> None:
+    """The labelled pairs production calibrates judges on, shipped in the repository."""
+    pairs = sample_pairs(cards, asked, size, random.Random(SEED + 1))
+    rows = [{"a": cards[a].as_dict(), "b": cards[b].as_dict(), "same": cards[a].group == cards[b].group,
+             "distance": round(float(1.0 - vectors[a] @ vectors[b]), 4)} for a, b in pairs]
+    PAIRS_FILE.write_text(json.dumps(rows, indent=1) + "\n")
+    print(f"wrote {len(rows)} labelled pairs ({sum(r['same'] for r in rows)} duplicates) to {PAIRS_FILE}")
+
+
+def real_judge_sample(cards: list[Card], asked: list[tuple[int, int]], size: int,
+                      rng: random.Random) -> tuple[float, float]:
     """The judges on the same sampled pairs: the old JSON answer, and Yes/No log-probabilities read
-    raw, calibrated (production), and calibrated in both card orders."""
+    raw, calibrated (production), and calibrated in both card orders. Returns how often production's
+    judge says "same" on duplicates and on different values."""
     from django.conf import settings
 
     from chorus.inference import NotSupported
     from chorus.llm import chat_backend
 
-    same = [p for p in asked if cards[p[0]].group == cards[p[1]].group]
-    different = [p for p in asked if cards[p[0]].group != cards[p[1]].group]
-    sample = rng.sample(same, min(size // 2, len(same))) + rng.sample(different, min(size - size // 2, len(different)))
+    sample = sample_pairs(cards, asked, size, rng)
     backend = chat_backend()
     print(f"\nReal judge ({settings.CHORUS_LLM_BACKEND}:{settings.CHORUS_LLM_MODEL}) on {len(sample)} of the "
           f"{len(asked)} pairs it would be asked at the production threshold {DISTANCE_THRESHOLD}:")
@@ -275,7 +394,7 @@ def real_judge_sample(cards: list[Card], asked: list[tuple[int, int]], size: int
         lean = content_free_lean(backend)
     except NotSupported:
         print("  (this backend has no logprobs: production uses the JSON answer above)")
-        return
+        return _production_judge(json_says, truth)
     start = time.perf_counter()
     forward = np.array([yes_no_margin(backend, cards[a].as_dict(), cards[b].as_dict()) for a, b in sample])
     forward_s = (time.perf_counter() - start) / len(sample)
@@ -287,6 +406,30 @@ def real_judge_sample(cards: list[Card], asked: list[tuple[int, int]], size: int
     _judge_row("Yes/No logprobs - lean (production)", forward > lean, truth, forward_s)
     _judge_row("Yes/No logprobs - lean, both orders say same", (forward > lean) & (backward > lean), truth,
                2 * forward_s)
+    return _production_judge(forward > lean, truth)
+
+
+def stored_calibration_rates() -> tuple[float, float] | None:
+    """The configured judge's rates from its latest calibration in the database (`manage.py calibrate_judge`)."""
+    from elicitation.selectors.dedup import dedup_mode
+
+    mode = dedup_mode()
+    calibration = mode.calibration
+    if calibration is None:
+        print(f"\n(no stored calibration of {mode.backend}: run manage.py calibrate_judge, or --judge-pairs 100)")
+        return None
+    print(f"\nStored calibration of {mode.backend}: {calibration.correct}/{calibration.pairs} right, p = "
+          f"{calibration.p_value:.3f}: {'judge mode' if mode.uses_judge else 'embedding-only mode'}")
+    different = calibration.pairs - calibration.duplicates
+    return calibration.said_same_on_duplicates / calibration.duplicates, calibration.said_same_on_different / different
+
+
+def _production_judge(says: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    correct = int((says == truth).sum())
+    p_value = chance_p_value(correct, len(truth))
+    print(f"  production's judge: {correct}/{len(truth)} right, p = {p_value:.3f} against a coin flip: "
+          f"{'better than chance, judge mode' if beats_chance(p_value) else 'at chance, embedding-only mode'}")
+    return float(says[truth].mean()), float(says[~truth].mean())
 
 
 def _judge_row(name: str, says: np.ndarray, truth: np.ndarray, seconds: float) -> None:
@@ -299,14 +442,19 @@ def _judge_row(name: str, says: np.ndarray, truth: np.ndarray, seconds: float) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--judge-pairs", type=int, default=100, help="pairs for the real judge (0: skip it)")
+    parser.add_argument("--cards", type=Path, help="labelled real cards instead of the generated ones")
+    parser.add_argument("--write-pairs", action="store_true", help=f"write {PAIRS_FILE.name} from the generated cards")
     args = parser.parse_args()
+    if args.cards and args.write_pairs:
+        parser.error("the shipped pairs are written from the generated cards only")
 
     start = time.perf_counter()
-    cards = make_cards()
+    cards = load_cards(args.cards) if args.cards else make_cards()
     labels = np.array([c.group for c in cards])
     truth = same_group_pairs(labels)
-    print(f"{len(cards)} cards in {GROUPS} groups of {PER_GROUP} (seed {SEED}); "
-          f"{int(truth.sum())} duplicate pairs of {len(cards) * (len(cards) - 1) // 2}; made in "
+    source = f"from {args.cards}" if args.cards else f"generated (seed {SEED})"
+    print(f"{len(cards)} cards of {len(set(labels.tolist()))} values, {source}; "
+          f"{int(truth.sum())} duplicate pairs of {len(cards) * (len(cards) - 1) // 2}; read in "
           f"{time.perf_counter() - start:.1f} s")
     print("  e.g.", " | ".join(cards[0].policies))
 
@@ -340,10 +488,16 @@ def main() -> None:
               f"{cluster_scores(yes, truth)!s:>22} {yes.max() + 1:6d}   "
               f"{cluster_scores(oracle, truth)!s:>24} {oracle.max() + 1:6d} {len(asked) / len(cards):10.2f}{mark}")
     print(f"(sweep of {len(THRESHOLDS)} thresholds x 2 online runs: {time.perf_counter() - start:.1f} s; "
-          f"true number of values: {GROUPS})")
+          f"true number of values: {len(set(labels.tolist()))})")
+    if args.write_pairs:
+        write_pairs(cards, vectors, asked_at_production, 100)
 
+    tight_sweep(vectors, truth)
     if args.judge_pairs:
-        real_judge_sample(cards, asked_at_production, args.judge_pairs, random.Random(SEED))
+        judge_rates = real_judge_sample(cards, asked_at_production, args.judge_pairs, random.Random(SEED))
+    else:
+        judge_rates = stored_calibration_rates()
+    modes_side_by_side(vectors, labels, truth, judge_rates)
 
 
 if __name__ == "__main__":

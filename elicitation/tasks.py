@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
-from elicitation.models import CanonicalCard, ValuesCard
+from elicitation.models import CanonicalCard, JudgeCalibration, ValuesCard
 from elicitation.services.campaigns import (
     campaign_job_fail,
     campaign_job_finish,
@@ -15,6 +16,8 @@ from elicitation.services.campaigns import (
     campaign_job_start,
 )
 from elicitation.services.constitutions import principles_draft_from_graph, principles_draft_outlook
+from elicitation.services.dedup import judge_calibrate as calibrate
+from elicitation.services.dedup import judge_calibration_fail
 from elicitation.services.moral_graph import upgrade_stories_outlook
 from elicitation.services.moral_graph import upgrade_stories_propose as propose_stories
 from elicitation.services.values import card_deduplicate as deduplicate
@@ -87,3 +90,16 @@ def _failures(failed: list[str], noun: str, why: str) -> str:
     shown = "; ".join(failed[:3]) + (f"; and {len(failed) - 3} more" if len(failed) > 3 else "")
     return (f"The LLM could not write {len(failed)} {noun}{'s' if len(failed) != 1 else ''} ({shown}). "
             "Asking again retries them; a stronger model fails less.")
+
+
+@shared_task(name="elicitation.tasks.judge_calibrate", soft_time_limit=1800, time_limit=1860)
+def judge_calibrate(calibration_id: int) -> str:
+    """Scores the same-value judge on the labelled pairs (about 1.5 s a pair for the bundled model on CPU)."""
+    calibration = JudgeCalibration.objects.filter(pk=calibration_id).first()
+    if calibration is None:
+        return "gone"
+    try:
+        return calibrate(calibration=calibration).status
+    except SoftTimeLimitExceeded:
+        judge_calibration_fail(calibration=calibration, error="The calibration ran out of time (30 minutes).")
+        return JudgeCalibration.FAILED

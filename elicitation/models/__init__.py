@@ -8,6 +8,7 @@ from elicitation.models.constitutions import (
     ConstitutionVersion,
     Principle,
 )
+from elicitation.models.dedup import BorderlinePair, JudgeCalibration
 from elicitation.models.interviews import Interview, InterviewMessage
 from elicitation.models.moral_graph import EdgeVote, GraphSnapshot, Relationship, UpgradeStory
 from elicitation.models.statements import Statement, StatementVote
@@ -18,6 +19,7 @@ __all__ = [
     "Activity", "Campaign", "CampaignJob", "Question", "Wave",
     "DIMENSIONS", "Comparison", "SystemMessage",
     "Constitution", "ConstitutionEntry", "ConstitutionRedaction", "ConstitutionVersion", "Principle",
+    "BorderlinePair", "JudgeCalibration",
     "Interview", "InterviewMessage",
     "EdgeVote", "GraphSnapshot", "Relationship", "UpgradeStory",
     "Statement", "StatementVote",

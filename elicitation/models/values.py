@@ -51,7 +51,8 @@ class ValuesCard(models.Model):
     description = models.TextField()
     policies = models.JSONField()
     canonical = models.ForeignKey(CanonicalCard, null=True, blank=True, on_delete=models.SET_NULL, related_name="cards")
-    # How the card found its canonical value: "new", "judge" (embedding + LLM judge) or "curator".
+    # How the card found its canonical value: "new", "judge" (embedding + LLM judge), "embedding" (distance
+    # alone, when the judge is at chance) or "curator".
     dedup_method = models.CharField(max_length=10, blank=True)
     dedup_distance = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

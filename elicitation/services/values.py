@@ -2,8 +2,11 @@
 the contexts a value guides are generated; and participants vote on which peers' values are wise.
 
 Candidates are the canonical cards of the same question whose policies embed within
-DISTANCE_THRESHOLD (cosine distance) of the new card's; an LLM judge decides "same value?" for the
-nearest few. Exact search in numpy: a campaign has thousands of values, not millions.
+DISTANCE_THRESHOLD (cosine distance) of the new card's. Who decides "same value?" for the nearest
+few depends on the mode (`selectors.dedup.dedup_mode`): the LLM judge, once it has calibrated as
+better than chance; otherwise embedding distance alone at a tighter threshold, with the candidates
+between the two thresholds queued as borderline pairs for a curator (`services.dedup`).
+Exact search in numpy: a campaign has thousands of values, not millions.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from chorus.inference import ChatBackend, NotSupported
 from elicitation.domain.values import DISTANCE_THRESHOLD, policies_text
 from elicitation.models import (
     Activity,
+    BorderlinePair,
     CanonicalCard,
     CardImpression,
     Context,
@@ -33,6 +37,7 @@ from elicitation.models import (
     ValuesCard,
 )
 from elicitation.prompts import values as prompts
+from elicitation.selectors.dedup import dedup_mode
 from elicitation.services.campaigns import campaign_require_open
 
 MAX_JUDGED = 3
@@ -106,28 +111,35 @@ def card_deduplicate(*, card: ValuesCard) -> CanonicalCard:
         return card.canonical
     vector = embed_policies([card.policies])[0]
     canonicals = list(CanonicalCard.objects.filter(campaign_id=card.question.campaign_id, question=card.question))
-    match = _judged_same(card, vector, canonicals)
+    candidates = nearest_candidates(vector, canonicals)[:MAX_JUDGED]
+    mode = dedup_mode()
+    if mode.uses_judge:
+        method, match, borderline = "judge", _judged_same(card, candidates), []
+    else:
+        method = "embedding"
+        match = next(((c, d) for c, d in candidates if d <= mode.tight), None)
+        borderline = [] if match else candidates  # all beyond the tight threshold: a curator decides
     with transaction.atomic():
         # The judge takes seconds: a curator (or an earlier delivery) may have placed the card meanwhile.
         if ValuesCard.objects.select_for_update().get(pk=card.pk).canonical_id:
             card.refresh_from_db(fields=["canonical", "dedup_method", "dedup_distance"])
             return card.canonical
         if match:
-            _link(card, match[0], method="judge", distance=match[1])
+            _link(card, match[0], method=method, distance=match[1])
             return match[0]
         canonical = CanonicalCard.objects.create(
             campaign_id=card.question.campaign_id, question=card.question, title=card.title,
             description=card.description, policies=card.policies, embedding=[float(x) for x in vector],
         )
         _link(card, canonical, method="new", distance=None)
+        BorderlinePair.objects.bulk_create(
+            [BorderlinePair(card=card, canonical=c, distance=d) for c, d in borderline], ignore_conflicts=True)
     return canonical
 
 
-def _judged_same(
-    card: ValuesCard, vector: np.ndarray, canonicals: list[CanonicalCard]
-) -> tuple[CanonicalCard, float] | None:
+def _judged_same(card: ValuesCard, candidates: list[tuple[CanonicalCard, float]]) -> tuple[CanonicalCard, float] | None:
     """The nearest candidate the judge calls the same value, with its distance; None if there is none."""
-    for candidate, distance in nearest_candidates(vector, canonicals)[:MAX_JUDGED]:
+    for candidate, distance in candidates:
         if judge_same_value(_card_dict(card), _card_dict(candidate)):
             return candidate, distance
     return None

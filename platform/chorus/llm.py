@@ -29,5 +29,19 @@ def chat_backend() -> ChatBackend:
     return make_backend(inference_config())
 
 
+def backend_identity() -> str:
+    """Which judge answers: the bundled model's id, or the backend, base URL and model name.
+
+    What is measured about a backend (the dedup judge's calibration) is kept under this key."""
+    config = inference_config()
+    if config.backend == "local":
+        from chorus.inference.local import MODEL_NAME
+
+        return f"local:{MODEL_NAME}"
+    if config.backend == "vllm":  # in-process: the model is all there is
+        return f"vllm:{config.model}"
+    return f"{config.backend}:{config.base_url.rstrip('/')}:{config.model}"
+
+
 def embedder() -> Embedder:
     return get_embedder(settings.CHORUS_MODEL_CACHE)

@@ -1,10 +1,11 @@
 """The curator's values page: values with their cards, split and merge, and what it refuses."""
 import pytest
 
-from elicitation.models import CanonicalCard, ValuesCard
+from elicitation.models import BorderlinePair, CanonicalCard, JudgeCalibration, ValuesCard
 from elicitation.services import interviews
 from elicitation.services.values import card_deduplicate
 from tests.factories import CampaignFactory, make_participant
+from tests.support.judges import PairJudge, calibrate_with
 from tests.support.scripted_llm import CARD
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]  # the real embedder places the cards
@@ -38,8 +39,9 @@ def placed_card(question, card: dict) -> ValuesCard:
 
 
 @pytest.fixture
-def values(participant, scripted_llm):
+def values(participant, scripted_llm, monkeypatch):
     """One question: value A holds CARD and REWORDED (joined by the judge); value B holds UNRELATED."""
+    calibrate_with(monkeypatch, PairJudge(knows=True), then=scripted_llm)  # judge mode
     scripted_llm.same_value = True
     question = participant.campaign.questions.get()
     first, reworded, unrelated = (placed_card(question, c) for c in (CARD, REWORDED, UNRELATED))
@@ -83,13 +85,13 @@ def test_page_shows_values_with_their_cards_and_nearest_neighbour(client, staff_
 def test_page_queries_do_not_grow_with_values_and_cards(client, staff_user, values, scripted_llm,
                                                         django_assert_max_num_queries):
     client.force_login(staff_user)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(8):  # 6, and deduplication's mode and borderline pairs
         client.get(url(values["campaign"]))
     question = values["campaign"].questions.create(text="A second question?", position=1)
     scripted_llm.same_value = False
     for card in (CARD, REWORDED, UNRELATED, CARD):
         placed_card(question, card)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(8):
         body = client.get(url(values["campaign"])).content.decode()
     assert body.count('class="values-card"') == 6
 
@@ -169,3 +171,101 @@ def test_unplaced_card_is_listed_and_can_be_placed(client, staff_user, values):
     client.post(url(values["campaign"], pending, "merge"), {"canonical": values["first"].canonical_id})
     pending.refresh_from_db()
     assert pending.canonical == values["first"].canonical
+
+
+# Deduplication's mode and the borderline pairs -----------------------------------------------------
+
+def test_the_page_says_the_judge_decides_once_it_calibrated_better_than_chance(client, staff_user, values):
+    client.force_login(staff_user)
+    body = client.get(url(values["campaign"])).content.decode()
+    mode = body[body.index('id="dedup-mode"'):body.index('id="borderline"')]
+    assert 'data-mode="judge"' in mode and "Judge mode" in mode
+    assert "100 of 100 labelled pairs" in mode and "accuracy 1.00" in mode
+    assert "local:smollm2-135m-instruct" in mode and "Calibrate the judge again" in mode
+
+
+def test_the_page_says_embedding_only_while_the_judge_is_uncalibrated_or_at_chance(client, staff_user, monkeypatch,
+                                                                                   scripted_llm):
+    campaign = CampaignFactory()
+    client.force_login(staff_user)
+    body = client.get(url(campaign)).content.decode()
+    assert 'data-mode="embedding"' in body and "has not been calibrated yet" in body
+    assert ">Calibrate the judge<" in body
+    calibration = calibrate_with(monkeypatch, PairJudge(knows=False), then=scripted_llm)
+    body = client.get(url(campaign)).content.decode()
+    assert 'data-mode="embedding"' in body and "The judge is at chance" in body
+    assert f"{calibration.correct} of 100 labelled pairs right" in body
+
+
+def test_calibrate_queues_a_calibration_and_the_section_shows_it(client, staff_user, monkeypatch,
+                                                                 django_capture_on_commit_callbacks):
+    import chorus.dispatch
+
+    sent = []
+    monkeypatch.setattr(chorus.dispatch, "dispatch", lambda name, *args, **kw: sent.append(name))
+    campaign = CampaignFactory()
+    client.force_login(staff_user)
+    calibrate = f"{url(campaign)}calibrate-judge/"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(calibrate, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200 and "<html" not in body and sent == ["elicitation.tasks.judge_calibrate"]
+    assert "Calibration queued" in body and 'hx-trigger="every 3s"' in body and "Calibrate the judge" not in body
+    response = client.post(calibrate, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400 and "already queued or running" in response.content.decode()
+    assert JudgeCalibration.objects.count() == 1
+    polled = client.get(f"{url(campaign)}dedup-mode/").content.decode()
+    assert "Calibration queued" in polled and "<html" not in polled
+
+
+@pytest.fixture
+def borderline(participant, scripted_llm, monkeypatch):
+    """Embedding-only mode (the judge at chance): REWORDED waits beside CARD's value for a curator."""
+    calibrate_with(monkeypatch, PairJudge(knows=False), then=scripted_llm)
+    question = participant.campaign.questions.get()
+    first, reworded = placed_card(question, CARD), placed_card(question, REWORDED)
+    return {"campaign": question.campaign, "first": first, "reworded": reworded, "pair": BorderlinePair.objects.get()}
+
+
+def test_borderline_pairs_are_listed_with_both_cards(client, staff_user, borderline):
+    client.force_login(staff_user)
+    body = client.get(url(borderline["campaign"])).content.decode()
+    section = body[body.index('id="borderline"'):]
+    row = section[section.index(f'id="pair-{borderline["pair"].pk}"'):]
+    assert REWORDED["title"] in row and CARD["title"] in row and REWORDED["policies"][0] in row
+    assert f"{borderline['pair'].distance:.2f}" in row and ">Merge<" in row and ">Keep apart<" in row
+
+
+@pytest.mark.parametrize("decision", ["merge", "keep_apart"])
+def test_a_curators_decision_is_applied_and_said(client, staff_user, borderline, decision):
+    client.force_login(staff_user)
+    pair, card = borderline["pair"], borderline["reworded"]
+    response = client.post(f"{url(borderline['campaign'])}borderline/{pair.pk}/", {"decision": decision}, follow=True)
+    body = response.content.decode()
+    card.refresh_from_db()
+    pair.refresh_from_db()
+    if decision == "merge":
+        assert card.canonical == borderline["first"].canonical and pair.status == "merged"
+        assert f"is now part of the value “{CARD['title']}”" in body
+    else:
+        assert card.canonical != borderline["first"].canonical and pair.status == "kept_apart"
+        assert "are kept apart" in body
+    assert "No pairs wait for you." in body
+
+
+@pytest.mark.parametrize("decision", ["", "merge it", "split"])
+def test_a_decision_that_is_neither_is_refused(client, staff_user, borderline, decision):
+    client.force_login(staff_user)
+    pair = borderline["pair"]
+    body = client.post(f"{url(borderline['campaign'])}borderline/{pair.pk}/", {"decision": decision},
+                       follow=True).content.decode()
+    pair.refresh_from_db()
+    assert pair.status == "pending" and "Choose to merge the card into the value or to keep them apart." in body
+
+
+def test_a_pair_of_another_campaign_is_not_found(client, staff_user, borderline):
+    client.force_login(staff_user)
+    response = client.post(f"{url(CampaignFactory())}borderline/{borderline['pair'].pk}/", {"decision": "merge"})
+    assert response.status_code == 404
+    borderline["pair"].refresh_from_db()
+    assert borderline["pair"].status == "pending"

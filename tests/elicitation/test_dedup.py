@@ -11,9 +11,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from chorus.inference import ChatBackend, InferenceConfig, make_backend
-from elicitation.models import CanonicalCard, Context, ValuesCard
+from elicitation import tasks
+from elicitation.domain.dedup import ALPHA, LOOSE_DISTANCE_THRESHOLD, TIGHT_DISTANCE_THRESHOLD
+from elicitation.models import BorderlinePair, CanonicalCard, Context, JudgeCalibration, ValuesCard
 from elicitation.prompts import values as prompts
+from elicitation.selectors.dedup import borderline_pending, dedup_mode
 from elicitation.services import interviews
+from elicitation.services.dedup import borderline_decide, judge_calibrate, judge_calibration_request
 from elicitation.services.values import (
     CONTENT_FREE_CARDS,
     DISTANCE_THRESHOLD,
@@ -25,6 +29,7 @@ from elicitation.services.values import (
     yes_no_margin,
 )
 from tests.factories import CampaignFactory, make_participant
+from tests.support.judges import PairJudge, calibrate_with
 from tests.support.scripted_llm import CARD
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -76,7 +81,16 @@ def question(participant):
 
 
 @pytest.fixture
-def first(question, scripted_llm):
+def trusted_judge(db, monkeypatch, scripted_llm):
+    """The judge has calibrated as better than chance, so it decides (judge mode); the scripted backend
+    answers afterwards."""
+    calibration = calibrate_with(monkeypatch, PairJudge(knows=True), then=scripted_llm)
+    assert dedup_mode().uses_judge
+    return calibration
+
+
+@pytest.fixture
+def first(question, scripted_llm, trusted_judge):
     """The first card of the question: it becomes a canonical value of its own."""
     return card_deduplicate(card=confirmed_card(question, CARD))
 
@@ -148,7 +162,7 @@ def test_a_card_placed_while_the_judge_ran_is_left_where_it_was_placed(question,
     assert placed == card.canonical != first and card.dedup_method == "curator"
 
 
-def test_cards_of_another_question_never_match(scripted_llm):
+def test_cards_of_another_question_never_match(scripted_llm, trusted_judge):
     campaign = CampaignFactory(questions=["First question?", "Second question?"])
     q1, q2 = campaign.questions.all()
     scripted_llm.same_value = True
@@ -275,6 +289,232 @@ def test_contexts_prompt_delimits_the_value(question, first, scripted_llm):
     outside = re.sub(r"<participant>.*?</participant>", "", user, flags=re.DOTALL)
     assert question.text in outside  # the question is the curator's, not the participant's
     assert all(p not in outside and p in user for p in CARD["policies"])
+
+
+# Two modes: the judge decides only once it has calibrated as better than chance ----------------------
+
+# CARD's policies under another title: the same value, embedded at distance 0.
+SAME_POLICIES = {**CARD, "title": "Choosing With The Facts"}
+
+
+@pytest.fixture
+def judge_at_chance(db, monkeypatch, scripted_llm):
+    """The judge has calibrated and flips coins, so embedding distance decides."""
+    return calibrate_with(monkeypatch, PairJudge(knows=False), then=scripted_llm)
+
+
+def test_a_judge_answering_at_random_calibrates_as_at_chance(judge_at_chance):
+    calibration = judge_at_chance
+    assert (calibration.status, calibration.method, calibration.pairs, calibration.duplicates) == ("done", "json", 100, 50)
+    assert 0.35 < calibration.accuracy < 0.65 and calibration.p_value >= ALPHA
+    mode = dedup_mode()
+    assert mode.calibration == calibration and not mode.uses_judge
+
+
+def test_a_judge_saying_same_to_everything_is_at_chance(db, monkeypatch, scripted_llm):
+    scripted_llm.same_value = True  # not a labelled-pair judge: it says "same" whatever it is shown
+    calibration = calibrate_with(monkeypatch, scripted_llm)
+    assert (calibration.said_same_on_duplicates, calibration.said_same_on_different) == (50, 50)
+    assert calibration.accuracy == 0.5 and not dedup_mode().uses_judge
+
+
+def test_a_judge_that_knows_calibrates_as_better_than_chance(trusted_judge):
+    assert trusted_judge.accuracy == 1.0 and trusted_judge.p_value < 1e-20
+    assert (trusted_judge.said_same_on_duplicates, trusted_judge.said_same_on_different) == (50, 0)
+    assert dedup_mode().calibration == trusted_judge
+
+
+def test_an_uncalibrated_judge_is_not_trusted_and_each_backend_is_calibrated_on_its_own(trusted_judge, settings):
+    settings.CHORUS_LLM_BACKEND, settings.CHORUS_LLM_MODEL = "openai", "big-judge"
+    settings.CHORUS_LLM_BASE_URL = "http://judge.example:8001/v1/"
+    mode = dedup_mode()
+    assert mode.backend == "openai:http://judge.example:8001/v1:big-judge"
+    assert mode.calibration is None and mode.latest is None and not mode.uses_judge
+    settings.CHORUS_LLM_BACKEND = "local"
+    assert dedup_mode().backend == "local:smollm2-135m-instruct" and dedup_mode().uses_judge
+
+
+def test_the_latest_calibration_of_a_backend_decides(trusted_judge, monkeypatch, scripted_llm):
+    later = calibrate_with(monkeypatch, PairJudge(knows=False), then=scripted_llm)  # e.g. after a prompt change
+    assert dedup_mode().calibration == later and not dedup_mode().uses_judge
+
+
+def test_embedding_only_mode_merges_within_the_tight_threshold_without_the_judge(question, judge_at_chance,
+                                                                                 scripted_llm):
+    scripted_llm.same_value = False  # were the judge asked, it would keep them apart
+    first = card_deduplicate(card=confirmed_card(question, CARD))
+    card = confirmed_card(question, SAME_POLICIES)
+    assert card_deduplicate(card=card) == first
+    card.refresh_from_db()
+    assert card.dedup_method == "embedding" and card.dedup_distance <= TIGHT_DISTANCE_THRESHOLD
+    assert judge_calls(scripted_llm) == [] and not BorderlinePair.objects.exists()
+
+
+@pytest.fixture
+def borderline(question, judge_at_chance, scripted_llm):
+    """CARD's value, and REWORDED placed beside it in embedding-only mode, waiting for a curator."""
+    scripted_llm.same_value = True  # were the judge asked, it would merge
+    first = card_deduplicate(card=confirmed_card(question, CARD))
+    card = confirmed_card(question, REWORDED)
+    canonical = card_deduplicate(card=card)
+    assert canonical != first and judge_calls(scripted_llm) == []
+    card.refresh_from_db()
+    return {"first": first, "card": card, "own": canonical}
+
+
+def test_embedding_only_mode_queues_a_borderline_card_for_the_curator(question, borderline):
+    card, first = borderline["card"], borderline["first"]
+    assert card.dedup_method == "new" and card.canonical == borderline["own"]
+    (pair,) = borderline_pending(campaign=question.campaign)
+    assert (pair.card, pair.canonical, pair.status) == (card, first, "pending")
+    assert TIGHT_DISTANCE_THRESHOLD < pair.distance <= LOOSE_DISTANCE_THRESHOLD
+    a, b = embed_policies([CARD["policies"], REWORDED["policies"]])
+    assert pair.distance == pytest.approx(1.0 - float(a @ b), abs=1e-4)
+
+
+def test_embedding_only_mode_queues_nothing_for_an_unrelated_card(question, judge_at_chance, scripted_llm):
+    card_deduplicate(card=confirmed_card(question, CARD))
+    card_deduplicate(card=confirmed_card(question, UNRELATED))
+    assert CanonicalCard.objects.count() == 2 and not BorderlinePair.objects.exists()
+
+
+def test_judge_mode_queues_nothing_and_lets_the_judge_decide(question, first, scripted_llm):
+    scripted_llm.same_value = False
+    card = confirmed_card(question, REWORDED)
+    assert card_deduplicate(card=card) != first
+    assert len(judge_calls(scripted_llm)) == 1 and not BorderlinePair.objects.exists()
+
+
+def test_curator_merges_a_borderline_pair(question, borderline):
+    card, first = borderline["card"], borderline["first"]
+    pair = borderline_decide(pair=BorderlinePair.objects.get(), merge=True)
+    card.refresh_from_db()
+    assert card.canonical == first and card.dedup_method == "curator"
+    assert pair.status == "merged" and pair.decided_at is not None
+    assert borderline_pending(campaign=question.campaign) == []
+    with pytest.raises(ValidationError, match="decided already"):
+        borderline_decide(pair=pair, merge=False)
+    card.refresh_from_db()
+    assert card.canonical == first
+
+
+def test_curator_keeps_a_borderline_pair_apart(question, borderline):
+    card = borderline["card"]
+    pair = borderline_decide(pair=BorderlinePair.objects.get(), merge=False)
+    card.refresh_from_db()
+    assert pair.status == "kept_apart" and card.canonical == borderline["own"] and card.dedup_method == "new"
+    assert borderline_pending(campaign=question.campaign) == []
+    with pytest.raises(ValidationError, match="decided already"):
+        borderline_decide(pair=pair, merge=True)
+    card.refresh_from_db()
+    assert card.canonical == borderline["own"]
+
+
+def test_merging_a_card_a_curator_already_moved_there_only_records_the_decision(question, borderline):
+    card_move(card=borderline["card"], canonical=borderline["first"])
+    pair = borderline_decide(pair=BorderlinePair.objects.get(), merge=True)
+    assert pair.status == "merged" and borderline["first"].cards.count() == 2
+
+
+def test_one_calibration_at_a_time_per_backend(db):
+    pending = judge_calibration_request(queue=False)
+    with pytest.raises(ValidationError, match="already queued or running"):
+        judge_calibration_request(queue=False)
+    assert list(JudgeCalibration.objects.all()) == [pending]
+
+
+def test_a_calibration_no_worker_finished_in_time_gives_way_to_a_new_one(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from elicitation.services.dedup import STALE_AFTER
+
+    stuck = judge_calibration_request(queue=False)
+    JudgeCalibration.objects.filter(pk=stuck.pk).update(requested_at=timezone.now() - STALE_AFTER - timedelta(seconds=1))
+    fresh = judge_calibration_request(queue=False)
+    stuck.refresh_from_db()
+    assert stuck.status == "failed" and "time limit" in stuck.error and fresh.status == "queued"
+    assert dedup_mode().latest == fresh
+
+
+def test_a_calibration_request_queues_the_task_by_name_once_committed(db, monkeypatch,
+                                                                        django_capture_on_commit_callbacks):
+    import chorus.dispatch
+
+    sent = []
+    monkeypatch.setattr(chorus.dispatch, "dispatch", lambda name, *args, **kw: sent.append((name, args, kw)))
+    with django_capture_on_commit_callbacks(execute=True):
+        calibration = judge_calibration_request()
+        assert sent == []
+    assert sent == [("elicitation.tasks.judge_calibrate", (calibration.pk,),
+                     {"task_id": calibration.task_id, "queue": None})]
+    assert calibration.status == "queued" and dedup_mode().pending
+
+
+def test_the_task_calibrates_once_and_a_repeat_is_a_no_op(db, monkeypatch):
+    import chorus.llm
+
+    judge = PairJudge(knows=True)
+    monkeypatch.setattr(chorus.llm, "chat_backend", lambda: judge)
+    calibration = judge_calibration_request(queue=False)
+    seen = []
+    judge_answer = judge.complete
+
+    def answer_and_watch(messages, **kwargs):
+        seen.append(JudgeCalibration.objects.get(pk=calibration.pk).judged_so_far)
+        return judge_answer(messages, **kwargs)
+
+    monkeypatch.setattr(judge, "complete", answer_and_watch)
+    assert tasks.judge_calibrate(calibration.pk) == "done"
+    assert tasks.judge_calibrate(calibration.pk) == "done"
+    assert judge.pairs_asked == 100 and dedup_mode().uses_judge
+    assert seen[:11] == [0] * 10 + [10] and seen[-1] == 90  # progress the page shows while it runs
+
+
+def test_a_failing_judge_fails_the_calibration_with_its_reason(db, monkeypatch, scripted_llm):
+    from chorus.inference import BackendUnavailable
+
+    def unavailable(*args, **kwargs):
+        raise BackendUnavailable("the endpoint refused the connection")
+
+    monkeypatch.setattr(scripted_llm, "complete", unavailable)
+    calibration = judge_calibrate(calibration=judge_calibration_request(queue=False))
+    assert calibration.status == "failed" and "refused the connection" in calibration.error
+    mode = dedup_mode()
+    assert mode.latest == calibration and mode.calibration is None and not mode.uses_judge and not mode.pending
+
+
+def test_a_worker_with_another_judge_refuses_to_calibrate_for_it(db, settings, scripted_llm):
+    calibration = judge_calibration_request(queue=False)
+    settings.CHORUS_LLM_BACKEND = "openai"
+    calibration = judge_calibrate(calibration=calibration)
+    assert calibration.status == "failed" and "CHORUS_LLM_" in calibration.error and scripted_llm.calls == []
+
+
+@pytest.mark.parametrize("knows, verdict", [(True, "better than chance: judge mode"),
+                                            (False, "at chance: embedding-only mode")])
+def test_the_command_calibrates_in_the_foreground_and_says_the_mode(db, monkeypatch, knows, verdict):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    import chorus.llm
+
+    monkeypatch.setattr(chorus.llm, "chat_backend", lambda: PairJudge(knows=knows))
+    out = StringIO()
+    call_command("calibrate_judge", stdout=out)
+    assert verdict in out.getvalue() and "Calibrating local:smollm2-135m-instruct" in out.getvalue()
+    assert dedup_mode().uses_judge is knows
+
+
+def test_the_shipped_pairs_are_balanced_candidates():
+    from elicitation.domain.dedup import labelled_pairs
+
+    pairs = labelled_pairs()
+    assert len(pairs) == 100 and sum(p.same for p in pairs) == 50
+    assert all(0 <= p.distance <= LOOSE_DISTANCE_THRESHOLD for p in pairs)
+    assert len({(prompts.card_json(p.a), prompts.card_json(p.b)) for p in pairs}) == 100
 
 
 class CountingBackend(ChatBackend):

@@ -31,6 +31,7 @@ from chorus.accounts.models import Participant, Scope
 from chorus.accounts.services import api_token_create, participant_consent, participant_join, session_key_for
 from elicitation.domain.comparisons_exports import FORMATS
 from elicitation.models import (
+    BorderlinePair,
     CanonicalCard,
     Comparison,
     Constitution,
@@ -220,6 +221,8 @@ def page_urls(s) -> dict[str, list[tuple[str, str]]]:
                                  for pk in ValuesCard.objects.values_list("pk", flat=True)],
         "dashboard:card_merge": [("staff", {"campaign_id": cid, "card_id": pk})
                                  for pk in ValuesCard.objects.values_list("pk", flat=True)],
+        "dashboard:borderline_decide": [("staff", {"campaign_id": cid, "pair_id": pk})
+                                        for pk in BorderlinePair.objects.values_list("pk", flat=True)],
         "dashboard:principle_edit": [("staff", {"principle_id": pk}) for pk in principles],
         "dashboard:principle_review": [("staff", {"principle_id": pk}) for pk in principles],
         "dashboard:constitution_detail": [("staff", {"constitution_id": pk}) for pk in constitutions],

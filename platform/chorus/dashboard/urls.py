@@ -4,6 +4,7 @@ from chorus.dashboard.views import (
     campaigns,
     comparisons,
     constitutions,
+    dedup,
     home,
     imports,
     moral_graph,
@@ -42,6 +43,9 @@ urlpatterns = [
     path("campaigns/<int:campaign_id>/values/", values.campaign_values, name="campaign_values"),
     path("campaigns/<int:campaign_id>/values/cards/<int:card_id>/split/", values.card_split, name="card_split"),
     path("campaigns/<int:campaign_id>/values/cards/<int:card_id>/merge/", values.card_merge, name="card_merge"),
+    path("campaigns/<int:campaign_id>/values/dedup-mode/", dedup.mode, name="dedup_mode"),
+    path("campaigns/<int:campaign_id>/values/calibrate-judge/", dedup.calibrate, name="judge_calibrate"),
+    path("campaigns/<int:campaign_id>/values/borderline/<int:pair_id>/", dedup.decide, name="borderline_decide"),
 
     path("principles/", constitutions.principles_list, name="principles"),
     path("principles/draft/", constitutions.principles_draft, name="principles_draft"),

@@ -12,6 +12,7 @@ from django.views.decorators.vary import vary_on_headers
 from chorus.dashboard.access import staff_member_required
 from elicitation.domain.values import DISTANCE_THRESHOLD
 from elicitation.models import Campaign, ValuesCard
+from elicitation.selectors.dedup import borderline_pending, dedup_mode
 from elicitation.selectors.values import MERGE_CHOICES, canonical_get, question_values
 from elicitation.services.values import card_move
 
@@ -28,6 +29,8 @@ def campaign_values(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "has_values": any(q.values or q.unplaced for q in questions),
         "threshold": DISTANCE_THRESHOLD,
         "merge_choices": MERGE_CHOICES,
+        "mode": dedup_mode(),
+        "borderline": borderline_pending(campaign=campaign),
     })
 
 
