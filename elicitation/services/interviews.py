@@ -150,7 +150,12 @@ def interview_draft(*, interview: Interview) -> CardData:
         {"role": "user", "content": f"Question: {interview.question.text}\n\n"
                                     f"Interview:\n{prompts.transcript(interview.messages.all())}"},
     ]
-    card = _generate_card(llm.chat_backend(), messages)
+    try:
+        card = _generate_card(llm.chat_backend(), messages)
+    except InterviewError:
+        if not interview.draft:  # never a dead end: the participant gets empty fields to write the card in
+            _store_blank_draft(interview)
+        raise
     _store_draft(interview, card, note=_note(interview, prompts.DRAFTED_NOTES))
     return card
 
@@ -223,7 +228,18 @@ def _generate_card(backend, messages: list[dict]) -> CardData:
             last_error = " ".join(exc.messages)
         except InferenceError as exc:
             last_error = str(exc)
-    raise InterviewError(f"The assistant could not draft a usable card ({last_error}). You can write it yourself.")
+    raise InterviewError(f"The assistant could not draft a usable card ({last_error}). "
+                         "Write it yourself in the fields below.")
+
+
+BLANK_DRAFT = {"title": "", "description": "", "policies": []}
+
+
+def _store_blank_draft(interview: Interview) -> None:
+    """An empty card the participant fills in when the assistant could not draft one. It is never saved
+    as it stands: saving checks the fields on screen by the card rules."""
+    interview.draft, interview.status = dict(BLANK_DRAFT), Interview.Status.REVIEWING
+    interview.save(update_fields=["draft", "status", "updated_at"])
 
 
 def _store_draft(interview: Interview, card: CardData, *, note: str) -> None:

@@ -1,9 +1,13 @@
 """Interview services with a scripted LLM: stages, edits, confirm, and what participants cannot do."""
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
+from chorus.accounts.join_links import join_token_make
+from chorus.accounts.models import Participant
 from elicitation.models import Campaign, Interview, ValuesCard
 from elicitation.services import interviews as svc
+from tests.factories import CampaignFactory
 from tests.support.scripted_llm import CARD
 
 pytestmark = pytest.mark.django_db
@@ -147,7 +151,30 @@ def test_a_draft_that_breaks_the_rules_is_retried_then_reported(participant, scr
     with pytest.raises(svc.InterviewError, match="could not draft a usable card"):
         svc.interview_draft(interview=interview)
     assert len([c for c in scripted_llm.calls if c["json_schema"]]) == svc.DRAFT_ATTEMPTS
-    assert Interview.objects.get().draft is None
+    # Not a dead end: the participant gets an empty card to write, saved only once it keeps the rules.
+    interview = Interview.objects.get()
+    assert interview.draft == svc.BLANK_DRAFT and not ValuesCard.objects.exists()
+    version = svc.draft_version_of(interview.draft)
+    with pytest.raises(ValidationError):
+        svc.interview_confirm(interview=interview, draft_version=version)
+    card = svc.interview_confirm(interview=interview, draft_version=version, title="Free Choice",
+                                 description="She decides without pressure.",
+                                 policies=["SPACES where she can think alone", "VOICES that hurry her",
+                                           "CHOICES she can call her own"])
+    assert card.title == "Free Choice" and Interview.objects.get().status == "done"
+
+
+def test_a_failed_draft_shows_empty_fields_to_write_the_card_in(client, scripted_llm):
+    bad = {"title": "One", "description": "x" * 20, "policies": ["BAD a", "BAD b", "BAD c"]}
+    scripted_llm.cards = [bad, bad, bad]
+    campaign = CampaignFactory()
+    client.post(f"/join/{join_token_make(campaign_id=campaign.pk)}/", {"consent": "yes"})
+    question = campaign.questions.get()
+    interview = svc.interview_start(participant=Participant.objects.get(), question=question)
+    chat(interview, "A story.")
+    url = reverse("elicitation:interview_card", args=[campaign.slug, question.pk])
+    page = client.post(url, {"action": "draft"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "could not draft a usable card" in page and 'id="card-blank"' in page and 'id="card-form"' in page
 
 
 def test_nothing_is_added_to_a_closed_campaign(participant, scripted_llm):
