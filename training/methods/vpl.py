@@ -132,10 +132,14 @@ def _new_model(hidden: int, config: Config) -> Any:
             self.posterior = nn.Linear(width, 2 * latent)
             self.head = nn.Sequential(nn.Linear(width + latent, width), nn.GELU(), nn.Linear(width, 1))
 
-        def encode(self, chosen: Any, rejected: Any) -> tuple[Any, Any]:
-            """chosen, rejected (B, C, H): B people's C labelled pairs -> mu, logvar (B, L)."""
+        def encode(self, chosen: Any, rejected: Any, mask: Any = None) -> tuple[Any, Any]:
+            """chosen, rejected (B, C, H): B people's C labelled pairs, of which `mask` (B, C) says
+            which count (all when None) -> mu, logvar (B, L)."""
             pairs = self.pair(torch.cat([self.embed(chosen), self.embed(rejected)], -1))  # (B, C, W)
-            return self.posterior(pairs.mean(1)).chunk(2, -1)
+            if mask is None:
+                return self.posterior(pairs.mean(1)).chunk(2, -1)
+            weights = mask.float().unsqueeze(-1)  # (B, C, 1)
+            return self.posterior((pairs * weights).sum(1) / weights.sum(1).clamp_min(1)).chunk(2, -1)
 
         def reward(self, features: Any, z: Any) -> Any:
             """features (N, H), z (N, L) -> rewards (N,)."""
@@ -144,12 +148,36 @@ def _new_model(hidden: int, config: Config) -> Any:
     return VplModel()
 
 
-def _bt(model: Any, chosen: Any, rejected: Any, z: Any) -> tuple[Any, Any]:
-    """Bradley-Terry loss and accuracy of pairs (N, H) under latents (N, L)."""
+def _bt(model: Any, chosen: Any, rejected: Any, z: Any, mask: Any = None) -> tuple[Any, Any]:
+    """Bradley-Terry loss and accuracy of pairs (N, H) under latents (N, L), over the pairs `mask`
+    (N,) keeps (all when None)."""
     import torch
 
     margin = model.reward(chosen, z) - model.reward(rejected, z)
-    return -torch.nn.functional.logsigmoid(margin).mean(), (margin > 0).float().mean()
+    keep = torch.ones_like(margin) if mask is None else mask.float()
+    n = keep.sum().clamp_min(1)
+    return -(torch.nn.functional.logsigmoid(margin) * keep).sum() / n, ((margin > 0).float() * keep).sum() / n
+
+
+def draw_pairs(counts: Any, context_pairs: int, target_pairs: int, generator: Any) -> tuple[Any, Any, Any, Any]:
+    """For B people with `counts` (B,) pairs each (2 or more), disjoint context and target pairs
+    drawn without replacement: up to `context_pairs` to read (at most half of a person's pairs) and
+    up to `target_pairs` of the others to predict. A target the encoder also read could be answered
+    by copying its label, and people with few pairs would teach exactly that.
+    -> context (B, C) and target (B, T) positions within each person's pairs, and their masks."""
+    import torch
+
+    width = max(int(counts.max()), context_pairs + target_pairs)
+    keys = torch.rand(len(counts), width, generator=generator)
+    keys[torch.arange(width)[None] >= counts[:, None]] = 2.0  # positions past a person's pairs sort last
+    order = keys.argsort(1)  # (B, width): a random order of each person's own pairs first
+    n_context = torch.clamp(torch.minimum(torch.full_like(counts, context_pairs), counts // 2), min=1)  # (B,)
+    n_target = torch.minimum(torch.full_like(counts, target_pairs), counts - n_context)  # (B,), >= 1
+    c_pos, t_pos = torch.arange(context_pairs)[None], torch.arange(target_pairs)[None]
+    context = order[:, :context_pairs]  # (B, C)
+    target = order.gather(1, (n_context[:, None] + t_pos).clamp_max(width - 1))  # (B, T)
+    last = counts[:, None] - 1
+    return context.clamp_max(last), c_pos < n_context[:, None], target.clamp_max(last), t_pos < n_target[:, None]
 
 
 @dataclass
@@ -187,18 +215,21 @@ def fit_population(features: Any, index: dict[str, int], pairs: Sequence[PrefPai
         step = state["step"]
     generator = torch.Generator().manual_seed(config.seed + step)
 
-    def sample(who: Any, n: int) -> Any:
-        """n pair positions (with replacement) of each person in `who` -> (B, n)."""
-        draw = torch.rand(len(who), n, generator=generator)
-        return starts[who, None] + (draw * counts[who, None]).long()
+    # Only people with two pairs or more can be trained on: one to read, another to predict.
+    trainable = torch.nonzero(counts >= 2).squeeze(-1)
+    if len(trainable) == 0:
+        raise ValueError("VPL needs at least one person with 2 or more training pairs")
 
     while step < config.steps:
-        who = torch.randint(len(users), (config.users_per_batch,), generator=generator)  # (B,)
-        context, target = sample(who, config.context_pairs), sample(who, config.target_pairs)
-        mu, logvar = model.encode(x[chosen[context]], x[rejected[context]])  # (B, L)
+        who = trainable[torch.randint(len(trainable), (config.users_per_batch,), generator=generator)]  # (B,)
+        context, context_mask, target, target_mask = draw_pairs(counts[who], config.context_pairs,
+                                                                config.target_pairs, generator)
+        context, target = context + starts[who, None], target + starts[who, None]  # rows of `ordered`
+        mu, logvar = model.encode(x[chosen[context]], x[rejected[context]], context_mask)  # (B, L)
         z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=generator)
         z_each = z.repeat_interleave(config.target_pairs, 0)  # (B * T, L)
-        bt, accuracy = _bt(model, x[chosen[target]].flatten(0, 1), x[rejected[target]].flatten(0, 1), z_each)
+        bt, accuracy = _bt(model, x[chosen[target]].flatten(0, 1), x[rejected[target]].flatten(0, 1), z_each,
+                           target_mask.flatten())
         kl = 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(-1).mean()
         loss = bt + config.beta * kl
         optimiser.zero_grad()

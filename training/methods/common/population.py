@@ -102,7 +102,10 @@ class Featuriser:
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.tokenizer.padding_side = "right"
+        # Long multi-turn prompts: keep the end of the text, where the response is. Cut on the right,
+        # a prompt longer than max_length leaves nothing of the response, and chosen and rejected
+        # then read the same.
+        self.tokenizer.padding_side, self.tokenizer.truncation_side = "right", "left"
         self.model = AutoModel.from_pretrained(path, dtype=torch.bfloat16 if bf16 else torch.float32).to(device).eval()
         self.device, self.max_length = device, max_length
 
@@ -199,7 +202,8 @@ class PopulationScorer:
             return math.nan
         items = [(p.prompt, p.chosen) for p in pairs] + [(p.prompt, p.rejected) for p in pairs]
         rewards = self.rewards(params, items)
-        return sum(c > r for c, r in zip(rewards[: len(pairs)], rewards[len(pairs) :])) / len(pairs)
+        # An exact tie (e.g. two responses that read the same to the base model) is a coin flip.
+        return sum((c > r) + 0.5 * (c == r) for c, r in zip(rewards[: len(pairs)], rewards[len(pairs) :])) / len(pairs)
 
 
 @dataclass(frozen=True)
