@@ -24,6 +24,7 @@ from playwright.sync_api import expect
 
 from chorus.accounts.join_links import join_token_make
 from elicitation.models import Campaign, Interview, ValuesCard
+from training.base_models import base_models_available
 from training.methods.toys import TOPICS
 from training.models import ModelArtifact, TrainingRun
 
@@ -270,13 +271,17 @@ def curate(page, live_server, campaign, base_model: Path) -> None:
     page.get_by_role("button", name="Publish version 1").click()
     expect(page.get_by_text("Version 1 is published")).to_be_visible()
     freeze(page, live_server, "constitution", "First study constitution",
-           prompts="\n".join(f"How do I {t}?" for t in TOPICS))
+           prompts="\n".join(f"How do I {t}?" for t in TOPICS[:8]))
 
-    # Train SALMON on the constitution target from its page, on the tiny model the picker offers.
+    # Train SALMON on the constitution target from its page: the reward model on the tiny model the picker
+    # offers, the responses written and judged by the bundled model (a random tiny judge agrees with itself
+    # in both orders on no pair, and the run fails saying so).
     page.get_by_role("link", name="Train salmon on this target").click()
     page.get_by_label("Base model").select_option(str(base_model))
-    cheap = {"max_steps": "10", "save_steps": "10", "logging_steps": "2", "max_new_tokens": "12",
-             "pairs_per_prompt": "2", "principles_per_example": "1", "max_length": "256",
+    bundled = next(m.path for m in base_models_available() if m.source == "bundled")
+    page.locator("#config-policy_model").select_option(bundled)
+    cheap = {"max_steps": "10", "save_steps": "10", "logging_steps": "2", "max_new_tokens": "48",
+             "pairs_per_prompt": "2", "principles_per_example": "2", "max_length": "256",
              "per_device_batch_size": "16", "learning_rate": "0.002", "eval_fraction": "0.2"}
     for name, value in cheap.items():
         page.fill(f"#config-{name}", value)
