@@ -1,6 +1,6 @@
 from django.urls import path
 
-from elicitation.views import comparisons, interviews, moral_graph, participants, statements, values
+from elicitation.views import comparisons, interviews, moral_graph, participants, statements, surveys, values
 
 app_name = "elicitation"
 
@@ -31,4 +31,7 @@ urlpatterns = [
     path("c/<slug:slug>/statements/", statements.statements_page, name="statements"),
     path("c/<slug:slug>/statements/vote/", statements.statement_vote, name="statement_vote"),
     path("c/<slug:slug>/statements/groups/", statements.groups_page, name="statement_groups"),
+
+    path("c/<slug:slug>/survey/", surveys.survey_page, name="survey"),
+    path("c/<slug:slug>/survey/answer/", surveys.survey_answer, name="survey_answer"),
 ]

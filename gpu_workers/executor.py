@@ -4,7 +4,8 @@ model atomically, and record how it ended. Whatever the method raises, the worke
     claim (queued -> running, attempt + 1)
       heartbeat thread: every HEARTBEAT_SECONDS, beat and look for a cancel request
       method.train(inputs, config, hooks)   checkpoints in runs/<uuid>/work/, model in a staging folder
-      model card + sha256 of every file, then one rename to models/<run uuid>/, then one transaction
+      model card + sha256 of every file, then one rename to models/<run uuid>/ (or a verified copy in
+      the bucket: training.object_store), then one transaction
     succeeded | failed (with the reason) | cancelled
 """
 from __future__ import annotations
@@ -22,18 +23,29 @@ from django.conf import settings
 from django.db import connection
 
 from gpu_workers.devices import best_device, describe_device, free_memory, supports_bf16
+from training import object_store
+from training.base_models import base_model_fetch
 from training.configs import config_validate, method_module
 from training.methods.common.contract import RunCancelled, RunInputs
 from training.model_cards import model_card_render
 from training.models import TrainingRun
 from training.services import runs as run_services
 from training.services.runs import Claim
-from training.storage import model_dir, publish_folder, run_dir, sha256_file, target_dir
+from training.storage import (
+    checkpoints_drop,
+    checkpoints_pull,
+    model_dir,
+    model_publish,
+    run_dir,
+    sha256_file,
+    target_file_local,
+)
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 2.0  # also how quickly a cancel request is noticed
 PROGRESS_EVERY_SECONDS = 1.0  # progress is reported per step; the database sees at most this rate
+CHECKPOINT_SYNC_SECONDS = 10.0  # with a bucket: how often finished checkpoints are uploaded
 
 
 @dataclass
@@ -86,6 +98,34 @@ def _heartbeat(state: _RunState) -> None:
         connection.close()  # this thread's own connection
 
 
+class _CheckpointSync:
+    """With a bucket: every CHECKPOINT_SYNC_SECONDS, and once more at the end, uploads the checkpoints
+    that finished saving, so that a run whose host dies resumes on another (training.object_store)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.pushed, self.done = folder, set(), threading.Event()
+        self.thread = None
+        if object_store.enabled():
+            self.thread = threading.Thread(target=self._loop, name=f"checkpoints-{folder.parent.parent.name}",
+                                           daemon=True)
+            self.thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            stopping = self.done.wait(CHECKPOINT_SYNC_SECONDS)
+            try:
+                object_store.checkpoints_push(self.folder, self.pushed)
+            except Exception:  # the bucket blinked: the next round tries again; training goes on
+                log.exception("could not upload the checkpoints in %s", self.folder)
+            if stopping:
+                return
+
+    def stop(self) -> None:
+        if self.thread is not None:
+            self.done.set()
+            self.thread.join()
+
+
 def execute_run(run_id: int, *, worker: str) -> str:
     """'skipped' when the run is not queued (finished, cancelled, or another worker holds it)."""
     device = best_device()
@@ -120,18 +160,26 @@ def _train_and_publish(run: TrainingRun, state: _RunState, device: str, staging:
     config = config_validate(run.method, run.config)
     dataset = {}
     for f in run.target.files.all():
-        path = target_dir(run.target.uuid) / f.name
-        if sha256_file(path) != f.sha256:
-            raise ValueError(f"dataset file {f.name} of {run.target} no longer matches its sha256; refusing to train")
-        dataset[f.name] = path
+        try:
+            dataset[f.name] = target_file_local(run.target.uuid, f.name, f.sha256)
+        except ValueError:
+            raise ValueError(f"dataset file {f.name} of {run.target} no longer matches its sha256; "
+                             "refusing to train") from None
+    base_model_fetch(run.base_model)  # a trained model from the bucket, when it is one
     work = run_dir(run.uuid) / "work"
     work.mkdir(parents=True, exist_ok=True)
+    if pulled := checkpoints_pull(work / "checkpoints"):
+        hooks.log(f"resuming from {pulled}, fetched from the bucket")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     inputs = RunInputs(run_id=run.pk, base_model=run.base_model, dataset=dataset, work_dir=work,
                        output_dir=staging, device=device, bf16=supports_bf16(device))
     hooks.log(f"training {run.method} on {device}{' in bf16' if inputs.bf16 else ''}")
-    result = module.train(inputs, config, hooks)
+    sync = _CheckpointSync(work / "checkpoints")
+    try:
+        result = module.train(inputs, config, hooks)
+    finally:
+        sync.stop()
     hooks.check_cancelled()
 
     hooks.progress(0.99, stage="publishing")
@@ -140,15 +188,15 @@ def _train_and_publish(run: TrainingRun, state: _RunState, device: str, staging:
     files = [{"name": p.relative_to(staging).as_posix(), "sha256": sha256_file(p), "size_bytes": p.stat().st_size}
              for p in sorted(staging.rglob("*")) if p.is_file()]
     (staging / "checksums.sha256").write_text("".join(f"{f['sha256']}  {f['name']}\n" for f in files))
-    final = model_dir(run.uuid)
-    publish_folder(staging, final)  # the folder appears complete or not at all
+    # The folder appears complete or not at all (renamed into place, or verified in the bucket first).
+    artifact_path = model_publish(staging, model_dir(run.uuid), files)
     artifact = run_services.run_succeed(
         claim=state.claim, metrics=result.metrics, summary=result.summary,
-        artifact_path=final.relative_to(Path(settings.MEDIA_ROOT)).as_posix(), files=files, model_card=card,
+        artifact_path=artifact_path, files=files, model_card=card,
     )
     if artifact is None:
         return "lost"
-    shutil.rmtree(work / "checkpoints", ignore_errors=True)  # the model is out; checkpoints only cost disk
+    checkpoints_drop(work / "checkpoints")  # the model is out; checkpoints only cost space
     return "succeeded"
 
 

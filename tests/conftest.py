@@ -13,6 +13,9 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 
+# s3_server / s3_bucket: a real S3-protocol server on loopback for the object-storage tests.
+pytest_plugins = ["tests.support.s3"]
+
 # Playwright's sync API runs an event loop in this thread; the ORM calls made by tests around it
 # are still plain synchronous calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -59,7 +59,8 @@ def compose_config(environ: dict[str, str], tmp_path: Path) -> subprocess.Comple
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> dict:
     result = compose_config(
-        {"DJANGO_SECRET_KEY": SECRET_KEY, "POSTGRES_PASSWORD": "compose-test-password"},
+        {"DJANGO_SECRET_KEY": SECRET_KEY, "POSTGRES_PASSWORD": "compose-test-password",
+         "MINIO_ROOT_PASSWORD": "compose-test-minio"},
         tmp_path_factory.mktemp("compose"),
     )
     assert result.returncode == 0, result.stderr
@@ -71,7 +72,8 @@ def gpu_devices(service: dict) -> list:
 
 
 def test_the_production_services_are_all_there(services: dict) -> None:
-    assert set(services) == {"postgres", "redis", "web", "worker", "gpu-worker", "beat", "vllm"}
+    assert set(services) == {"postgres", "redis", "minio", "minio-bucket", "web", "worker", "gpu-worker", "beat",
+                             "vllm"}
     assert services["postgres"]["image"] == "postgres:16"
     assert services["redis"]["image"] == "redis:7"
     assert services["vllm"]["image"].startswith("vllm/vllm-openai")
@@ -165,6 +167,31 @@ def test_app_settings_accept_the_compose_environment(services: dict, monkeypatch
 
 
 def test_config_refuses_to_run_without_a_secret_key(tmp_path: Path) -> None:
-    result = compose_config({"POSTGRES_PASSWORD": "compose-test-password"}, tmp_path)
+    result = compose_config({"POSTGRES_PASSWORD": "compose-test-password", "MINIO_ROOT_PASSWORD": "m"}, tmp_path)
     assert result.returncode != 0
     assert "set DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_files_go_to_the_minio_bucket_that_a_one_shot_service_creates(services: dict,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    assert services["minio"]["image"].startswith("quay.io/minio/minio:RELEASE.")
+    assert services["minio"]["healthcheck"]["test"]
+    assert any(v["target"] == "/data" for v in services["minio"]["volumes"])
+    assert "mc mb --ignore-existing chorus/chorus" in " ".join(services["minio-bucket"]["command"])
+    for name in ("web", "worker", "gpu-worker", "beat"):
+        environment = services[name]["environment"]
+        assert services[name]["depends_on"]["minio-bucket"]["condition"] == "service_completed_successfully"
+        assert environment["AWS_SECRET_ACCESS_KEY"] == services["minio"]["environment"]["MINIO_ROOT_PASSWORD"]
+        assert environment["AWS_ACCESS_KEY_ID"] == services["minio"]["environment"]["MINIO_ROOT_USER"]
+        for key, value in environment.items():
+            monkeypatch.setenv(key, value)
+        options = env.storage_location("CHORUS_STORAGE_URL")
+        assert (options["bucket_name"], options["location"], options["endpoint_url"]) == (
+            "chorus", "media", "http://minio:9000")
+        assert options["public_endpoint_url"] == "http://localhost:9000"
+
+
+def test_config_refuses_to_run_without_a_minio_password(tmp_path: Path) -> None:
+    result = compose_config({"DJANGO_SECRET_KEY": SECRET_KEY, "POSTGRES_PASSWORD": "compose-test-password"}, tmp_path)
+    assert result.returncode != 0
+    assert "set MINIO_ROOT_PASSWORD" in result.stderr

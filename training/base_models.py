@@ -4,7 +4,8 @@ Three sources, in this order: the bundled chat model once `prepare_models` has c
 other model folder prepared in the model folders (`CHORUS_BASE_MODEL_DIRS`, the model cache by
 default), and earlier trained models that are language models themselves (a Janus policy; a
 reward model is not a base). A folder counts when its `config.json` names a causal language model,
-which every method starts from. Workers read the same folders from the shared disk.
+which every method starts from. Workers read the same folders from the shared disk, or, with a
+bucket, download a trained one first (`base_model_fetch`).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from django.conf import settings
 
 from chorus.inference.local import MODEL_NAME as BUNDLED
+from training import object_store
 from training.models import ModelArtifact
 
 
@@ -35,12 +37,38 @@ def base_models_available() -> list[BaseModel]:
             source = "bundled" if folder.name == BUNDLED else "prepared"
             found.setdefault(str(folder), BaseModel(str(folder), f"{folder.name} ({source})", source))
     media = Path(settings.MEDIA_ROOT)
-    for artifact in ModelArtifact.objects.order_by("-created_at").only("name", "method", "run_id", "path"):
+    for artifact in ModelArtifact.objects.order_by("-created_at").only("name", "method", "run_id", "path", "files"):
         folder = media / artifact.path
-        if _language_model(folder):
+        if _language_model(folder) or _language_model_in_bucket(artifact, folder):
             label = f"{artifact.name} (trained: {artifact.method}, run {artifact.run_id})"
             found.setdefault(str(folder), BaseModel(str(folder), label, "trained"))
     return sorted(found.values(), key=lambda m: ("bundled", "prepared", "trained").index(m.source))
+
+
+def _language_model_in_bucket(artifact: ModelArtifact, folder: Path) -> bool:
+    """With a bucket, a trained model's config.json is fetched into this host's cache to be read."""
+    config = next((f for f in artifact.files if f["name"] == "config.json"), None)
+    if not object_store.enabled() or config is None:
+        return False
+    try:
+        object_store.ensure_local(folder / "config.json", config["sha256"])
+    except (OSError, ValueError, object_store.StorageError):
+        return False
+    return _language_model(folder)
+
+
+def base_model_fetch(path: str) -> None:
+    """On the worker, before training: with a bucket, a trained model chosen as the base is downloaded
+    into this host's cache, every file checked against its sha256. Other base models are local folders."""
+    if not object_store.enabled():
+        return
+    try:
+        name = object_store.name_of(Path(path))
+    except ValueError:  # not under MEDIA_ROOT: a prepared or bundled model
+        return
+    artifact = ModelArtifact.objects.filter(path=name).first()
+    for f in artifact.files if artifact else ():
+        object_store.ensure_local(Path(settings.MEDIA_ROOT) / name / f["name"], f["sha256"])
 
 
 def _language_model(folder: Path) -> bool:

@@ -1,7 +1,15 @@
 """What a values card is, as data: the rules every card must meet, whoever wrote it.
 
-A card has a title of 2-5 words, a one-sentence description, and 3-6 attentional policies, each
-starting with a capitalised plural noun ("OPPORTUNITIES for my child to discover ...").
+A card has a title of 2-5 words, a one-sentence description, and 3-6 different attentional policies.
+A policy (MAI's "CAPS-WORD ..." form) names a thing one attends to, then what about it matters:
+"OPPORTUNITIES for my child to discover ...", "SUPPORTERS, religious or not, who ...". So:
+
+- its head, the first word, is one word in capitals (letters and hyphens, 2 or more letters) that may be
+  followed by ordinary punctuation (, ; : or a dash);
+- the head is not a pronoun, article, conjunction, verb form or interjection ("I'M", "SO", "SORRY"):
+  those do not name anything to attend to, and they are how chat lines ("I'M SO SORRY TO HEAR") start;
+- the rest is ordinary writing, not shouting: at least half of its words have a lower-case letter;
+- no two policies are the same once case, spacing and punctuation are ignored.
 """
 from __future__ import annotations
 
@@ -23,8 +31,15 @@ TITLE_MAX_CHARS = 60
 DESCRIPTION_MAX_CHARS = 300
 POLICY_MAX_CHARS = 200
 MIN_POLICIES, MAX_POLICIES = 3, 6
-# An upper-case word (the plural noun) followed by a qualifier: "MOMENTS where ...".
-POLICY_PATTERN = re.compile(r"^[A-Z][A-Z'\-]+ \S.*$")
+# An upper-case head (the plural noun), optional punctuation, then the qualifier: "MOMENTS where ...".
+POLICY_PATTERN = re.compile(r"^(?P<head>[A-Z][A-Z-]*[A-Z])[,;:\u2013\u2014-]? (?P<rest>\S.*)$")
+# First words that cannot name a thing one attends to (see the module docstring).
+NOT_A_HEAD = frozenset("""
+    I ME MY WE US OUR YOU YOUR HE HIM HIS SHE HER IT ITS THEY THEM THEIR THIS THAT THESE THOSE
+    A AN THE AND OR BUT SO IF THEN BECAUSE WHAT WHO WHEN WHERE WHY HOW WHICH
+    IS ARE AM WAS WERE BE BEEN DO DOES DID HAVE HAS HAD CAN COULD WILL WOULD SHOULD MUST NOT
+    YES NO OK OKAY OH SORRY THANKS THANK PLEASE HELLO HI HEY WELL VERY JUST ALSO TO OF IN ON FOR WITH
+""".split())
 
 # The same rules as a JSON schema, for constrained decoding of LLM drafts.
 CARD_SCHEMA = {
@@ -37,7 +52,9 @@ CARD_SCHEMA = {
             "type": "array",
             "minItems": MIN_POLICIES,
             "maxItems": MAX_POLICIES,
-            "items": {"type": "string", "minLength": 8, "maxLength": POLICY_MAX_CHARS, "pattern": "^[A-Z][A-Z'-]+ [^ ].*$"},
+            # The head, then a lower-case word: keeps a small model from writing whole lines in capitals.
+            "items": {"type": "string", "minLength": 8, "maxLength": POLICY_MAX_CHARS,
+                      "pattern": "^[A-Z][A-Z-]*[A-Z],? [a-z][^ ]* [^ ].*$"},
         },
     },
     "required": ["title", "description", "policies"],
@@ -75,15 +92,40 @@ def card_clean(*, title: str, description: str, policies: list[str] | tuple[str,
     if not MIN_POLICIES <= len(policies) <= MAX_POLICIES:
         errors["policies"] = [f"List {MIN_POLICIES} to {MAX_POLICIES} things you pay attention to, one per line."]
     else:
-        bad = [p for p in policies if not POLICY_PATTERN.match(p) or len(p) > POLICY_MAX_CHARS]
-        if bad:
-            errors["policies"] = [
-                "Start each line with a plural noun in capitals, then what about it matters "
-                f"(e.g. \"MOMENTS where she can choose freely\"). Check: {bad[0][:60]!r}"
-            ]
+        problems = _duplicates(policies) + [problem for problem in map(policy_problem, policies) if problem]
+        if problems:
+            errors["policies"] = problems
     if errors:
         raise ValidationError(errors)
     return CardData(title=title, description=description, policies=policies)
+
+
+def policy_problem(policy: str) -> str:
+    """Why `policy` is not an attentional policy, in words for the participant; "" if it is one."""
+    shown = repr(policy[:60])
+    if len(policy) > POLICY_MAX_CHARS:
+        return f"Keep each line under {POLICY_MAX_CHARS} characters. Check: {shown}"
+    match = POLICY_PATTERN.match(policy)
+    if not match:
+        return ("Start each line with one plural noun in capitals, then what about it matters "
+                f"(e.g. \"MOMENTS where she can choose freely\"). Check: {shown}")
+    if match["head"].replace("-", "") in NOT_A_HEAD:
+        return (f"\"{match['head']}\" does not name something you pay attention to: start the line with a plural "
+                f"noun such as MOMENTS, PEOPLE or CHANCES. Check: {shown}")
+    words = match["rest"].split()
+    if 2 * sum(any(c.islower() for c in w) for w in words) < len(words):
+        return f"Only the first word goes in capitals; write the rest in ordinary letters. Check: {shown}"
+    return ""
+
+
+def _duplicates(policies: tuple[str, ...]) -> list[str]:
+    seen: set[str] = set()
+    for policy in policies:
+        key = " ".join(re.sub(r"[^\w\s]", " ", policy.casefold()).split())
+        if key in seen:
+            return [f"Each line must say something different; this one appears twice: {policy[:60]!r}"]
+        seen.add(key)
+    return []
 
 
 def card_from_json(data: object) -> CardData:

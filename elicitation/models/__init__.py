@@ -11,6 +11,7 @@ from elicitation.models.constitutions import (
 from elicitation.models.interviews import Interview, InterviewMessage
 from elicitation.models.moral_graph import EdgeVote, GraphSnapshot, Relationship, UpgradeStory
 from elicitation.models.statements import Statement, StatementVote
+from elicitation.models.surveys import SurveyAnswer, SurveyRound
 from elicitation.models.values import CanonicalCard, CardImpression, Context, ValuesCard
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     "Interview", "InterviewMessage",
     "EdgeVote", "GraphSnapshot", "Relationship", "UpgradeStory",
     "Statement", "StatementVote",
+    "SurveyAnswer", "SurveyRound",
     "CanonicalCard", "CardImpression", "Context", "ValuesCard",
 ]

@@ -11,6 +11,7 @@ class Activity(models.TextChoices):
     UPGRADES = "upgrades", "Wisdom upgrades"
     PRINCIPLES = "principles", "Statements and principles"
     COMPARISONS = "comparisons", "Response comparisons"
+    SURVEY = "survey", "Value survey"
 
 
 class Campaign(models.Model):

@@ -22,6 +22,7 @@ from elicitation.models import (
     Interview,
     Question,
     Statement,
+    SurveyAnswer,
     SystemMessage,
     ValuesCard,
     Wave,
@@ -149,6 +150,7 @@ def _activity_has_contributions(campaign: Campaign, activity: str) -> bool:
         Activity.UPGRADES: EdgeVote.objects.filter(campaign=campaign),
         Activity.PRINCIPLES: Statement.objects.filter(campaign=campaign),
         Activity.COMPARISONS: SystemMessage.objects.filter(campaign=campaign),
+        Activity.SURVEY: SurveyAnswer.objects.filter(campaign=campaign),
     }[activity]
     return rows.exists()
 

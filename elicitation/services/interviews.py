@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -13,13 +13,16 @@ from django.db import connection, transaction
 from chorus import llm
 from chorus.dispatch import dispatch_on_commit
 from chorus.inference import InferenceError
+from elicitation.domain import interviews as protocol
 from elicitation.domain.values import CARD_SCHEMA, CardData, card_clean, card_from_json
 from elicitation.models import Activity, Interview, InterviewMessage, Question, ValuesCard
 from elicitation.prompts import interviews as prompts
 from elicitation.services.campaigns import CampaignClosed, campaign_require_open
 
 MAX_MESSAGE_CHARS = 2000
-REPLY_PARAMS = {"max_tokens": 120, "temperature": 0.0}
+# Sampled, with a seed per turn (reply_seed): greedy decoding gave word-for-word the same reply to different
+# messages. 200 tokens is room for two sentences and a question; generation stops at the first "?".
+REPLY_PARAMS = {"max_tokens": 200, "temperature": 0.7, "top_p": 0.9}
 DRAFT_PARAMS = {"max_tokens": 300, "temperature": 0.0}
 DRAFT_ATTEMPTS = 3
 REPLY_LOCK = 1  # advisory-lock namespace of interview replies (the second key is the interview's id)
@@ -39,7 +42,8 @@ def interview_start(*, participant, question: Question) -> Interview:
             question=question,
             defaults={
                 "model_name": f"{settings.CHORUS_LLM_BACKEND}:{settings.CHORUS_LLM_MODEL}",
-                "model_params": {"reply": REPLY_PARAMS, "draft": DRAFT_PARAMS},
+                "model_params": {"reply": {**REPLY_PARAMS, "seed": "interview id * 1000 + turn"},
+                                 "draft": DRAFT_PARAMS},
                 "prompt_version": prompts.PROMPT_VERSION,
             },
         )
@@ -78,31 +82,62 @@ def interview_reply_stream(*, interview: Interview) -> Iterator[str]:
 
 
 def _reply(interview: Interview, history: list[InterviewMessage]) -> Iterator[str]:
+    """Streams what the model writes for the stage's turn, then stores the turn the protocol makes of it."""
     awaiting = history[-1]
-    system = prompts.INTERVIEW_SYSTEM.format(question=interview.question.text)
+    said = [m.content for m in history if m.role == InterviewMessage.Role.USER]
+    stage = protocol.next_stage(said)
+    questions = prompts.STAGE_QUESTIONS[stage]
+    system = prompts.INTERVIEW_SYSTEM.format(question=interview.question.text, goal=prompts.STAGE_GOALS[stage],
+                                             example=questions[0])
     messages = [{"role": "system", "content": system}] + [
         {"role": m.role, "content": prompts.delimit(m.content) if m.role == "user" else m.content} for m in history
     ]
+    raw = "".join((yield from _model_turn(messages, seed=reply_seed(interview.pk, len(said)))))
+    reply = protocol.reply_finish(
+        raw, questions=questions, fallback=prompts.QUOTE_QUESTION.format(quote=_quote(said[-1])),
+        earlier=[m.content for m in history if m.role == InterviewMessage.Role.ASSISTANT],
+    )
+    with transaction.atomic():
+        locked = Interview.objects.select_for_update().get(pk=interview.pk)
+        if locked.messages.last().pk == awaiting.pk:
+            locked.messages.create(role=InterviewMessage.Role.ASSISTANT, content=reply.text)
+
+
+def _model_turn(messages: list[dict], *, seed: int) -> Generator[str, None, list[str]]:
+    """Yields the model's pieces; returns them. Stops at the first question mark or the third sentence end:
+    the turn keeps at most two sentences and one question, so generating more only makes the person wait."""
     pieces: list[str] = []
-    stream = llm.chat_backend().stream(messages, **REPLY_PARAMS)
+    stream = llm.chat_backend().stream(messages, **REPLY_PARAMS, seed=seed)
     try:
         for piece in stream:
-            # One question per turn: stop at the first question mark (small models ramble on).
             if "?" in piece:
                 piece = piece[: piece.index("?") + 1]
             pieces.append(piece)
             yield piece
-            if "?" in piece:
+            text = "".join(pieces)
+            if "?" in piece or len(protocol.sentences(text)) > protocol.LEAD_SENTENCES:
                 break
     finally:
         close = getattr(stream, "close", None)
         if close:
             close()
-    reply = "".join(pieces).strip() or "Could you tell me a little more about that?"
-    with transaction.atomic():
-        locked = Interview.objects.select_for_update().get(pk=interview.pk)
-        if locked.messages.last().pk == awaiting.pk:
-            locked.messages.create(role=InterviewMessage.Role.ASSISTANT, content=reply)
+    return pieces
+
+
+def reply_seed(interview_id: int, turn: int) -> int:
+    """One sampling seed per interview turn: replies vary between turns yet a turn can be reproduced."""
+    return interview_id * 1000 + turn
+
+
+def _quote(text: str, words: int = 8) -> str:
+    head = text.split()[:words]
+    return " ".join(head) + ("…" if len(text.split()) > words else "")
+
+
+def _note(interview: Interview, variants: tuple[str, ...]) -> str:
+    """An interviewer note about the card, worded unlike every earlier turn of this interview."""
+    earlier = list(interview.messages.filter(role=InterviewMessage.Role.ASSISTANT).values_list("content", flat=True))
+    return protocol.reply_finish("", questions=variants, fallback=variants[-1], earlier=earlier).text
 
 
 def interview_draft(*, interview: Interview) -> CardData:
@@ -116,7 +151,7 @@ def interview_draft(*, interview: Interview) -> CardData:
                                     f"Interview:\n{prompts.transcript(interview.messages.all())}"},
     ]
     card = _generate_card(llm.chat_backend(), messages)
-    _store_draft(interview, card, note="Here is a first draft of your values card. Edit it, or tell me what to change.")
+    _store_draft(interview, card, note=_note(interview, prompts.DRAFTED_NOTES))
     return card
 
 
@@ -131,7 +166,7 @@ def interview_revise(*, interview: Interview, request: str) -> CardData:
                                     f"Requested change:\n{prompts.delimit(request)}"},
     ]
     card = _generate_card(llm.chat_backend(), messages)
-    _store_draft(interview, card, note="I have updated the card. Check it below.")
+    _store_draft(interview, card, note=_note(interview, prompts.REVISED_NOTES))
     return card
 
 
@@ -144,8 +179,14 @@ def interview_edit(*, interview: Interview, title: str, description: str, polici
 
 
 @transaction.atomic
-def interview_confirm(*, interview: Interview, draft_version: str) -> ValuesCard:
-    """Saves the card the participant saw and confirmed. The only way a ValuesCard is created here."""
+def interview_confirm(*, interview: Interview, draft_version: str, title: str | None = None,
+                      description: str | None = None, policies: list[str] | None = None) -> ValuesCard:
+    """Saves the card the participant saw and confirmed. The only way a ValuesCard is created here.
+
+    `draft_version` is the draft the participant's page showed; title, description and policies, when
+    given, are the card as it stands on their screen (possibly edited there), and that is what is saved,
+    after the same checks as an edit. Without them the draft itself is saved.
+    """
     interview = Interview.objects.select_for_update().get(pk=interview.pk)
     _require_open(interview)
     if interview.status == Interview.Status.DONE:
@@ -153,13 +194,17 @@ def interview_confirm(*, interview: Interview, draft_version: str) -> ValuesCard
     _require_draft(interview)
     if draft_version != draft_version_of(interview.draft):
         raise InterviewError("The card changed since you last saw it (another tab?). Check it and save again.")
-    card = card_from_json(interview.draft)
+    if policies is None:
+        card = card_from_json(interview.draft)
+    else:
+        card = card_clean(title=title or "", description=description or "", policies=policies)
+        interview.draft = card.as_json()  # the draft becomes exactly what was confirmed
     saved = ValuesCard.objects.create(
         participant=interview.participant, question=interview.question, interview=interview,
         title=card.title, description=card.description, policies=list(card.policies),
     )
     interview.status = Interview.Status.DONE
-    interview.save(update_fields=["status", "updated_at"])
+    interview.save(update_fields=["draft", "status", "updated_at"])
     dispatch_on_commit("elicitation.tasks.card_deduplicate", saved.pk)
     return saved
 

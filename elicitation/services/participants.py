@@ -3,7 +3,7 @@
 What goes, in one transaction (docs/elicitation.md, "Withdrawal"):
 - the participant and, by cascade, everything they wrote or chose: interviews and their messages,
   values cards, impressions and picks, upgrade answers and comments, statements and statement votes,
-  system messages, comparisons;
+  system messages, comparisons, value survey answers (`services.surveys.survey_answers_forget`);
 - the values worded from their cards: re-worded from someone else's card in the value, or deleted
   where there is none (`services.values.values_forget`), with the LLM's stories and contexts written
   from that wording;
@@ -38,6 +38,7 @@ from elicitation.selectors.statements import statement_groups_forget
 from elicitation.selectors.values import canonicals_worded_by
 from elicitation.services.constitutions import RedactedEntry, principles_withdraw
 from elicitation.services.moral_graph import graph_snapshots_redact
+from elicitation.services.surveys import survey_answers_forget
 from elicitation.services.values import values_forget
 
 # Sent once per withdrawal, inside its transaction, after elicitation's own changes, with
@@ -74,6 +75,7 @@ def participant_withdraw(*, participant: Participant, session: SessionBase) -> W
     entries_redacted = principles_withdraw(principles=principles, at=at)
     forgotten = values_forget(worded=worded)
     their_pseudonym = pseudonym(participant.public_id)
+    survey_answers_forget(participant=participant)  # every wave's value vector is computed without them
     account_services.participant_withdraw(participant=participant, session=session)
     graph = GraphRedaction(values_deleted=forgotten.deleted, values_reworded=forgotten.reworded,
                            contexts_deleted=forgotten.contexts_deleted)

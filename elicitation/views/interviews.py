@@ -18,6 +18,7 @@ from elicitation.services import interviews as svc
 from elicitation.views.common import NotJoined, participant_question
 
 TEMPLATE = "elicitation/interview.html"
+CARD_FIELDS = ("title", "description", "policies")
 
 
 def _load(request: HttpRequest, slug: str, question_id: int):
@@ -34,6 +35,11 @@ def _context(campaign, interview: Interview, **extra) -> dict:
         "awaiting_reply": awaiting, "draft_version": svc.draft_version_of(interview.draft),
         "can_draft": any(m.role == InterviewMessage.Role.USER for m in messages), **extra,
     }
+
+
+def _card_fields(request: HttpRequest) -> dict:
+    return {"title": request.POST.get("title", ""), "description": request.POST.get("description", ""),
+            "policies": request.POST.get("policies", "").splitlines()}
 
 
 def _go_home(request: HttpRequest, campaign) -> HttpResponse:
@@ -88,6 +94,9 @@ def _reply_events(interview: Interview) -> Iterator[str]:
     try:
         for piece in svc.interview_reply_stream(interview=interview):
             yield sse_event("token", piece)
+        stored = interview.messages.last()
+        if stored is not None and stored.role == InterviewMessage.Role.ASSISTANT:
+            yield sse_event("reply", stored.content)  # the turn as stored replaces the streamed words
     except InferenceError as exc:
         yield sse_event("failed", f"The interviewer could not reply ({exc}). Reload the page to try again.")
     yield sse_event("done", "")
@@ -108,11 +117,11 @@ def card_action(request: HttpRequest, slug: str, question_id: int) -> HttpRespon
         elif action == "revise":
             svc.interview_revise(interview=interview, request=request.POST.get("request", ""))
         elif action == "edit":
-            policies = request.POST.get("policies", "").splitlines()
-            svc.interview_edit(interview=interview, title=request.POST.get("title", ""),
-                               description=request.POST.get("description", ""), policies=policies)
+            svc.interview_edit(interview=interview, **_card_fields(request))
         elif action == "confirm":
-            svc.interview_confirm(interview=interview, draft_version=request.POST.get("draft_version", ""))
+            # The card as it stands in the page's fields is what is saved; a post without them saves the draft.
+            fields = _card_fields(request) if "policies" in request.POST else {}
+            svc.interview_confirm(interview=interview, draft_version=request.POST.get("draft_version", ""), **fields)
         else:
             errors["general"] = ["Unknown action."]
     except ValidationError as exc:
@@ -123,8 +132,10 @@ def card_action(request: HttpRequest, slug: str, question_id: int) -> HttpRespon
     if action == "confirm" and not errors:
         return _go_home(request, campaign)
     interview.refresh_from_db()
-    context = _context(campaign, interview, errors=errors, posted=request.POST if errors else None,
-                       with_transcript=True)
+    edit_refused = any(field in errors for field in CARD_FIELDS)
+    kept = errors and action in ("edit", "confirm") and "policies" in request.POST  # never lose what was typed
+    context = _context(campaign, interview, errors=errors, posted=request.POST if kept else None,
+                       edit_refused=edit_refused, with_transcript=True)
     if not request.htmx:
         return render(request, TEMPLATE, context, status=400 if errors else 200)
     return render(request, f"{TEMPLATE}#card_panel", context, status=400 if errors else 200)

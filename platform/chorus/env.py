@@ -60,6 +60,34 @@ def url(name: str, default: str, *, schemes: tuple[str, ...]) -> str:
     return value
 
 
+def storage_location(name: str) -> Path | dict | None:
+    """Where files live: None (unset: MEDIA_ROOT), a local folder (a path, or file:///path), or for
+    s3://bucket/prefix the options of django-storages' S3Storage, from CHORUS_S3_* (credentials are
+    left to boto3: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, or its other usual sources)."""
+    value = text(name, "")
+    if not value:
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme in ("", "file"):
+        return Path(parsed.path if parsed.scheme else value)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise StartupError(f"{name} must be a local folder or s3://bucket/prefix; got {value!r}")
+    endpoint = text("CHORUS_S3_ENDPOINT_URL", "")
+    if endpoint:
+        url("CHORUS_S3_ENDPOINT_URL", "", schemes=("http", "https"))
+    public = text("CHORUS_S3_PUBLIC_ENDPOINT_URL", "")
+    if public:
+        url("CHORUS_S3_PUBLIC_ENDPOINT_URL", "", schemes=("http", "https"))
+    return {
+        "bucket_name": parsed.netloc, "location": parsed.path.strip("/"), "endpoint_url": endpoint or None,
+        "region_name": text("CHORUS_S3_REGION", text("AWS_DEFAULT_REGION", "us-east-1")),
+        # Where clients reach the bucket, for the presigned URLs the Hub endpoints redirect to (when the
+        # workers' address, e.g. http://minio:9000, is not one browsers and other hosts can reach).
+        "public_endpoint_url": public or None,
+        "presigned_seconds": integer("CHORUS_S3_PRESIGNED_SECONDS", 3600, minimum=60),
+    }
+
+
 def database(name: str, default: str) -> dict:
     """Turn DATABASE_URL (postgres://user:pass@host:port/db) into Django's DATABASES entry."""
     value = url(name, default, schemes=("postgres", "postgresql"))

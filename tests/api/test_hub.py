@@ -4,6 +4,8 @@ Range requests, the Hub's error shapes, and scopes."""
 from __future__ import annotations
 
 import hashlib
+import io
+import tarfile
 from pathlib import Path
 
 import httpx2
@@ -296,3 +298,77 @@ def test_the_dashboard_snippet_names_the_endpoint_repo_and_commit(published):
     assert 'snapshot_download(\n    "chorus/toy-constitution-salmon"' in html
     assert f'revision="{artifact_commit(published[0])}"' in html and 'endpoint="http://testserver/hf"' in html
     assert "# v1 of chorus/toy-constitution-salmon" in html
+
+
+# The same endpoints with the models in an S3 bucket (CHORUS_STORAGE_URL=s3://...), on a real
+# S3-protocol server on loopback (tests/support/s3.py): resolve answers 302 to a presigned URL, as
+# the Hub does for LFS files, and the client downloads from the bucket.
+
+
+@pytest.fixture
+def published_in_bucket(s3_bucket, reward_models, monkeypatch):
+    monkeypatch.setattr("training.services.runs._dispatch", lambda run_id, task_id: None)
+    base, first, second = reward_models
+    target = toy_target()
+    return [model_publish(target=target, base_model=base, folder=first),
+            model_publish(target=target, base_model=base, folder=second)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_snapshot_download_from_a_bucket_follows_presigned_redirects(published_in_bucket, s3_bucket, reward_models,
+                                                                     hub, tmp_path):
+    from django.conf import settings
+
+    v1, v2 = published_in_bucket
+    assert not (Path(settings.MEDIA_ROOT) / v2.path).exists()  # only in the bucket: nothing local to stream
+    assert f"{v2.path}/model.safetensors" in s3_bucket.keys(v2.path)
+    folder = Path(snapshot_download(hub_repo_id(v2), cache_dir=tmp_path / "cache", **hub))
+    assert folder.name == artifact_commit(v2)
+    downloaded = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file()}
+    assert downloaded.keys() == {f["name"] for f in v2.files} and "eval/accuracy.json" in downloaded
+    for f in v2.files:
+        assert hashlib.sha256(downloaded[f["name"]].read_bytes()).hexdigest() == f["sha256"]
+    assert torch.equal(_scores(folder), _scores(reward_models[2]))
+    by_tag = Path(snapshot_download(hub_repo_id(v1), revision="v1", cache_dir=tmp_path / "v1", **hub))
+    assert torch.equal(_scores(by_tag), _scores(reward_models[1]))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_resolve_redirects_to_the_bucket_with_the_files_size_and_sha256(published_in_bucket, s3_bucket, hub):
+    _, v2 = published_in_bucket
+    entry = next(f for f in v2.files if f["name"] == "model.safetensors")
+    url = f"{hub['endpoint']}/{hub_repo_id(v2)}/resolve/main/model.safetensors"
+    auth = {"Authorization": f"Bearer {hub['token']}"}
+    for method in ("HEAD", "GET"):
+        answer = httpx2.request(method, url, headers=auth, follow_redirects=False)
+        assert answer.status_code == 302, method
+        assert answer.headers["Location"].startswith(f"{s3_bucket.endpoint}/{s3_bucket.name}/chorus/{v2.path}/")
+        assert "X-Amz-Signature=" in answer.headers["Location"]
+        assert (answer.headers["X-Linked-Size"], answer.headers["X-Linked-Etag"]) == (
+            str(entry["size_bytes"]), f'"{entry["sha256"]}"')
+        assert answer.headers["X-Repo-Commit"] == artifact_commit(v2)
+    location = httpx2.head(url, headers=auth).headers["Location"]
+    whole = httpx2.get(location)  # the presigned URL needs no token, and the bucket serves ranges itself
+    assert whole.status_code == 200 and hashlib.sha256(whole.content).hexdigest() == entry["sha256"]
+    part = httpx2.get(location, headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.content == whole.content[100:200]
+    # Without read:models: the same 401 as ever, and no URL to the bucket.
+    assert httpx2.head(url, follow_redirects=False).status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dashboard_sends_a_models_file_from_the_bucket(published_in_bucket, client, staff_user):
+    _, v2 = published_in_bucket
+    client.force_login(staff_user)
+    answer = client.get(f"/dashboard/models/{v2.pk}/files/config.json")
+    assert answer.status_code == 302 and "X-Amz-Signature=" in answer["Location"]
+    config = next(f for f in v2.files if f["name"] == "config.json")
+    assert hashlib.sha256(httpx2.get(answer["Location"]).content).hexdigest() == config["sha256"]
+    page = client.get(f"/dashboard/models/{v2.pk}/").content.decode()
+    assert "s3://chorus-" in page and f"/chorus/{v2.path}" in page  # where it is: the bucket, not a folder
+    tar = b"".join(client.get(f"/dashboard/models/{v2.pk}/download/").streaming_content)
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+        members = {m.name.split("/", 1)[1]: archive.extractfile(m).read() for m in archive.getmembers()}
+    assert members.keys() == {f["name"] for f in v2.files} | {"checksums.sha256"}
+    for f in v2.files:
+        assert hashlib.sha256(members[f["name"]]).hexdigest() == f["sha256"]

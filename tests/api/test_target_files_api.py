@@ -2,7 +2,14 @@
 for clients that cannot send one; runs list the base models they may start from (issue 14, item 7)."""
 from __future__ import annotations
 
+import hashlib
+import io
+import shutil
+import tarfile
+
+import httpx2
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from chorus.accounts.models import Scope
@@ -80,3 +87,26 @@ def test_base_models_are_listed_and_a_run_must_start_from_one(staff_user, settin
     response = runner.post(f"/api/v1/targets/{target.pk}/runs/", {"method": "salmon", "base_model": "/etc"},
                            format="json")
     assert response.status_code == 400 and "base_model" in response.json()["error"]["fields"]
+
+
+def test_with_a_bucket_target_files_redirect_to_it_and_the_tar_streams_from_it(s3_bucket, staff_user, graph_target,
+                                                                               client):
+    """The host serving the request has nothing cached: the API and the dashboard send the file from the
+    bucket (a presigned URL), by header and by signed link."""
+    shutil.rmtree(settings.MEDIA_ROOT)
+    stored = {f.name: f.sha256 for f in graph_target.files.all()}
+    reader = client_for(staff_user, Scope.READ_DATA)
+    files = {f["name"]: f for f in reader.get(f"/api/v1/targets/{graph_target.pk}/").json()["files"]}
+    for answer in (reader.get(files["edges.jsonl"]["url"]), APIClient().get(files["edges.jsonl"]["signed_url"])):
+        assert answer.status_code == 302 and answer["Location"].startswith(f"{s3_bucket.endpoint}/{s3_bucket.name}/")
+        assert hashlib.sha256(httpx2.get(answer["Location"]).content).hexdigest() == stored["edges.jsonl"]
+    assert APIClient().get(files["edges.jsonl"]["url"]).status_code == 401  # no token: no URL to the bucket
+
+    client.force_login(staff_user)
+    page = client.get(f"/dashboard/targets/{graph_target.pk}/files/values.jsonl")
+    assert page.status_code == 302 and hashlib.sha256(httpx2.get(page["Location"]).content).hexdigest() == \
+        stored["values.jsonl"]
+    tar = b"".join(client.get(f"/dashboard/targets/{graph_target.pk}/download/").streaming_content)
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+        members = {m.name.split("/", 1)[1]: archive.extractfile(m).read() for m in archive.getmembers()}
+    assert {name: hashlib.sha256(data).hexdigest() for name, data in members.items()} == stored

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import random
 import string
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from chorus.accounts.join_links import join_token_make
@@ -38,17 +40,20 @@ from elicitation.models import (
     Principle,
     Question,
     Statement,
+    SurveyAnswer,
     UpgradeStory,
     ValuesCard,
 )
 from elicitation.selectors.statements import statement_groups
+from elicitation.selectors.surveys import survey_screen, survey_vectors
 from elicitation.services import comparisons as comparison_svc
 from elicitation.services import constitutions as constitution_svc
 from elicitation.services import interviews as interview_svc
 from elicitation.services import moral_graph as graph_svc
 from elicitation.services import statements as statement_svc
+from elicitation.services import surveys as survey_svc
 from elicitation.services import values as values_svc
-from tests.factories import CampaignFactory
+from tests.factories import CampaignFactory, make_wave
 from tests.support.comparisons import judge
 from tests.support.scripted_llm import CARD, ScriptedBackend
 from training.models import AlignmentTarget
@@ -231,9 +236,10 @@ def page_urls(s) -> dict[str, list[tuple[str, str]]]:
         # No run or model exists in this study (training is not what withdrawal changes).
         **{name: [] for name in ("dashboard:runs_detail", "dashboard:runs_cancel", "dashboard:models_detail",
                                  "dashboard:models_download", "dashboard:models_file", "api:run-detail",
-                                 "api:run-cancel", "api:run-metrics", "api:model-detail")},
+                                 "api:run-cancel", "api:run-metrics", "api:model-detail",
+                                 "api:target-import-detail")},  # nor a preference-dataset import
         "api:campaign-detail": [("api", {"pk": cid})], "api:moral-graph": [("api", {"pk": cid})],
-        "api:snapshot-list": [("api", {"pk": cid})],
+        "api:snapshot-list": [("api", {"pk": cid})], "api:campaign-value-vectors": [("api", {"pk": cid})],
         "api:target-detail": [("api", {"pk": pk}) for pk in targets],
         "api:run-create": [("api", {"pk": pk}) for pk in targets],
     }
@@ -326,7 +332,7 @@ def study(settings, tmp_path, monkeypatch, staff_user, own_cache):
     monkeypatch.setattr(chorus.llm, "chat_backend", lambda: backend)
     regenerate = []
     monkeypatch.setattr(values_svc, "dispatch_on_commit", lambda name, *args: regenerate.append((name, *args)))
-    campaign = CampaignFactory(activities=["interview", "voting", "upgrades", "principles", "comparisons"],
+    campaign = CampaignFactory(activities=["interview", "voting", "upgrades", "principles", "comparisons", "survey"],
                                questions=["What should I do about my pregnancy?", "How should I face my illness?"])
     q1, q2 = campaign.questions.order_by("position")
     clients = {"them": Client(), "peer": Client(), "anonymous": Client(), "staff": Client(), "api": APIClient()}
@@ -391,6 +397,15 @@ def study(settings, tmp_path, monkeypatch, staff_user, own_cache):
         constitution_svc.constitution_entry_add(version=version, principle=principle)
     constitution_svc.constitution_version_publish(version=version, notes="First charter.")
     constitution_svc.constitution_draft(constitution=constitution)
+
+    # Value survey answers in the current wave, through the page (theirs) and the service (the peer's).
+    make_wave(campaign, timezone.now() - timedelta(days=1), label="Now")
+    for _ in range(2):
+        item = survey_screen(round=survey_svc.survey_round_for(participant=them)).item
+        assert clients["them"].post(reverse("elicitation:survey_answer", args=[campaign.slug]),
+                                    {"item": item.id, "choice": "0"}).status_code == 302
+    item = survey_screen(round=survey_svc.survey_round_for(participant=peer)).item
+    survey_svc.survey_answer_record(participant=peer, item_id=item.id, choice=1)
 
     # System message, comparisons (theirs with a reason), and the freezes.
     comparison_svc.system_message_write(participant=them, text=f"Answer me as {MARKER} would like.",
@@ -465,3 +480,7 @@ def test_nothing_they_wrote_is_left_anywhere_after_they_withdraw(study, settings
         target.refresh_from_db()
         assert target.redactions and target.redactions[0]["rows_removed"] > 0, kind
     assert all(f.rows for f in targets["preference_population"].files.all())  # the peer's rows stay
+    # Their survey answers are gone, from the table and from the wave's value vector; the peer's stay.
+    assert list(SurveyAnswer.objects.values_list("participant_id", flat=True)) == [study["peer"].pk]
+    [wave] = survey_vectors(campaign=study["campaign"])
+    assert (wave.participants, wave.answers) == (1, 1)

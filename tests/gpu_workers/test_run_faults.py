@@ -47,12 +47,12 @@ def _weights_hit_a_full_disk(monkeypatch) -> None:
 
 def _publication_hits_a_full_disk(monkeypatch) -> None:
     """Everything is staged; moving it into place fails (a directory that must grow on a full disk)."""
-    import gpu_workers.executor
+    import training.storage
 
     def publish_folder(staging, final):
         raise _disk_full(final)
 
-    monkeypatch.setattr(gpu_workers.executor, "publish_folder", publish_folder)
+    monkeypatch.setattr(training.storage, "publish_folder", publish_folder)
 
 
 @pytest.mark.parametrize("fault", [_weights_hit_a_full_disk, _publication_hits_a_full_disk])

@@ -6,11 +6,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from django.conf import settings
-
 from training.models import AlignmentTarget, ModelArtifact
 from training.services import runs as run_services
-from training.storage import model_dir, sha256_file
+from training.storage import model_dir, run_dir, sha256_file
+from training.storage import model_publish as storage_publish
 
 
 def toy_target(*, name: str = "Toy constitution") -> AlignmentTarget:
@@ -40,18 +39,22 @@ def model_publish(*, target: AlignmentTarget, base_model: Path, folder: Path | N
     Callers replace training.services.runs._dispatch so nothing reaches the broker."""
     run = run_services.run_create(target=target, method="salmon", base_model=str(base_model), config={})
     run = run_services.run_claim(run_id=run.pk, worker="tests@here", device="cpu")
-    final = model_dir(run.uuid)
+    staging = run_dir(run.uuid) / f"staging-{run.attempt}"
     if folder is not None:
-        shutil.copytree(folder, final)
+        shutil.copytree(folder, staging)
     else:
-        final.mkdir(parents=True)
+        staging.mkdir(parents=True)
     card = f"# {target.name} reward model\n\nPublished by the test suite.\n"
-    (final / "README.md").write_text(card, encoding="utf-8")
-    files = [{"name": p.relative_to(final).as_posix(), "sha256": sha256_file(p), "size_bytes": p.stat().st_size}
-             for p in sorted(final.rglob("*")) if p.is_file()]
+    (staging / "README.md").write_text(card, encoding="utf-8")
+    files = [{"name": p.relative_to(staging).as_posix(), "sha256": sha256_file(p), "size_bytes": p.stat().st_size}
+             for p in sorted(staging.rglob("*")) if p.is_file()]
+    (staging / "checksums.sha256").write_text("".join(f"{f['sha256']}  {f['name']}\n" for f in files))
+    # As the GPU worker publishes: renamed into place, or verified in the bucket when there is one.
+    artifact_path = storage_publish(staging, model_dir(run.uuid), files)
+    shutil.rmtree(staging, ignore_errors=True)
     artifact = run_services.run_succeed(
         claim=run_services.Claim(run.pk, run.attempt), metrics=metrics or {"train_accuracy": 0.75}, summary={},
-        artifact_path=final.relative_to(Path(settings.MEDIA_ROOT)).as_posix(), files=files, model_card=card,
+        artifact_path=artifact_path, files=files, model_card=card,
     )
     assert artifact is not None
     return artifact

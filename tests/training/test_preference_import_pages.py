@@ -156,3 +156,21 @@ def test_the_api_queues_an_import_and_reports_how_it_went(staff_user):
     bad = writer.post(url, {"name": "study", "map": "user=", "file": SimpleUploadedFile("s.jsonl", GOOD)},
                       format="multipart")
     assert bad.status_code == 400 and "map" in bad.json()["error"]["fields"]
+
+
+def test_with_a_bucket_a_worker_on_another_host_imports_the_upload(staff, s3_bucket):
+    """The web host keeps the upload in the bucket too; the worker, with nothing on its disk, fetches it,
+    makes the target (its files in the bucket), and the upload leaves the bucket once imported."""
+    import shutil
+
+    upload(staff, GOOD)
+    job = PreferenceImport.objects.get()
+    pending = f"training/imports/{job.uuid}/study.jsonl"
+    assert s3_bucket.keys(f"training/imports/{job.uuid}") == [pending] and s3_bucket.read(pending) == GOOD
+    shutil.rmtree(import_dir(job.uuid))  # the worker is another host
+
+    assert imports.preference_import_run(import_id=job.pk).status == "succeeded"
+    target = AlignmentTarget.objects.get()
+    assert sorted(s3_bucket.keys(f"training/targets/{target.uuid}")) == [
+        f"training/targets/{target.uuid}/{name}" for name in ("preferences.jsonl", "users.jsonl")]
+    assert s3_bucket.keys("training/imports") == []

@@ -236,3 +236,24 @@ def test_the_page_and_the_api_say_a_target_changed_and_which_models_predate_it(s
     assert api.get(f"/api/v1/models/{before.pk}/").json()["target_redacted_after_training"] is True
     listed = {m["id"]: m["target_redacted_after_training"] for m in api.get("/api/v1/models/").json()["results"]}
     assert listed == {before.pk: True, after.pk: False}
+
+
+def test_with_a_bucket_the_withdrawal_rewrites_the_bucket_copy_from_a_host_without_the_files(study, s3_bucket):
+    """The host that handles the withdrawal has nothing cached: it fetches the target's files from the
+    bucket (checked), rewrites them, and uploads them before the new hashes commit."""
+    import shutil
+
+    from django.conf import settings
+
+    alice, bob = study["alice"], study["bob"]
+    target = target_freeze_preference_population(name="prefs", campaign_id=study["campaign"].pk)
+    shutil.rmtree(settings.MEDIA_ROOT)
+
+    withdraw(alice)
+
+    target.refresh_from_db()
+    prefix = f"training/targets/{target.uuid}"
+    for f in target.files.all():
+        assert hashlib.sha256(s3_bucket.read(f"{prefix}/{f.name}")).hexdigest() == f.sha256
+    users = [json.loads(line)["user"] for line in s3_bucket.read(f"{prefix}/users.jsonl").splitlines()]
+    assert users == [pseudonym(bob.public_id)] and target.redactions[0]["rows_removed"] == 3

@@ -45,7 +45,7 @@ from training.services.targets import (
     jsonl_line,
     target_publish_staged,
 )
-from training.storage import import_dir, targets_root
+from training.storage import import_dir, pending_discard, pending_fetch, pending_upload, targets_root
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +223,7 @@ def preference_import_create(*, name: str, file_name: str, chunks: Iterable[byte
     folder.mkdir(parents=True, exist_ok=True)
     try:
         job.size_bytes = _save(folder / file_name, chunks)
+        pending_upload(folder / file_name)  # for the worker that imports it, when it is on another host
         with transaction.atomic():
             job.save()
             job.task_id = f"preference-import-{job.uuid}"
@@ -264,6 +265,7 @@ def preference_import_run(*, import_id: int) -> PreferenceImport | None:
         job.save(update_fields=["status"])
     folder = import_dir(job.uuid)
     try:
+        pending_fetch(folder / job.file_name)
         target, report = preferences_import(
             name=job.name, path=folder / job.file_name, fmt=job.format, columns=Columns.from_dict(job.columns),
             min_pairs_per_user=job.min_pairs_per_user, file_label=job.file_name, user=job.created_by)
@@ -283,6 +285,7 @@ def preference_import_run(*, import_id: int) -> PreferenceImport | None:
         job.status, job.report, job.target = PreferenceImport.Status.SUCCEEDED, report, target
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        pending_discard(folder / job.file_name)
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "report", "target", "finished_at"])
     return job

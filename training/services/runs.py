@@ -23,9 +23,8 @@ from django.utils import timezone
 from chorus.dispatch import dispatch_or_keep
 from training.base_models import base_model_check
 from training.configs import config_as_dict, config_validate, method_module
-from training.methods.common.contract import last_complete_checkpoint
 from training.models import AlignmentTarget, ModelArtifact, ModelRepo, RunMetric, TrainingRun
-from training.storage import run_dir
+from training.storage import checkpoint_latest, run_dir, store_problem
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +56,8 @@ def run_create(
         problem = run_target_problem(target=target, method=method)
         if problem:
             errors["target"] = [problem]
+    if not errors and (problem := store_problem()):  # the run could not fetch its target nor publish
+        errors["storage"] = [problem]
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
@@ -253,7 +254,7 @@ def _recover(run: TrainingRun, reason: str) -> str:
     if run.cancel_requested_at:
         run_mark_cancelled(claim=claim)
         return "cancelled"
-    checkpoint = last_complete_checkpoint(run_dir(run.uuid) / "work" / "checkpoints")
+    checkpoint = checkpoint_latest(run_dir(run.uuid) / "work" / "checkpoints")  # on this disk or in the bucket
     if checkpoint is None:
         run_fail(claim=claim, error=f"The {reason} before saving any checkpoint, so it cannot resume. "
                                     "Start a new run.")

@@ -24,8 +24,17 @@ from elicitation.selectors.campaigns import campaign_get
 from elicitation.selectors.comparisons import comparisons_decided
 from elicitation.selectors.constitutions import constitution_source
 from elicitation.selectors.moral_graph import graph_snapshot_source
+from training import object_store
 from training.models import AlignmentTarget, TargetFile, TrainingRun
-from training.storage import files_discard, files_stage, files_swap, run_dir, target_dir, write_folder_atomic
+from training.storage import (
+    files_discard,
+    files_stage,
+    files_swap,
+    run_dir,
+    target_dir,
+    target_files_publish,
+    write_folder_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +233,7 @@ def target_publish_staged(*, staging: Path, stats: Mapping[str, FileStats], name
 def _target_record(*, target_uuid: uuid.UUID, folder: Path, name: str, kind: str, stats: Mapping[str, FileStats],
                    provenance: dict, source_label: str, user, **source: int) -> AlignmentTarget:
     try:
+        target_files_publish(folder, {n: s.sha256 for n, s in stats.items()})  # to the bucket, if there is one
         with transaction.atomic():
             # Lock the name's rows so two freezes of one name get consecutive versions.
             existing = AlignmentTarget.objects.select_for_update().filter(name=name)
@@ -275,7 +285,7 @@ def targets_redact(*, withdrawal) -> list[AlignmentTarget]:
     plans = []
     for target in AlignmentTarget.objects.select_for_update().filter(query).order_by("pk"):
         files = {f.name: f for f in target.files.all()}
-        rows = {name: _jsonl_read(target, name) for name in files}
+        rows = {name: _jsonl_read(target, name, f.sha256) for name, f in files.items()}
         changed, removed, reworded = _withdrawn_rows(target, rows, withdrawal)
         if removed or reworded:
             plans.append((target, files, changed, removed, reworded))
@@ -292,7 +302,9 @@ def targets_redact(*, withdrawal) -> list[AlignmentTarget]:
             target.redactions = [*target.redactions, {"at": withdrawal.at.isoformat(), "rows_removed": removed,
                                                       "rows_reworded": reworded}]
             target.save(update_fields=["content_sha256", "redactions"])
-        files_swap(staged)  # last: nothing after this but the commit
+        files_swap(staged)  # last: nothing after this but the commit (and the bucket's copies)
+        for target, files, changed, _, _ in plans:
+            target_files_publish(target_dir(target.uuid), {name: files[name].sha256 for name in changed})
     except BaseException:
         files_discard(staged)
         raise
@@ -305,9 +317,11 @@ def targets_redact(*, withdrawal) -> list[AlignmentTarget]:
     return changed_targets
 
 
-def _jsonl_read(target: AlignmentTarget, name: str) -> list[dict] | None:
+def _jsonl_read(target: AlignmentTarget, name: str, sha256: str) -> list[dict] | None:
     path = target_dir(target.uuid) / name
     try:
+        if object_store.enabled():
+            object_store.ensure_local(path, sha256)
         data = path.read_bytes()
     except FileNotFoundError:  # nothing on disk to remove from; the withdrawal goes ahead
         log.warning("target file missing during a withdrawal", extra={"target": target.pk, "file": name})

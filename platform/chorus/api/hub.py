@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from chorus.accounts.models import Scope
 from chorus.api.hub_repos import HubRepo, Revision, artifact_revision, hub_repo_id, repo_find, tree_entries
 from chorus.api.throttling import throttle_unauthenticated
+from training import object_store
 
 CHUNK = 1 << 20
 TREE_PAGE_SIZE = 1000  # entries per tree page, as on the Hub; the client follows the Link header to the next
@@ -278,7 +279,9 @@ class HubRefsApi(HubApiView):
 
 class HubResolveApi(HubApiView):
     """One file of a revision. HEAD gives what `hf_hub_download` checks first (X-Repo-Commit, ETag =
-    the file's sha256, Content-Length); GET streams it, or one byte range of it (206) to resume."""
+    the file's sha256, Content-Length); GET streams it, or one byte range of it (206) to resume. With
+    a bucket (CHORUS_STORAGE_URL=s3://...), both answer 302 to a presigned URL of the object instead,
+    as the Hub does for LFS files; the bucket serves ranges itself."""
 
     @extend_schema(
         tags=["hub"],
@@ -295,21 +298,39 @@ class HubResolveApi(HubApiView):
         entry = found.file(filename)
         if entry is None:
             raise HubError(404, "Entry not found", "EntryNotFound", found.commit)
-        local = found.local_path(entry)
-        if not local.is_file():
-            # The manifest names a file the store lost: say so in the Hub's shape, and log it loudly.
-            log.error("model file missing from storage", extra={"commit": found.commit, "file": entry.path})
-            raise HubError(404, "Entry missing from storage", "EntryNotFound", found.commit)
-        if request.method == "HEAD":
-            response = HttpResponse(content_type="application/octet-stream")
-            response["Content-Length"] = str(entry.size)
+        if object_store.enabled():
+            response = _redirect_to_bucket(found, entry)
         else:
-            response = _file_response(request, local, entry.size, etag=f'"{entry.sha256}"')
+            response = _local_file(request, found, entry)
         response["X-Repo-Commit"] = found.commit
         response["ETag"] = f'"{entry.sha256}"'
         response["Accept-Ranges"] = "bytes"
         response["Content-Disposition"] = f'attachment; filename="{entry.path.rsplit("/", 1)[-1]}"'
         return response
+
+
+def _redirect_to_bucket(found: Revision, entry) -> HttpResponse:
+    """As the Hub does for LFS files: 302 to a presigned URL of the object, with the file's size and
+    sha256 in X-Linked-Size and X-Linked-Etag (the client reads them from this response, since it does
+    not follow a redirect to another host on HEAD, and sends no token there)."""
+    response = HttpResponse(status=302, content_type="application/octet-stream")
+    response["Location"] = object_store.presigned_url(found.storage_name(entry), filename=entry.path.rsplit("/", 1)[-1])
+    response["X-Linked-Size"] = str(entry.size)
+    response["X-Linked-Etag"] = f'"{entry.sha256}"'
+    return response
+
+
+def _local_file(request, found: Revision, entry) -> HttpResponse:
+    local = found.local_path(entry)
+    if not local.is_file():
+        # The manifest names a file the store lost: say so in the Hub's shape, and log it loudly.
+        log.error("model file missing from storage", extra={"commit": found.commit, "file": entry.path})
+        raise HubError(404, "Entry missing from storage", "EntryNotFound", found.commit)
+    if request.method == "HEAD":
+        response = HttpResponse(content_type="application/octet-stream")
+        response["Content-Length"] = str(entry.size)
+        return response
+    return _file_response(request, local, entry.size, etag=f'"{entry.sha256}"')
 
 
 def _file_response(request, path, size: int, *, etag: str) -> HttpResponse:

@@ -64,6 +64,12 @@ class Revision:
     def file(self, path: str) -> HubFile | None:
         return next((f for f in self.files if f.path == path), None)
 
+    def storage_name(self, entry: HubFile) -> str:
+        """The file's name in the bucket (its path under MEDIA_ROOT); from the manifest, never the request."""
+        if entry.path.startswith("/") or ".." in entry.path.split("/"):
+            raise ValueError(f"manifest entry {entry.path!r} of model {self.artifact.pk} leaves its folder")
+        return f"{self.artifact.path}/{entry.path}"
+
     def local_path(self, entry: HubFile) -> Path:
         """Where the file is on disk; the name comes from the manifest, never from the request."""
         folder = (Path(settings.MEDIA_ROOT) / self.artifact.path).resolve()

@@ -1,4 +1,5 @@
 """A frozen target's dataset files, one JSONL file at a time, and the base models runs can start from.
+With a bucket (CHORUS_STORAGE_URL=s3://...), a file answers 302 to a presigned URL of its object.
 
 Files need read:data, like the target they belong to. Each file's `signed_url` (in the target's
 detail and list) works without an Authorization header for an hour, for clients that cannot send
@@ -7,7 +8,7 @@ one (`datasets.load_dataset("json", data_files=...)`, a browser), like the compa
 from __future__ import annotations
 
 from django.core import signing
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import exceptions, serializers
@@ -17,7 +18,7 @@ from rest_framework.views import APIView
 
 from chorus.accounts.models import Scope
 from chorus.accounts.selectors import api_token_active
-from training import selectors
+from training import object_store, selectors
 from training.base_models import base_models_available
 from training.storage import target_dir
 
@@ -71,6 +72,9 @@ class TargetFileApi(APIView):
         target = selectors.target_get(target_id=pk)
         if target is None or name not in {f.name for f in target.files.all()}:
             raise Http404("No such file.")
+        if object_store.enabled():  # the bucket serves it, through a presigned URL
+            return HttpResponseRedirect(object_store.presigned_url(
+                object_store.name_of(target_dir(target.uuid) / name), filename=name))
         return FileResponse(open(target_dir(target.uuid) / name, "rb"), as_attachment=True, filename=name,
                             content_type="application/x-ndjson")
 

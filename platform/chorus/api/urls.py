@@ -3,7 +3,7 @@ from csp.decorators import csp_update
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from chorus.api.campaigns import CampaignDetailApi, CampaignListApi
+from chorus.api.campaigns import CampaignDetailApi, CampaignListApi, SurveyVectorsApi
 from chorus.api.datasets import ComparisonDatasetApi, DatasetLinkApi
 from chorus.api.moral_graph import MoralGraphApi, SnapshotListApi, ValuesCardListApi
 from chorus.api.target_files import BaseModelListApi, TargetFileApi
@@ -40,6 +40,7 @@ urlpatterns = [
     path("v1/campaigns/", CampaignListApi.as_view(), name="campaign-list"),
     path("v1/campaigns/<int:pk>/", CampaignDetailApi.as_view(), name="campaign-detail"),
     path("v1/campaigns/<int:pk>/moral-graph/", MoralGraphApi.as_view(), name="moral-graph"),
+    path("v1/campaigns/<int:pk>/value-vectors/", SurveyVectorsApi.as_view(), name="campaign-value-vectors"),
     path("v1/campaigns/<int:pk>/snapshots/", SnapshotListApi.as_view(), name="snapshot-list"),
     path("v1/values/", ValuesCardListApi.as_view(), name="value-list"),
     path("v1/datasets/comparisons/", ComparisonDatasetApi.as_view(), name="dataset-comparisons"),

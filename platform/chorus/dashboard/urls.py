@@ -8,6 +8,7 @@ from chorus.dashboard.views import (
     imports,
     moral_graph,
     statements,
+    surveys,
     training,
     values,
 )
@@ -29,6 +30,7 @@ urlpatterns = [
     path("campaigns/<int:campaign_id>/edit/", campaigns.campaign_edit, name="campaign_edit"),
     path("campaigns/<int:campaign_id>/status/", campaigns.campaign_status, name="campaign_status"),
     path("campaigns/<int:campaign_id>/waves/", campaigns.wave_add, name="wave_add"),
+    path("campaigns/<int:campaign_id>/waves/values/", surveys.waves_page, name="campaign_waves"),
     path("campaigns/<int:campaign_id>/upgrade-stories/", moral_graph.upgrade_stories, name="upgrade_stories"),
     path("campaigns/<int:campaign_id>/upgrade-stories/jobs/", moral_graph.upgrade_stories_jobs,
          name="upgrade_stories_jobs"),

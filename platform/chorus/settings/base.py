@@ -120,6 +120,14 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 MEDIA_ROOT = VAR_DIR / "media"
+# Where targets, runs' checkpoints and models live (docs/deployment.md, "Object storage"): a local
+# folder (MEDIA_ROOT; the default) or `s3://bucket/prefix` on an S3-compatible server
+# (CHORUS_S3_ENDPOINT_URL; credentials from the AWS_* variables). With a bucket, MEDIA_ROOT is each
+# host's cache of it (training.object_store).
+_storage = env.storage_location("CHORUS_STORAGE_URL")
+if isinstance(_storage, Path):
+    MEDIA_ROOT = _storage
+OBJECT_STORAGE = _storage if isinstance(_storage, dict) else None  # S3Storage's options, or None: the folder
 # The largest file any upload may be (preference datasets are the large ones; manage.py
 # import_preferences reads files in place, of any size). Past Django's in-memory size, uploads stream
 # to a temporary file, and stop at the limit (chorus.uploads).

@@ -26,7 +26,7 @@ from chorus.dashboard.access import staff_member_required
 from elicitation.selectors.comparisons import campaigns_with_judged_comparisons
 from elicitation.selectors.constitutions import constitution_versions_published
 from elicitation.selectors.moral_graph import graph_snapshots_recent
-from training import selectors
+from training import object_store, selectors
 from training.base_models import base_models_available
 from training.chance import held_out_verdict
 from training.configs import config_fields, method_module, method_names, methods_for_kind
@@ -100,6 +100,9 @@ def targets_file(request: HttpRequest, target_id: int, name: str) -> FileRespons
     target = selectors.target_get(target_id=target_id)
     if target is None or name not in {f.name for f in target.files.all()}:  # never a path the request makes up
         raise Http404("No such file.")
+    if object_store.enabled():  # the bucket serves it, through a presigned URL
+        return redirect(object_store.presigned_url(object_store.name_of(target_dir(target.uuid) / name),
+                                                   filename=name))
     return FileResponse(open(target_dir(target.uuid) / name, "rb"), as_attachment=True, filename=name,
                         content_type="application/x-ndjson")
 
@@ -113,7 +116,11 @@ def targets_download(request: HttpRequest, target_id: int) -> StreamingHttpRespo
         raise Http404("No such target.")
     top = target_slug(target)
     names = sorted(f.name for f in target.files.all())
-    response = StreamingHttpResponse(_tar_stream(target_dir(target.uuid), top, names), content_type="application/x-tar")
+    if object_store.enabled():
+        stream = _tar_stream_bucket(object_store.name_of(target_dir(target.uuid)), top, names)
+    else:
+        stream = _tar_stream(target_dir(target.uuid), top, names)
+    response = StreamingHttpResponse(stream, content_type="application/x-tar")
     response["Content-Disposition"] = f'attachment; filename="{top}.tar"'
     return response
 
@@ -213,7 +220,8 @@ def models_detail(request: HttpRequest, model_id: int) -> HttpResponse:
     if artifact is None:
         raise Http404("No such model.")
     return render(request, "dashboard/models_detail.html", {
-        "artifact": artifact, "folder": Path(settings.MEDIA_ROOT) / artifact.path,
+        "artifact": artifact,
+        "folder": object_store.describe(artifact.path) if object_store.enabled() else Path(settings.MEDIA_ROOT) / artifact.path,
         "metrics": sorted(artifact.metrics.items()), "usage": method_module(artifact.method).USAGE,
         "redacted_after_training": selectors.model_redactions_after_training(artifact=artifact),
         "held_out": held_out_verdict(artifact.metrics, artifact.run.summary),
@@ -227,6 +235,8 @@ def models_file(request: HttpRequest, model_id: int, name: str) -> FileResponse:
     listed = {f["name"] for f in artifact.files} | {"checksums.sha256"} if artifact else set()
     if name not in listed:  # only the published files, never a path the request makes up
         raise Http404("No such file.")
+    if object_store.enabled():  # the bucket serves it, through a presigned URL
+        return redirect(object_store.presigned_url(f"{artifact.path}/{name}", filename=Path(name).name))
     return FileResponse(open(Path(settings.MEDIA_ROOT) / artifact.path / name, "rb"), as_attachment=True,
                         filename=Path(name).name)
 
@@ -238,9 +248,12 @@ def models_download(request: HttpRequest, model_id: int) -> StreamingHttpRespons
     artifact = selectors.model_get(model_id=model_id)
     if artifact is None:
         raise Http404("No such model.")
-    folder = Path(settings.MEDIA_ROOT) / artifact.path
     names = [f["name"] for f in artifact.files] + ["checksums.sha256"]
-    response = StreamingHttpResponse(_tar_stream(folder, artifact.name, names), content_type="application/x-tar")
+    if object_store.enabled():
+        stream = _tar_stream_bucket(artifact.path, artifact.name, names)
+    else:
+        stream = _tar_stream(Path(settings.MEDIA_ROOT) / artifact.path, artifact.name, names)
+    response = StreamingHttpResponse(stream, content_type="application/x-tar")
     response["Content-Disposition"] = f'attachment; filename="{artifact.name}.tar"'
     return response
 
@@ -255,6 +268,20 @@ def _tar_stream(folder: Path, top: str, names: list[str]) -> Iterator[bytes]:
         for name in names:
             tar.add(folder / name, arcname=f"{top}/{name}")
             yield buffer.getvalue()  # at most one file's bytes are held at a time
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _tar_stream_bucket(prefix: str, top: str, names: list[str]) -> Iterator[bytes]:
+    """The same tar, each file streamed from the bucket."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w|") as tar:
+        for name in names:
+            info = tarfile.TarInfo(f"{top}/{name}")
+            info.size, body = object_store.size_and_body(f"{prefix}/{name}")
+            tar.addfile(info, body)
+            yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
