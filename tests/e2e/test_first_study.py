@@ -178,20 +178,18 @@ def check_turns(page) -> None:
     assert len(set(shown)) == len(shown), f"two replies on the page are identical: {shown!r}"
 
 
-def draft_card(page, tries: int = 3) -> None:
-    """Asks for the draft, and asks again (as a participant would) when the model's draft is refused."""
+def draft_card(page) -> None:
+    """Asks for the draft: either the model's card appears, or (the model could not draft one that keeps
+    the rules in its tries) empty fields to write it in, with the reason; never a dead end."""
     title = page.locator("#card-panel .values-card-title")
-    refused = page.locator("#card-panel [role=alert]")
-    for _ in range(tries):
-        with page.expect_response(lambda r: r.url.endswith("/interview/card/"), timeout=CARD):
-            page.get_by_role("button", name="Draft my values card").click()
-        expect(title.or_(refused).first).to_be_visible()
-        try:  # a refusal seen just now may be the last one's, not yet swapped out: give the swap a moment
-            expect(title).not_to_be_empty(timeout=5_000)
-            return
-        except AssertionError:
-            continue
-    pytest.fail(f"no usable card in {tries} drafts: {refused.first.inner_text()}")
+    blank = page.locator("#card-blank")
+    with page.expect_response(lambda r: r.url.endswith("/interview/card/"), timeout=CARD):
+        page.get_by_role("button", name="Draft my values card").click()
+    expect(title.or_(blank).first).to_be_visible()
+    if title.count():
+        expect(title).not_to_be_empty()
+    else:
+        expect(page.locator("#card-panel [role=alert]").first).to_contain_text("could not draft a usable card")
 
 
 def save_card(page, fallback_card) -> None:
