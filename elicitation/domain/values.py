@@ -118,10 +118,14 @@ def policy_problem(policy: str) -> str:
     return ""
 
 
+def _policy_key(policy: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", policy.casefold()).split())
+
+
 def _duplicates(policies: tuple[str, ...]) -> list[str]:
     seen: set[str] = set()
     for policy in policies:
-        key = " ".join(re.sub(r"[^\w\s]", " ", policy.casefold()).split())
+        key = _policy_key(policy)
         if key in seen:
             return [f"Each line must say something different; this one appears twice: {policy[:60]!r}"]
         seen.add(key)
@@ -135,6 +139,22 @@ def card_from_json(data: object) -> CardData:
     if not isinstance(policies, list):
         raise ValidationError({"policies": ["Policies must be a list."]})
     return card_clean(title=data.get("title", ""), description=data.get("description", ""), policies=policies)
+
+
+def draft_tidy(data: object) -> object:
+    """A model's draft with its repeated policies and its lines that break the policy rules left out, as
+    long as enough good lines remain; a person's own card is never tidied, only checked."""
+    if not isinstance(data, dict) or not isinstance(data.get("policies"), list):
+        return data
+    kept, seen = [], set()
+    for policy in data["policies"]:
+        if not isinstance(policy, str):
+            return data
+        key = _policy_key(policy.strip())
+        if key not in seen and not policy_problem(policy.strip()):
+            kept.append(policy)
+        seen.add(key)
+    return {**data, "policies": kept} if len(kept) >= MIN_POLICIES else data
 
 
 def policies_text(policies) -> str:

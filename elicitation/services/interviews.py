@@ -14,7 +14,7 @@ from chorus import llm
 from chorus.dispatch import dispatch_on_commit
 from chorus.inference import InferenceError
 from elicitation.domain import interviews as protocol
-from elicitation.domain.values import CARD_SCHEMA, CardData, card_clean, card_from_json
+from elicitation.domain.values import CARD_SCHEMA, CardData, card_clean, card_from_json, draft_tidy
 from elicitation.models import Activity, Interview, InterviewMessage, Question, ValuesCard
 from elicitation.prompts import interviews as prompts
 from elicitation.services.campaigns import CampaignClosed, campaign_require_open
@@ -220,10 +220,12 @@ def draft_version_of(draft: dict | None) -> str:
 
 def _generate_card(backend, messages: list[dict]) -> CardData:
     last_error = ""
-    for _ in range(DRAFT_ATTEMPTS):
+    for attempt in range(DRAFT_ATTEMPTS):
+        # Greedy first; a retry samples (with a seed) so it is not the same refused draft again.
+        params = DRAFT_PARAMS if attempt == 0 else {**DRAFT_PARAMS, "temperature": 0.7, "top_p": 0.9, "seed": attempt}
         try:
-            raw = backend.complete(messages, json_schema=CARD_SCHEMA, **DRAFT_PARAMS)
-            return card_from_json(json.loads(raw))
+            raw = backend.complete(messages, json_schema=CARD_SCHEMA, **params)
+            return card_from_json(draft_tidy(json.loads(raw)))
         except ValidationError as exc:  # schema-valid JSON can still break a rule (e.g. a 7-word title)
             last_error = " ".join(exc.messages)
         except InferenceError as exc:

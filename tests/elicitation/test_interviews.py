@@ -190,3 +190,25 @@ def test_a_reply_stops_after_its_first_question(participant, scripted_llm):
     interview = start(participant)
     assert chat(interview, "A story.").strip() == "What mattered most to you?"
     assert interview.messages.last().content == "What mattered most to you?"
+
+
+def test_a_draft_with_repeated_or_chatty_lines_keeps_its_good_ones_and_a_retry_samples(participant, scripted_llm):
+    # What the bundled model wrote: one policy three times, and a chat line.
+    repeated = "INABILITY for my child to discover her own capacity"
+    scripted_llm.cards = [{"title": "Her Own Capacity", "description": "Letting her find her own way.",
+                           "policies": [repeated, repeated + ".", repeated,
+                                        "I'M SO SORRY TO HEAR", "CHANCES she has to try alone",
+                                        "PEOPLE who trust her judgement"]}]
+    interview = start(participant)
+    chat(interview, "A story.")
+    card = svc.interview_draft(interview=interview)
+    assert card.policies == (repeated, "CHANCES she has to try alone", "PEOPLE who trust her judgement")
+
+    too_few = {"title": "Her Own Capacity", "description": "Letting her find her own way.",
+               "policies": [repeated, repeated, repeated]}
+    scripted_llm.cards = [too_few, too_few, CARD]  # nothing to keep: refused, then retried with sampling
+    interview.refresh_from_db()
+    svc.interview_draft(interview=interview)
+    drafts = [c["params"] for c in scripted_llm.calls if c["json_schema"]][-3:]
+    assert drafts[0]["temperature"] == 0.0 and [d.get("seed") for d in drafts[1:]] == [1, 2]
+    assert all(d["temperature"] > 0 for d in drafts[1:])
