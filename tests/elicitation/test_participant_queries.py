@@ -32,6 +32,7 @@ def test_a_participants_comparison_and_votes_stay_within_budget(client, scripted
     base = f"/c/{campaign.slug}"
     client.post(f"/join/{join_token_make(campaign_id=campaign.pk)}/", {"consent": "yes"})
     client.post(f"{base}/compare/", {"action": "system_message", "text": "Be brief."})
+    scripted_llm.replies = ["Talk to people you trust first.", "Take your time and decide for yourself."]
 
     with django_assert_max_num_queries(9):  # campaign, session, participant, lock, cap, message, insert
         response = client.post(f"{base}/compare/", {"action": "compare", "prompt": "What should I do?"})
@@ -39,7 +40,11 @@ def test_a_participants_comparison_and_votes_stay_within_budget(client, scripted
     with django_assert_max_num_queries(4):
         assert client.get(page).status_code == 200
     for side in ("a", "b"):
-        with django_assert_max_num_queries(5):
+        # campaign, session, participant, comparison; then three short locked transactions on the comparison
+        # row (claim the side, check the other side's answer is different, store it with its seed), each a
+        # savepoint pair inside the test's transaction, and the stored answer read back to render. Merging
+        # the three into one transaction is the next saving here.
+        with django_assert_max_num_queries(15):
             b"".join(client.get(f"{page}stream/{side}/").streaming_content)
     with django_assert_max_num_queries(7):
         assert client.post(page, {"choice": "left"}).status_code == 302

@@ -37,6 +37,7 @@ from training.progress.scores import cosine, scores
 
 TARGET_KINDS = ("timeline",)
 REQUIRED_FILES = ("steps.jsonl", "preferences.jsonl")
+MIN_PEOPLE = 0  # the timeline is learnt from the population step by step, not per person
 TRACKERS = ("lifelong", "extrapolative")
 
 
