@@ -111,7 +111,7 @@ def test_whole_flow_with_the_real_bundled_model(page, live_server):
 
     page.get_by_role("button", name="Draft my values card").click()
     title, blank = page.locator("#card-panel .values-card-title"), page.locator("#card-blank")
-    expect(title.or_(blank).first).to_be_visible(timeout=600_000)  # up to three drafts on CPU
+    expect(title.or_(blank).first).to_be_visible(timeout=900_000)  # up to three drafts on CPU
     wrote = blank.count() > 0
     if wrote:  # the model's drafts all broke the card rules: the participant writes the card (fields open)
         page.get_by_label("Title (2–5 words)").fill("Honest Facts")
