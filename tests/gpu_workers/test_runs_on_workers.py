@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.support.private_services import wait_for
 from training.methods.common.contract import last_complete_checkpoint
 from training.methods.salmon import Config, RewardScorer
 from training.models import ModelArtifact, TrainingRun
@@ -25,16 +26,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _config(**overrides) -> dict:
     return {**asdict(Config.tiny()), "pairs_per_prompt": 2, "principles_per_example": 2, **overrides}
-
-
-def _wait(predicate, *, timeout: float, what: str, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def _run(pk: int) -> TrainingRun:
@@ -51,7 +42,7 @@ def test_target_to_run_to_loadable_model_on_the_gpu_worker(celery_workers, toy_t
         seen.append((current.stage, current.progress))
         return current if current.is_finished else None
 
-    run = _wait(finished, timeout=180, what="the run to finish", interval=0.05)
+    run = wait_for(finished, timeout=180, what="the run to finish", interval=0.05)
     assert run.status == "succeeded", f"{run.error}\n{run.log}"
     assert run.worker == celery_workers["gpu"] and run.device.startswith("cpu")
     assert any(stage == "training" and 0.2 <= progress < 1 for stage, progress in seen), seen
@@ -79,11 +70,11 @@ def test_target_to_run_to_loadable_model_on_the_gpu_worker(celery_workers, toy_t
 def test_cancel_stops_a_running_run_within_seconds(celery_workers, toy_target, tiny_model_dir):
     run = run_create(target=toy_target, method="salmon", base_model=str(tiny_model_dir),
                      config=_config(max_steps=100_000, save_steps=100_000))
-    _wait(lambda: _run(run.pk).stage == "training" and _run(run.pk).progress > 0.2, timeout=120,
+    wait_for(lambda: _run(run.pk).stage == "training" and _run(run.pk).progress > 0.2, timeout=120,
           what="training to start")
     asked = time.monotonic()
     run_cancel(run=_run(run.pk))
-    run = _wait(lambda: (r := _run(run.pk)).is_finished and r, timeout=30, what="the run to stop")
+    run = wait_for(lambda: (r := _run(run.pk)).is_finished and r, timeout=30, what="the run to stop")
     took = time.monotonic() - asked
     assert run.status == "cancelled" and took < 10, (run.status, took)
     assert not ModelArtifact.objects.filter(run=run).exists() and not model_dir(run.uuid).exists()
@@ -111,7 +102,7 @@ class _Worker:
                  "--without-gossip", "-Q", "gpu", "-P", "solo", "-c", "1", "-n", self.name],
                 cwd=REPO_ROOT / "platform", env=self.env, stdout=log, stderr=subprocess.STDOUT,
             )
-        _wait(lambda: any(self.name in reply for reply in app.control.ping(timeout=0.5) or []), timeout=90,
+        wait_for(lambda: any(self.name in reply for reply in app.control.ping(timeout=0.5) or []), timeout=90,
               what="the fault-test worker to start", interval=0.2)
 
     def kill9(self) -> None:
@@ -149,13 +140,13 @@ def test_kill_9_mid_run_resumes_from_checkpoint_or_the_reaper_fails_it(fault_wor
     run = run_create(target=toy_target, method="salmon", base_model=str(tiny_model_dir),
                      config=_config(max_steps=200, save_steps=20))
     checkpoints = run_dir(run.uuid) / "work" / "checkpoints"
-    _wait(lambda: last_complete_checkpoint(checkpoints), timeout=120, what="a first checkpoint", interval=0.05)
+    wait_for(lambda: last_complete_checkpoint(checkpoints), timeout=120, what="a first checkpoint", interval=0.05)
     fault_worker.kill9()
     run = _run(run.pk)
     assert run.status == "running" and not model_dir(run.uuid).exists()  # nothing half-published
 
     fault_worker.start()  # same name: it knows the run was cut off and queues it again
-    run = _wait(lambda: (r := _run(run.pk)).is_finished and r, timeout=180, what="the resumed run")
+    run = wait_for(lambda: (r := _run(run.pk)).is_finished and r, timeout=180, what="the resumed run")
     assert run.status == "succeeded", f"{run.error}\n{run.log}"
     assert run.attempt == 2 and "restarted while running it" in run.log
     assert "resuming with" in run.log and "resuming training from checkpoint-" in run.log
@@ -164,7 +155,7 @@ def test_kill_9_mid_run_resumes_from_checkpoint_or_the_reaper_fails_it(fault_wor
     # No checkpoint yet when the worker dies, and it does not come back: the reaper fails the run.
     doomed = run_create(target=toy_target, method="salmon", base_model=str(tiny_model_dir),
                         config=_config(max_steps=100_000, save_steps=100_000))
-    _wait(lambda: _run(doomed.pk).stage == "training", timeout=120, what="training to start")
+    wait_for(lambda: _run(doomed.pk).stage == "training", timeout=120, what="training to start")
     fault_worker.kill9()
     time.sleep(3)
     assert runs_reap_stale(stale_after=timedelta(seconds=2)) == {"failed": 1}
