@@ -309,12 +309,12 @@ def count_queries(seeded: dict, *, show_sql: bool = False, repeats: int = 20) ->
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
+    from load_gunicorn import fast_backend
 
     import chorus.llm
-    from tests.support.scripted_llm import ScriptedBackend
 
     setup_test_environment()
-    backend = ScriptedBackend(replies=["Here is a short, plain answer."])
+    backend = fast_backend()
     chorus.llm.chat_backend = lambda: backend
     print(f"{'request':<22}{'status':>7}{'queries':>8}")
     total = [0, 0]

@@ -9,17 +9,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def post_worker_init(worker) -> None:
+def fast_backend():
+    """Streams its reply word by word, as a model would, and keeps no record of its calls. The two
+    sides of a comparison differ (with and without the system message), as a model's would: a pair
+    of identical replies is refused when judged."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    import chorus.llm
     from tests.support.scripted_llm import ScriptedBackend
 
     class Fast(ScriptedBackend):
-        """Streams its reply word by word, as a model would, and keeps no record of its calls."""
-
         def stream(self, messages, **params):
-            yield from (word + " " for word in self.replies[0].split(" "))
+            reply = self.replies[messages[0]["role"] == "system"]
+            yield from (word + " " for word in reply.split(" "))
 
-    backend = Fast(replies=["Here is a short, plain answer that takes your situation into account."])
+    return Fast(replies=["Here is a short, plain answer that takes your situation into account.",
+                         "Briefly: think about what matters most to you, then decide."])
+
+
+def post_worker_init(worker) -> None:
+    import chorus.llm
+
+    backend = fast_backend()
     chorus.llm.chat_backend = lambda: backend

@@ -7,25 +7,22 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.core import signing
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import exceptions, serializers
-from rest_framework.authentication import BaseAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chorus.accounts.models import Scope
-from chorus.accounts.selectors import api_token_active
+from chorus.api.signed_links import LINK_MAX_AGE, SignedLinkAuthentication, link_sign
 from elicitation.domain import comparisons_exports as exports
 from elicitation.models import Campaign
 from elicitation.selectors.campaigns import wave_by_number, wave_window
 from elicitation.selectors.comparisons import comparisons_decided
 
 LINK_SALT = "chorus.api.dataset-link"
-LINK_MAX_AGE = 60 * 60
 
 
 class DatasetQuery(serializers.Serializer):
@@ -41,27 +38,14 @@ class DatasetQuery(serializers.Serializer):
         return data
 
 
-class SignedLinkAuthentication(BaseAuthentication):
-    """Accepts `?signature=` made by DatasetLinkApi for the token that asked for it."""
+class DatasetLinkAuthentication(SignedLinkAuthentication):
+    """Accepts `?signature=` made by DatasetLinkApi, with the filters it was made for."""
 
-    def authenticate(self, request):
-        signature = request.query_params.get("signature")
-        if not signature:
-            return None
-        try:
-            payload = signing.loads(signature, salt=LINK_SALT, max_age=LINK_MAX_AGE)
-        except signing.BadSignature:
-            raise exceptions.AuthenticationFailed("This link is invalid or has expired; ask for a new one.") from None
+    salt = LINK_SALT
+
+    def refusal(self, payload: dict, request) -> str | None:
         query = {k: v for k, v in request.query_params.items() if k != "signature"}
-        if payload["query"] != query:
-            raise exceptions.AuthenticationFailed("This link's filters were changed; ask for a new one.")
-        token = api_token_active(token_id=payload["token"])
-        if token is None:
-            raise exceptions.AuthenticationFailed("The token behind this link was revoked.")
-        return token.user, token
-
-    def authenticate_header(self, request) -> str:
-        return 'Bearer realm="chorus"'
+        return None if payload["query"] == query else "This link's filters were changed; ask for a new one."
 
 
 def _rows(query: dict):
@@ -84,7 +68,7 @@ class ComparisonDatasetApi(APIView):
     required_scopes = (Scope.READ_DATA,)
 
     def get_authenticators(self):
-        return [SignedLinkAuthentication(), *super().get_authenticators()]
+        return [DatasetLinkAuthentication(), *super().get_authenticators()]
 
     @extend_schema(parameters=[DatasetQuery], responses={(200, "application/x-ndjson"): OpenApiTypes.STR})
     def get(self, request):
@@ -112,7 +96,7 @@ class DatasetLinkApi(APIView):
         query.is_valid(raise_exception=True)
         get_object_or_404(Campaign, pk=query.validated_data["campaign"])
         params = {k: v for k, v in request.query_params.items() if k in DatasetQuery().fields}
-        signature = signing.dumps({"token": request.auth.pk, "query": params}, salt=LINK_SALT)
+        signature = link_sign({"token": request.auth.pk, "query": params}, salt=LINK_SALT)
         url = request.build_absolute_uri(reverse("api:dataset-comparisons")) + "?" + urlencode(
             {**params, "signature": signature})
         return Response({"url": url, "expires_in": LINK_MAX_AGE})

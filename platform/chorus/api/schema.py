@@ -15,7 +15,7 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
 
 
 class SignedLinkScheme(OpenApiAuthenticationExtension):
-    target_class = "chorus.api.datasets.SignedLinkAuthentication"
+    target_class = "chorus.api.datasets.DatasetLinkAuthentication"
     name = "signedLink"
 
     def get_security_definition(self, auto_schema):

@@ -7,23 +7,20 @@ one (`datasets.load_dataset("json", data_files=...)`, a browser), like the compa
 """
 from __future__ import annotations
 
-from django.core import signing
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiTypes, extend_schema
-from rest_framework import exceptions, serializers
-from rest_framework.authentication import BaseAuthentication
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chorus.accounts.models import Scope
-from chorus.accounts.selectors import api_token_active
+from chorus.api.signed_links import SignedLinkAuthentication, link_sign
 from training import object_store, selectors
 from training.base_models import base_models_available
 from training.storage import target_dir
 
 LINK_SALT = "chorus.api.target-file-link"
-LINK_MAX_AGE = 60 * 60
 
 
 def target_file_urls(request, target_id: int, name: str) -> dict[str, str | None]:
@@ -32,31 +29,18 @@ def target_file_urls(request, target_id: int, name: str) -> dict[str, str | None
     token = getattr(request, "auth", None)
     if token is None or not hasattr(token, "pk"):
         return {"url": url, "signed_url": None}
-    signature = signing.dumps({"token": token.pk, "target": target_id, "name": name}, salt=LINK_SALT)
+    signature = link_sign({"token": token.pk, "target": target_id, "name": name}, salt=LINK_SALT)
     return {"url": url, "signed_url": f"{url}?signature={signature}"}
 
 
-class SignedFileAuthentication(BaseAuthentication):
+class SignedFileAuthentication(SignedLinkAuthentication):
     """Accepts `?signature=` made for this very file by `target_file_urls`."""
 
-    def authenticate(self, request):
-        signature = request.query_params.get("signature")
-        if not signature:
-            return None
-        try:
-            payload = signing.loads(signature, salt=LINK_SALT, max_age=LINK_MAX_AGE)
-        except signing.BadSignature:
-            raise exceptions.AuthenticationFailed("This link is invalid or has expired; ask for a new one.") from None
-        kwargs = request.parser_context["kwargs"]
-        if (payload["target"], payload["name"]) != (kwargs["pk"], kwargs["name"]):
-            raise exceptions.AuthenticationFailed("This link is for another file.")
-        token = api_token_active(token_id=payload["token"])
-        if token is None:
-            raise exceptions.AuthenticationFailed("The token behind this link was revoked.")
-        return token.user, token
+    salt = LINK_SALT
 
-    def authenticate_header(self, request) -> str:
-        return 'Bearer realm="chorus"'
+    def refusal(self, payload: dict, request) -> str | None:
+        kwargs = request.parser_context["kwargs"]
+        return None if (payload["target"], payload["name"]) == (kwargs["pk"], kwargs["name"]) else "This link is for another file."
 
 
 class TargetFileApi(APIView):
