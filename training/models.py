@@ -189,6 +189,8 @@ class PreferenceImport(models.Model):
     target = models.ForeignKey(AlignmentTarget, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    attempt = models.PositiveSmallIntegerField(default=0, help_text="how many times a worker has started it")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last sign of life of the worker importing it")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -16,3 +16,9 @@ def preference_import_run(import_id: int) -> str | None:
     """Checks and imports one uploaded preference file; a repeat of a started import is a no-op."""
     job = imports.preference_import_run(import_id=import_id)
     return job.status if job else None
+
+
+@shared_task(name="training.tasks.preference_imports_reap", soft_time_limit=60, time_limit=90)
+def preference_imports_reap() -> dict[str, int]:
+    """Run by Celery beat: queue again, or fail with the reason, imports whose worker stopped beating."""
+    return imports.preference_imports_reap()

@@ -174,3 +174,62 @@ def test_with_a_bucket_a_worker_on_another_host_imports_the_upload(staff, s3_buc
     assert sorted(s3_bucket.keys(f"training/targets/{target.uuid}")) == [
         f"training/targets/{target.uuid}/{name}" for name in ("preferences.jsonl", "users.jsonl")]
     assert s3_bucket.keys("training/imports") == []
+
+
+def _stale(job: PreferenceImport, *, attempt: int) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    PreferenceImport.objects.filter(pk=job.pk).update(
+        status="running", attempt=attempt, heartbeat_at=timezone.now() - timedelta(minutes=5))
+
+
+def test_an_import_whose_worker_died_is_queued_again_then_imports(staff, django_capture_on_commit_callbacks):
+    upload(staff, GOOD)
+    job = PreferenceImport.objects.get()
+    _stale(job, attempt=1)  # as a worker killed while importing leaves it: running, no longer beating
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert imports.preference_imports_reap() == {"requeued": 1, "failed": 0}
+    job.refresh_from_db()
+    assert (job.status, len(queued)) == ("queued", 1)
+    assert (import_dir(job.uuid) / "study.jsonl").exists()  # the upload waits for the next worker
+
+    imports.preference_import_run(import_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.attempt) == ("succeeded", 2) and job.target is not None
+
+
+def test_an_import_that_loses_its_worker_twice_fails_with_the_reason(staff):
+    upload(staff, GOOD)
+    job = PreferenceImport.objects.get()
+    _stale(job, attempt=2)
+    assert imports.preference_imports_reap() == {"requeued": 0, "failed": 1}
+    job.refresh_from_db()
+    assert job.status == "failed" and "stopped 2 times without finishing" in job.report["problems"][0]["message"]
+    assert not import_dir(job.uuid).exists() and not AlignmentTarget.objects.exists()
+    page = staff.get(reverse("dashboard:targets_import") + f"?job={job.pk}")
+    assert b"ran out of memory" in page.content
+
+
+def test_a_beating_import_is_left_alone_and_a_late_worker_does_not_overwrite_the_next(staff, monkeypatch):
+    from django.utils import timezone
+
+    upload(staff, GOOD)
+    job = PreferenceImport.objects.get()
+    PreferenceImport.objects.filter(pk=job.pk).update(status="running", attempt=1, heartbeat_at=timezone.now())
+    assert imports.preference_imports_reap() == {"requeued": 0, "failed": 0}
+    assert PreferenceImport.objects.get(pk=job.pk).status == "running"
+
+    # A worker so slow that, while it imports, the reaper gives the import to another (attempt 3).
+    PreferenceImport.objects.filter(pk=job.pk).update(status="queued")
+    real = imports.preferences_import
+
+    def slow(**kwargs):
+        PreferenceImport.objects.filter(pk=job.pk).update(attempt=3)
+        return real(**kwargs)
+
+    monkeypatch.setattr(imports, "preferences_import", slow)
+    imports.preference_import_run(import_id=job.pk)
+    late = PreferenceImport.objects.get(pk=job.pk)
+    assert (late.status, late.attempt, late.finished_at) == ("running", 3, None)  # its outcome was not written

@@ -16,15 +16,17 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from chorus.dispatch import dispatch_or_keep
@@ -50,6 +52,12 @@ from training.storage import import_dir, pending_discard, pending_fetch, pending
 log = logging.getLogger(__name__)
 
 IMPORT_TASK = "training.tasks.preference_import_run"  # by name: services do not import tasks
+IMPORT_HEARTBEAT_SECONDS = 15.0
+IMPORT_STALE_AFTER = timedelta(minutes=2)  # eight missed beats: the worker is gone
+IMPORT_ATTEMPTS = 2  # a file that loses its worker twice (e.g. runs it out of memory) is failed
+WORKER_LOST = ("The worker importing this file stopped {attempts} times without finishing (it was restarted, or ran "
+               "out of memory), so nothing was imported. Try again with a smaller file, or give the worker more "
+               "memory.")
 MAX_PROBLEMS_LISTED = 100
 MAX_SKIPPED_LISTED = 20
 
@@ -256,14 +264,19 @@ def _save(path: Path, chunks: Iterable[bytes]) -> int:
 
 
 def preference_import_run(*, import_id: int) -> PreferenceImport | None:
-    """Runs a queued import (the task's body). A finished or running import is left alone."""
+    """Runs a queued import (the task's body). A finished or running import is left alone.
+
+    While it runs, a thread beats every IMPORT_HEARTBEAT_SECONDS; an import whose worker died stops
+    beating and is queued again or failed by `preference_imports_reap`. The outcome is written only
+    if the import is still this attempt's (the reaper may have given it to another worker)."""
     with transaction.atomic():
         job = PreferenceImport.objects.select_for_update().filter(pk=import_id).first()
         if job is None or job.status != PreferenceImport.Status.QUEUED:
             return job
-        job.status = PreferenceImport.Status.RUNNING
-        job.save(update_fields=["status"])
+        job.status, job.attempt, job.heartbeat_at = PreferenceImport.Status.RUNNING, job.attempt + 1, timezone.now()
+        job.save(update_fields=["status", "attempt", "heartbeat_at"])
     folder = import_dir(job.uuid)
+    beat = _Heartbeat(job)
     try:
         pending_fetch(folder / job.file_name)
         target, report = preferences_import(
@@ -274,18 +287,76 @@ def preference_import_run(*, import_id: int) -> PreferenceImport | None:
     except (ValidationError, ColumnsError) as exc:
         messages = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
         job.status = PreferenceImport.Status.FAILED
-        job.report = {"file": job.file_name, "refused": 1,
-                      "problems": [Problem(0, "", m).as_dict(job.file_name) for m in messages]}
+        job.report = _refusal(job, *messages)
     except Exception:
         log.exception("preference import failed", extra={"import": job.pk})
         job.status = PreferenceImport.Status.FAILED
-        job.report = {"file": job.file_name, "refused": 1, "problems": [
-            Problem(0, "", "The import stopped on an error of ours; the log has it.").as_dict(job.file_name)]}
+        job.report = _refusal(job, "The import stopped on an error of ours; the log has it.")
     else:
         job.status, job.report, job.target = PreferenceImport.Status.SUCCEEDED, report, target
     finally:
+        beat.stop()
         shutil.rmtree(folder, ignore_errors=True)
         pending_discard(folder / job.file_name)
     job.finished_at = timezone.now()
-    job.save(update_fields=["status", "report", "target", "finished_at"])
+    PreferenceImport.objects.filter(pk=job.pk, status=PreferenceImport.Status.RUNNING, attempt=job.attempt).update(
+        status=job.status, report=job.report, target=job.target, finished_at=job.finished_at)
     return job
+
+
+def _refusal(job: PreferenceImport, *messages: str) -> dict[str, Any]:
+    return {"file": job.file_name, "refused": 1,
+            "problems": [Problem(0, "", m).as_dict(job.file_name) for m in messages]}
+
+
+class _Heartbeat:
+    """Marks the import alive every IMPORT_HEARTBEAT_SECONDS from a thread of its own."""
+
+    def __init__(self, job: PreferenceImport) -> None:
+        self.job, self.done = job, threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"import-{job.pk}-heartbeat", daemon=True)
+        self.thread.start()
+
+    def _beat(self) -> None:
+        try:
+            while not self.done.wait(IMPORT_HEARTBEAT_SECONDS):
+                try:
+                    PreferenceImport.objects.filter(pk=self.job.pk, attempt=self.job.attempt).update(
+                        heartbeat_at=timezone.now())
+                except DatabaseError:  # a blip: the next beat tries again
+                    log.warning("import %s: heartbeat failed", self.job.pk)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+def preference_imports_reap(*, stale_after: timedelta = IMPORT_STALE_AFTER) -> dict[str, int]:
+    """Imports whose worker stopped beating (killed, restarted, out of memory) are queued again once;
+    one that loses its worker a second time is failed with the reason, and its upload deleted.
+    Run by Celery beat (training.tasks.preference_imports_reap)."""
+    counts = {"requeued": 0, "failed": 0}
+    cutoff = timezone.now() - stale_after
+    for pk in PreferenceImport.objects.filter(status=PreferenceImport.Status.RUNNING,
+                                              heartbeat_at__lt=cutoff).values_list("pk", flat=True):
+        with transaction.atomic():
+            job = PreferenceImport.objects.select_for_update().filter(
+                pk=pk, status=PreferenceImport.Status.RUNNING, heartbeat_at__lt=cutoff).first()
+            if job is None:
+                continue
+            if job.attempt < IMPORT_ATTEMPTS:
+                job.status, job.heartbeat_at = PreferenceImport.Status.QUEUED, None
+                job.save(update_fields=["status", "heartbeat_at"])
+                transaction.on_commit(lambda job=job: _dispatch(job))
+                counts["requeued"] += 1
+                continue
+            job.status, job.finished_at = PreferenceImport.Status.FAILED, timezone.now()
+            job.report = _refusal(job, WORKER_LOST.format(attempts=job.attempt))
+            job.save(update_fields=["status", "report", "finished_at"])
+            counts["failed"] += 1
+        folder = import_dir(job.uuid)
+        shutil.rmtree(folder, ignore_errors=True)
+        pending_discard(folder / job.file_name)
+    return counts

@@ -176,10 +176,11 @@ CELERY_RESULT_EXPIRES = 60 * 60 * 24
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 # `celery -A chorus beat`: training runs whose GPU worker went silent are resumed from their last
-# checkpoint, or failed with the reason, instead of staying "running" forever.
+# checkpoint, or failed with the reason, instead of staying "running" forever; so are preference imports.
 # Tasks kept in the database while Redis was unreachable (chorus.dispatch) are sent once it answers.
 CELERY_BEAT_SCHEDULE = {
     "training-reap-stale-runs": {"task": "training.tasks.runs_reap_stale", "schedule": 60.0},
+    "training-reap-stale-imports": {"task": "training.tasks.preference_imports_reap", "schedule": 60.0},
     "send-pending-tasks": {"task": "chorus.tasks.pending_tasks_send", "schedule": 30.0},
 }
 
