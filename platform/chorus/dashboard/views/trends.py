@@ -1,6 +1,7 @@
 """Staff page of a timeline target's trends: for each of the 19 value dimensions, the population's
 value per wave with its interval, each tracker run's value per step, and the gap between them; all
-19 as small multiples, and one dimension (?dimension=<name>) larger with its numbers in a table.
+19 as small multiples, and one dimension (?dimension=<name>; at first the one answered in the most
+waves) larger with its numbers in a table.
 The data comes from training.selectors.timeline_trends, the SVG geometry from chorus.dashboard.charts."""
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def targets_trends(request: HttpRequest, target_id: int) -> HttpResponse:
                "no_answers": [w for w in trends.waves if w.mean is None],
                "small": [{"name": d, "label": trends.labels[i], "chart": _chart(trends, i, SMALL)}
                          for i, d in enumerate(trends.dims)]}
-    name = request.GET.get("dimension", trends.dims[0])
+    name = request.GET.get("dimension") or _best_covered(trends)
     if name not in trends.dims:
         context["error"] = f"dimension: there is no dimension “{name}”; choose one of the charts below."
         return render(request, "dashboard/targets_trends.html", context, status=400)
@@ -50,6 +51,12 @@ def _table(trends: TimelineTrends, i: int) -> list[dict]:
     return [{"wave": w, "mean": _at(w.mean, i), "low": _at(w.low, i), "high": _at(w.high, i),
              "trackers": [(t, _at(t.vectors[k], i), _at(t.gaps[k], i)) for t in trends.trackers]}
             for k, w in enumerate(trends.waves)]
+
+
+def _best_covered(trends: TimelineTrends) -> str:
+    """The dimension with a population value in the most waves (the first such), to show at first."""
+    return max(trends.dims, key=lambda d: sum(w.mean is not None and w.mean[trends.dims.index(d)] is not None
+                                              for w in trends.waves))
 
 
 def _at(vector: tuple | None, i: int) -> float | None:
