@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
+from tests.e2e.test_content_security_policy import watched  # noqa: F401 (the fixture that reports CSP violations)
 from tests.gpu_workers.test_progress_on_worker import finished
 from tests.support.timelines import drifting_campaign
 from training.methods import progress
@@ -27,7 +28,7 @@ SCREENSHOT = Path("/tmp/chorus-trends.png")
 
 
 def test_two_trackers_trained_on_the_worker_draw_one_line_each_in_every_trend_chart(
-        celery_workers, tiny_model_dir, scripted_llm, live_server, page, staff_user):
+        celery_workers, tiny_model_dir, scripted_llm, live_server, watched, staff_user):  # noqa: F811
     campaign, _ = drifting_campaign(scripted_llm, waves=3, people=2, survey=True)
     target = target_freeze(kind="timeline", name="drift", source_id=campaign.pk)
     runs = [run_create(target=target, method="progress", base_model=str(tiny_model_dir),
@@ -43,8 +44,7 @@ def test_two_trackers_trained_on_the_worker_draw_one_line_each_in_every_trend_ch
     dims = steps[0]["population_vector"]["dims"]
     answered = next(d for k, d in enumerate(dims) if all(s["population_vector"]["mean"][k] is not None for s in steps))
 
-    violations: list[str] = []
-    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page, violations = watched
     page.goto(f"{live_server.url}/login/")
     page.get_by_label("Username").fill("curator")
     page.get_by_label("Password").fill("pw-curator-123")
@@ -74,4 +74,6 @@ def test_two_trackers_trained_on_the_worker_draw_one_line_each_in_every_trend_ch
 
     page.set_viewport_size({"width": 1280, "height": 900})
     page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.locator("#large").screenshot(path=str(SCREENSHOT.with_name("chorus-trends-large.png")))
+    page.locator("figure[data-dimension]").first.screenshot(path=str(SCREENSHOT.with_name("chorus-trends-small.png")))
     assert violations == [], violations

@@ -33,8 +33,8 @@ class Size:
     font: int = 10
 
 
-SMALL = Size(width=260, values_height=110, gaps_height=40)
-LARGE = Size(width=760, values_height=300, gaps_height=120, left=44, right=12, between=18, bottom=26, font=12)
+SMALL = Size(width=260, values_height=110, gaps_height=44)
+LARGE = Size(width=1040, values_height=320, gaps_height=130, left=44, right=12, between=18, bottom=26, font=12)
 
 
 @dataclass(frozen=True)
