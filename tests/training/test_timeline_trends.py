@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -159,3 +161,14 @@ def test_bad_dimension_other_target_kinds_and_missing_scopes_are_refused(timelin
         refused = api_client(staff_user, *scopes).get(url)
         assert refused.status_code == 403 and lacking in refused.json()["error"]["message"]
     assert APIClient().get(url).status_code in (401, 403)
+
+
+def test_the_page_reads_the_same_number_of_queries_however_many_trackers(timeline, base_model, client, staff_user):
+    client.force_login(staff_user)
+    url = reverse("dashboard:targets_trends", args=[timeline["target"].pk])
+    with CaptureQueriesContext(connection) as two:
+        assert client.get(url).status_code == 200
+    tracker_run(timeline["target"], base_model, "lifelong", [0.1, 0.2, 0.3])
+    with CaptureQueriesContext(connection) as three:
+        page = client.get(url).content.decode()
+    assert page.count("data-tracker-run=") == 60 and len(three) == len(two) <= 8
