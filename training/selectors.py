@@ -1,11 +1,15 @@
 """Reads for targets, runs and models. Elicited data is read through elicitation's selectors."""
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Count, Prefetch, QuerySet
 
 from training.models import AlignmentTarget, ModelArtifact, PreferenceImport, RunMetric, TargetFile, TrainingRun
+from training.progress.items import DIMENSION_LABELS, DIMENSIONS
+from training.storage import target_file_local
 
 
 def target_list() -> QuerySet[AlignmentTarget]:
@@ -96,3 +100,88 @@ def run_tracking(*, run: TrainingRun) -> dict | None:
     return {"tracker": run.summary.get("tracker", ""), "ahead": tracking.get("ahead", 1),
             "scores": scores if any(s["tracker"] is not None for s in scores) else [],
             "steps": tracking.get("rows", [])}
+
+
+Vector = tuple[float | None, ...]  # one value per dimension of DIMENSIONS; None where unmeasured
+
+
+@dataclass(frozen=True)
+class TrendWave:
+    """One step of a timeline: the population's value vector in its wave, as frozen."""
+    step: int
+    wave: int
+    label: str
+    participants: int  # who answered the value survey in the wave
+    mean: Vector | None  # None: nobody answered the value survey in this wave
+    low: Vector | None
+    high: Vector | None
+
+
+@dataclass(frozen=True)
+class TrendTracker:
+    """One finished tracker run: its model's vector after each step, and the gap to the population."""
+    run_id: int
+    tracker: str  # "lifelong" or "extrapolative"
+    vectors: tuple[Vector | None, ...]  # per step
+    gaps: tuple[Vector | None, ...]  # per step: population minus tracker; None where the wave has no vector
+
+
+@dataclass(frozen=True)
+class TimelineTrends:
+    target: AlignmentTarget
+    dims: tuple[str, ...]
+    labels: tuple[str, ...]
+    waves: tuple[TrendWave, ...]
+    trackers: tuple[TrendTracker, ...]
+    unfinished: tuple[TrainingRun, ...]  # tracker runs still queued or running: no line yet
+    problem: str  # why the waves could not be read ("" when they could)
+
+
+def timeline_trends(*, target: AlignmentTarget) -> TimelineTrends:
+    """A timeline target's population vector per wave (from its frozen steps.jsonl, with intervals)
+    and each succeeded tracker run's (method progress) vector per step, with the gaps between them."""
+    waves, problem = _timeline_waves(target)
+    runs = list(TrainingRun.objects.filter(target=target, method="progress").defer("log").order_by("pk"))
+    trackers = tuple(_tracker(run, waves) for run in runs
+                     if run.status == TrainingRun.Status.SUCCEEDED and (run.summary or {}).get("tracking"))
+    unfinished = tuple(run for run in runs if run.status not in TrainingRun.FINISHED)
+    return TimelineTrends(target=target, dims=DIMENSIONS, labels=tuple(DIMENSION_LABELS[d] for d in DIMENSIONS),
+                          waves=waves, trackers=trackers, unfinished=unfinished, problem=problem)
+
+
+def _timeline_waves(target: AlignmentTarget) -> tuple[tuple[TrendWave, ...], str]:
+    file = next((f for f in target.files.all() if f.name == "steps.jsonl"), None)
+    if file is None:
+        return (), "This target has no steps.jsonl (it is not a timeline)."
+    try:
+        text = target_file_local(target.uuid, file.name, file.sha256).read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:
+        return (), f"The timeline's steps.jsonl cannot be read on this server ({exc})."
+    rows = sorted((json.loads(line) for line in text.splitlines() if line.strip()), key=lambda r: r["step"])
+    waves = []
+    for row in rows:
+        vector = row.get("population_vector") or {}
+        waves.append(TrendWave(step=row["step"], wave=row.get("wave", row["step"] + 1), label=row.get("label", ""),
+                               participants=int(vector.get("participants", 0)), mean=_by_dimension(vector, "mean"),
+                               low=_by_dimension(vector, "low"), high=_by_dimension(vector, "high")))
+    return tuple(waves), ""
+
+
+def _by_dimension(vector: dict, key: str) -> Vector | None:
+    """The vector's `key` list in DIMENSIONS order (a file with other dimensions maps by name)."""
+    if not vector.get(key):
+        return None
+    values = dict(zip(vector.get("dims", DIMENSIONS), vector[key]))
+    return tuple(values.get(d) for d in DIMENSIONS)
+
+
+def _tracker(run: TrainingRun, waves: tuple[TrendWave, ...]) -> TrendTracker:
+    tracking = run.summary["tracking"]
+    rows = {row["step"]: row for row in tracking.get("rows", [])}
+    vectors = tuple(_by_dimension({"dims": tracking.get("dims", DIMENSIONS), "mean": rows[w.step].get("vector")},
+                                  "mean") if w.step in rows else None for w in waves)
+    gaps = tuple(None if w.mean is None or v is None else
+                 tuple(None if p is None or m is None else p - m for p, m in zip(w.mean, v))
+                 for w, v in zip(waves, vectors))
+    return TrendTracker(run_id=run.pk, tracker=run.summary.get("tracker") or run.config.get("tracker", ""),
+                        vectors=vectors, gaps=gaps)

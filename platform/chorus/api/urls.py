@@ -21,6 +21,7 @@ from chorus.api.training import (
     TargetImportApi,
     TargetListApi,
 )
+from chorus.api.trends import TimelineTrendsApi
 
 app_name = "api"
 
@@ -52,6 +53,7 @@ urlpatterns = [
     path("v1/targets/<int:pk>/", TargetDetailApi.as_view(), name="target-detail"),
     path("v1/targets/<int:pk>/files/<str:name>", TargetFileApi.as_view(), name="target-file"),
     path("v1/targets/<int:pk>/runs/", RunCreateApi.as_view(), name="run-create"),
+    path("v1/targets/<int:pk>/trends/", TimelineTrendsApi.as_view(), name="target-trends"),
     path("v1/base-models/", BaseModelListApi.as_view(), name="base-model-list"),
     path("v1/runs/", RunListApi.as_view(), name="run-list"),
     path("v1/runs/<int:pk>/", RunDetailApi.as_view(), name="run-detail"),

@@ -11,6 +11,7 @@ from chorus.dashboard.views import (
     statements,
     surveys,
     training,
+    trends,
     values,
 )
 
@@ -70,6 +71,7 @@ urlpatterns = [
     path("targets/<int:target_id>/", training.targets_detail, name="targets_detail"),
     path("targets/<int:target_id>/download/", training.targets_download, name="targets_download"),
     path("targets/<int:target_id>/files/<str:name>", training.targets_file, name="targets_file"),
+    path("targets/<int:target_id>/trends/", trends.targets_trends, name="targets_trends"),
     path("runs/new/", training.runs_new, name="runs_new"),
     path("runs/<int:run_id>/", training.runs_detail, name="runs_detail"),
     path("runs/<int:run_id>/cancel/", training.runs_cancel, name="runs_cancel"),
