@@ -29,6 +29,7 @@ from training.configs import config_validate, method_module
 from training.methods.common.contract import RunCancelled, RunInputs
 from training.model_cards import model_card_render
 from training.models import TrainingRun
+from training.policy_server import policy_server
 from training.services import runs as run_services
 from training.services.runs import Claim
 from training.storage import (
@@ -173,7 +174,7 @@ def _train_and_publish(run: TrainingRun, state: _RunState, device: str, staging:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     inputs = RunInputs(run_id=run.pk, base_model=run.base_model, dataset=dataset, work_dir=work,
-                       output_dir=staging, device=device, bf16=supports_bf16(device))
+                       output_dir=staging, device=device, bf16=supports_bf16(device), policy_server=policy_server())
     hooks.log(f"training {run.method} on {device}{' in bf16' if inputs.bf16 else ''}")
     sync = _CheckpointSync(work / "checkpoints")
     try:

@@ -10,8 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.policy_server import free_port
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
+
+
+# The workers' policy server (CHORUS_POLICY_BASE_URL), fixed before they start; tests that run
+# policy_backend "openai" serve it there (tests/gpu_workers/test_policy_server_on_worker.py).
+POLICY_SERVER_PORT = free_port()
+POLICY_SERVER_URL = f"http://127.0.0.1:{POLICY_SERVER_PORT}/v1"
 
 # s3_server / s3_bucket: a real S3-protocol server on loopback for the object-storage tests.
 pytest_plugins = ["tests.support.s3"]
@@ -73,6 +81,7 @@ def celery_workers(django_db_setup, django_db_blocker):
         "DJANGO_SETTINGS_MODULE": "chorus.settings.test",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "platform")]),  # this checkout's code
+        "CHORUS_POLICY_BASE_URL": POLICY_SERVER_URL,
     }
     app.control.purge()
     commands = {

@@ -146,6 +146,9 @@ def test_web_and_workers_talk_to_the_vllm_service(services: dict) -> None:
         base_url = urlparse(environment["CHORUS_LLM_BASE_URL"])
         assert (base_url.scheme, base_url.hostname, base_url.port, base_url.path) == ("http", "vllm", 8000, "/v1")
         assert environment["CHORUS_LLM_MODEL"] == served_model == "HuggingFaceTB/SmolLM2-1.7B-Instruct"
+        # Training runs with policy_backend "openai" share the same server and model.
+        assert environment["CHORUS_POLICY_BASE_URL"] == environment["CHORUS_LLM_BASE_URL"]
+        assert environment["CHORUS_POLICY_MODEL"] == served_model
 
 
 def test_app_settings_accept_the_compose_environment(services: dict, monkeypatch: pytest.MonkeyPatch) -> None:

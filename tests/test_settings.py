@@ -40,6 +40,11 @@ def test_unknown_llm_backend_stops_the_worker():
     assert_one_clear_line(result, "CHORUS_LLM_BACKEND")
 
 
+def test_a_policy_server_address_that_is_not_a_url_is_refused_at_start_up():
+    result = manage("check", CHORUS_POLICY_BASE_URL="vllm:8000")
+    assert_one_clear_line(result, "CHORUS_POLICY_BASE_URL must be a URL starting with http:// or https://")
+
+
 @pytest.mark.parametrize(
     "name, value, message",
     [

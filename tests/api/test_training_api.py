@@ -196,6 +196,18 @@ def test_a_run_config_is_checked_field_by_field_and_nothing_is_queued(everything
     assert not TrainingRun.objects.exists() and dispatched == []
 
 
+def test_a_run_for_the_policy_server_without_one_is_a_400_naming_the_setting(everything, base_model, dispatched,
+                                                                             settings):
+    settings.CHORUS_POLICY_BASE_URL = ""
+    target = toy_target()
+    response = everything.post(f"/api/v1/targets/{target.pk}/runs/", {
+        "method": "salmon", "base_model": str(base_model), "config": {"policy_backend": "openai"}}, format="json")
+    assert response.status_code == 400
+    (message,) = response.json()["error"]["fields"]["config.policy_backend"]
+    assert "CHORUS_POLICY_BASE_URL is not set" in message
+    assert not TrainingRun.objects.exists() and dispatched == []
+
+
 def test_start_follow_and_cancel_a_run(everything, base_model, dispatched, django_capture_on_commit_callbacks):
     target = toy_target()
     with django_capture_on_commit_callbacks(execute=True):

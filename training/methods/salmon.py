@@ -76,6 +76,12 @@ class Config:
         metadata={"help": "Folder of the model that writes and judges responses; empty: the base model.",
                   "model_folder": True},
     )
+    policy_backend: str = field(
+        default="worker",
+        metadata={"help": "Where the policy runs: 'worker' loads it on the run's device; 'openai' sends its writing "
+                          "and judging to the OpenAI-compatible server the workers share (CHORUS_POLICY_BASE_URL), "
+                          "whose own model is then the policy.", "choices": ("worker", "openai")},
+    )
     seed: int = field(default=0, metadata={"help": "Seeds sampling, principle draws and training.", "min": 0})
 
     @classmethod
@@ -469,7 +475,8 @@ def _synthesise(inputs: RunInputs, config: Config, hooks: Hooks, principles: Seq
                 prompts: Sequence[str]) -> tuple[list[Example], dict[str, float]]:
     """Steps 1-3: the policy writes response pairs and judges them; returns examples and speeds."""
     hooks.progress(0.0, stage="writing responses")
-    policy = load_policy(config.policy_model or inputs.base_model, device=inputs.device, bf16=inputs.bf16)
+    policy = load_policy(config.policy_model or inputs.base_model, device=inputs.device, bf16=inputs.bf16,
+                         backend=config.policy_backend, server=inputs.policy_server)
     hooks.log(f"policy model loaded with {policy.name}")
     try:
         with _Stage(inputs.device) as writing:

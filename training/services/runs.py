@@ -24,6 +24,7 @@ from chorus.dispatch import dispatch_or_keep
 from training.base_models import base_model_check
 from training.configs import config_as_dict, config_validate, method_module
 from training.models import AlignmentTarget, ModelArtifact, ModelRepo, RunMetric, TrainingRun
+from training.policy_server import policy_server_problem
 from training.storage import checkpoint_latest, run_dir, store_problem
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ def run_create(
             validated = config_validate(method, config)
         except ValidationError as exc:
             errors.update({f"config.{k}": v for k, v in exc.message_dict.items()})
+        if validated is not None and (problem := policy_server_problem(validated)):
+            errors["config.policy_backend"] = [problem]
         problem = run_target_problem(target=target, method=method)
         if problem:
             errors["target"] = [problem]

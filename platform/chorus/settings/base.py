@@ -190,6 +190,14 @@ CHORUS_LLM_BASE_URL = env.url("CHORUS_LLM_BASE_URL", "http://127.0.0.1:8001/v1",
 CHORUS_LLM_MODEL = env.text("CHORUS_LLM_MODEL", "SmolLM2-135M-Instruct")
 CHORUS_LLM_API_KEY = env.text("CHORUS_LLM_API_KEY", "not-needed")
 CHORUS_MODEL_CACHE = Path(env.text("CHORUS_MODEL_CACHE", str(Path.home() / ".cache" / "chorus" / "models")))
+# The OpenAI-compatible server (compose: `vllm`) that training runs with policy_backend "openai"
+# write and judge through, shared by every GPU worker (training/policy_server.py). Unset: no such runs.
+CHORUS_POLICY_BASE_URL = (env.url("CHORUS_POLICY_BASE_URL", "", schemes=("http", "https"))
+                          if env.text("CHORUS_POLICY_BASE_URL", "") else "")
+CHORUS_POLICY_MODEL = env.text("CHORUS_POLICY_MODEL", "")  # empty: the one model the server lists
+CHORUS_POLICY_API_KEY = env.text("CHORUS_POLICY_API_KEY", "")
+# Requests one worker keeps open at once; the server batches what arrives together.
+CHORUS_POLICY_MAX_IN_FLIGHT = env.integer("CHORUS_POLICY_MAX_IN_FLIGHT", 8, minimum=1)
 # Folders whose model sub-folders training runs may start from (training/base_models.py), separated by ":".
 CHORUS_BASE_MODEL_DIRS = [Path(p) for p in env.text("CHORUS_BASE_MODEL_DIRS", str(CHORUS_MODEL_CACHE)).split(":") if p]
 

@@ -30,6 +30,17 @@ class RunCancelled(Exception):
 
 
 @dataclass(frozen=True)
+class PolicyServer:
+    """An OpenAI-compatible server (vLLM's `vllm serve`, llama.cpp's server) that many workers share
+    to write and judge responses instead of each loading the policy model."""
+
+    base_url: str = field(metadata={"help": "Its API root, e.g. http://vllm:8000/v1."})
+    model: str = field(default="", metadata={"help": "The model to ask for; empty: the one model it serves."})
+    api_key: str = field(default="", metadata={"help": "Sent as the bearer token; local servers ignore it."})
+    max_in_flight: int = field(default=8, metadata={"help": "Requests one worker keeps open at once."})
+
+
+@dataclass(frozen=True)
 class RunInputs:
     run_id: int
     base_model: str = field(metadata={"help": "A folder holding a Hugging Face model (save_pretrained)."})
@@ -38,6 +49,9 @@ class RunInputs:
     output_dir: Path = field(metadata={"help": "Where the final model goes; the machinery publishes it."})
     device: str = field(metadata={"help": "'cuda' or 'cpu'."})
     bf16: bool = field(metadata={"help": "Train in bfloat16 mixed precision (CUDA cards that support it)."})
+    policy_server: PolicyServer | None = field(default=None, metadata={
+        "help": "The OpenAI-compatible server this worker is configured with (CHORUS_POLICY_*), for methods "
+                "whose config asks for policy_backend 'openai'; None when the worker has none."})
 
 
 class Hooks(Protocol):
