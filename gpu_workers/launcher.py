@@ -162,26 +162,34 @@ def _runs(pid: int, spec: Path) -> bool:
 
 
 def _failure(tail: _Tail, placement: Placement, log: str) -> Exception:
-    """The reason a curator reads: the first process's own error, else the death torchrun reported."""
-    if tail.errors:
-        first = min(tail.errors, key=lambda e: e["rank"])
-        message = f"training process rank {first['rank']} failed: {first['error']}"
-        if first["out_of_memory"]:
-            import torch
-
-            return torch.OutOfMemoryError(first["error"].split(": ", 1)[-1])
-        return RankFailed(message)
+    """The reason a curator reads: the process torchrun saw fail first (its "Root Cause"), with its own
+    error when it wrote one, or how it died; the others' errors (a peer gone) only follow from it."""
+    own = {e["rank"]: e for e in sorted(tail.errors, key=lambda e: -e["rank"])}
+    root = re.search(r"Root Cause.*?rank\s*:\s*(\d+) \(local_rank: \d+\)\s*\n\s*exitcode\s*:\s*(-?\d+)", log, re.S)
+    rank, code = (int(root.group(1)), int(root.group(2))) if root else (None, 0)
+    if rank in own:
+        return _error_of(own[rank])
+    if rank is not None and code < 0:
+        return RankFailed(f"training process rank {rank} was killed by {signal.Signals(-code).name}; "
+                          "torchrun stopped the others")
+    if own:
+        return _error_of(own[min(own)])
     if not tail.pids and placement.nnodes > 1:
         return RankFailed(
             f"config.nnodes is {placement.nnodes}, but not every host joined the rendezvous at "
             f"{placement.rendezvous} within {placement.rendezvous_timeout} s; check that as many GPU workers are "
             f"free and can reach that address (CHORUS_RENDEZVOUS_HOST). {_last_line(log)}")
-    died = re.search(r"rank\s*:\s*(\d+) \(local_rank: \d+\)\s*\n\s*exitcode\s*:\s*(-?\d+)", log)
-    if died:
-        rank, code = died.group(1), int(died.group(2))
-        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
-        return RankFailed(f"training process rank {rank} {how}; torchrun stopped the others")
+    if rank is not None:
+        return RankFailed(f"training process rank {rank} exited with code {code}; torchrun stopped the others")
     return RankFailed(f"torchrun failed: {_last_line(log)}")
+
+
+def _error_of(event: dict) -> Exception:
+    if event["out_of_memory"]:  # raised again as itself: the worker's reason adds the method's hint
+        import torch
+
+        return torch.OutOfMemoryError(event["error"].split(": ", 1)[-1])
+    return RankFailed(f"training process rank {event['rank']} failed: {event['error']}")
 
 
 def _last_line(log: str) -> str:

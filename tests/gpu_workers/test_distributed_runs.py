@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.test import override_settings
 
 from gpu_workers.executor import _Hooks, execute_run
@@ -53,7 +54,8 @@ def population(tmp_path, dispatched):
 
 
 def _rank_processes(run: TrainingRun) -> dict[int, int]:
-    """{rank: pid} of the training processes of this run still alive, found by their command line."""
+    """{rank: pid} of this run's torchrun (rank -1) and training processes still alive, found by their
+    command line."""
     found = {}
     mark = str(run_dir(run.uuid))
     for entry in Path("/proc").iterdir():
@@ -75,8 +77,11 @@ def _in_background(run_id: int) -> tuple[threading.Thread, dict]:
     outcome: dict = {}
 
     def work() -> None:
-        outcome["result"] = execute_run(run_id, worker="test@here")
-        outcome["at"] = time.monotonic()
+        try:
+            outcome["result"] = execute_run(run_id, worker="test@here")
+            outcome["at"] = time.monotonic()
+        finally:
+            connection.close()  # this thread's own
 
     thread = threading.Thread(target=work)
     thread.start()
@@ -134,7 +139,7 @@ def test_cancel_stops_every_process_within_seconds(population, tiny_model_dir):
                      config={**PAL_RUN, "steps": 1_000_000, "processes": 2})
     thread, outcome = _in_background(run.pk)
     wait_for(lambda: TrainingRun.objects.get(pk=run.pk).stage == "training", timeout=90, what="training")
-    assert len(_rank_processes(run)) == 2
+    assert set(_rank_processes(run)) == {-1, 0, 1}
     asked = time.monotonic()
     run_cancel(run=run)
     thread.join(60)
