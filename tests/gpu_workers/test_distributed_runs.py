@@ -3,8 +3,9 @@ stays the one process that talks to Chorus. The executor is called in this proce
 test_executor.py); the training processes are real, started by a real torchrun.
 
 Tolerances: with the same seed and global batch, one and two processes take the same steps up to
-float rounding (each process averages its half, DDP averages the halves), so the loss curves agree
-to 1e-3 for PAL; SALMON's batches go through Accelerate's sharded sampler and agree to 0.05."""
+float rounding (each process averages its half, DDP averages the halves), so the logged losses
+agree to 1e-3 (measured: about 1e-7) and held-out accuracies to 0.02 (measured: equal). SALMON's
+global batch here (4) is smaller than its training set, so every step is a whole global batch."""
 from __future__ import annotations
 
 import os
@@ -119,9 +120,9 @@ def test_two_processes_train_the_same_salmon_model_as_one(toy_target, tiny_model
     config = {**asdict(salmon.Config.tiny()), "max_steps": 20, "save_steps": 10, "logging_steps": 5,
               "pairs_per_prompt": 2, "principles_per_example": 2}
     one = run_create(target=toy_target, method="salmon", base_model=str(tiny_model_dir),
-                     config={**config, "per_device_batch_size": 16, "processes": 1})
+                     config={**config, "per_device_batch_size": 4, "processes": 1})
     two = run_create(target=toy_target, method="salmon", base_model=str(tiny_model_dir),
-                     config={**config, "per_device_batch_size": 8, "processes": 2})  # the same global batch
+                     config={**config, "per_device_batch_size": 2, "processes": 2})  # the same global batch
     assert execute_run(one.pk, worker="test@here") == "succeeded"
     assert execute_run(two.pk, worker="test@here") == "succeeded", TrainingRun.objects.get(pk=two.pk).log
     one, two = TrainingRun.objects.get(pk=one.pk), TrainingRun.objects.get(pk=two.pk)
@@ -131,7 +132,7 @@ def test_two_processes_train_the_same_salmon_model_as_one(toy_target, tiny_model
         assert abs(one.metrics[key] - two.metrics[key]) <= 0.02, key
     curve_one, curve_two = _losses(one), _losses(two)
     assert sorted(curve_one) == sorted(curve_two) == [5, 10, 15, 20]
-    assert max(abs(curve_one[s] - curve_two[s]) for s in curve_one) <= 0.05, (curve_one, curve_two)
+    assert max(abs(curve_one[s] - curve_two[s]) for s in curve_one) <= 1e-3, (curve_one, curve_two)
 
 
 def test_cancel_stops_every_process_within_seconds(population, tiny_model_dir):

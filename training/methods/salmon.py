@@ -341,6 +341,9 @@ def train_reward_model(
         save_strategy="steps", save_steps=config.save_steps, save_total_limit=2, seed=config.seed,
         bf16=bf16, activation_checkpointing=False, use_cpu=device == "cpu", report_to=[], disable_tqdm=True,
         dataloader_num_workers=0,
+        # Whole global batches only (when there is one): under torchrun the last short batch would be
+        # topped up with repeats on some processes, so one and several processes would train differently.
+        dataloader_drop_last=len(examples) >= config.per_device_batch_size * distributed.world()[1],
     )
     trainer = RewardTrainer(
         model=model, args=args, train_dataset=Dataset.from_list(_rows(examples, config.use_principles)),
