@@ -24,7 +24,7 @@ from gpu_workers.executor import _Hooks, execute_run
 from gpu_workers.joining import execute_join
 from tests.gpu_workers.test_imported_population_on_worker import brevity_file
 from tests.support.private_services import wait_for
-from training.methods import pal, salmon
+from training.methods import pal, salmon, vpl
 from training.methods.common.contract import last_complete_checkpoint
 from training.models import RunMetric, TrainingRun
 from training.services.imports import preferences_import
@@ -35,6 +35,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 PAL_RUN = {**asdict(pal.Config.tiny()), "steps": 60, "batch_size": 64, "logging_steps": 10, "save_steps": 20,
            "adaptation_steps": 50, "new_user_fraction": 0.25, "eval_fraction": 0.25}
+VPL_RUN = {**asdict(vpl.Config.tiny()), "steps": 60, "logging_steps": 10, "save_steps": 20,
+           "new_user_fraction": 0.25, "eval_fraction": 0.25}
 
 
 @pytest.fixture
@@ -93,16 +95,18 @@ def _losses(run: TrainingRun) -> dict[int, float]:
     return {p.step: p.values["loss"] for p in RunMetric.objects.filter(run=run)}
 
 
-def test_two_processes_train_the_same_pal_model_as_one_and_report_once_per_step(population, tiny_model_dir,
-                                                                               monkeypatch):
-    one = run_create(target=population, method="pal", base_model=str(tiny_model_dir), config={**PAL_RUN, "processes": 1})
+@pytest.mark.parametrize("method", ["pal", "vpl"])
+def test_two_processes_train_the_same_personalised_model_as_one_and_report_once_per_step(
+        method, population, tiny_model_dir, monkeypatch):
+    config = PAL_RUN if method == "pal" else VPL_RUN
+    one = run_create(target=population, method=method, base_model=str(tiny_model_dir), config={**config, "processes": 1})
     assert execute_run(one.pk, worker="test@here") == "succeeded"
 
     reported = []
     real_progress = _Hooks.progress
     monkeypatch.setattr(_Hooks, "progress", lambda self, fraction, *, stage: (
         reported.append(stage), real_progress(self, fraction, stage=stage)))
-    two = run_create(target=population, method="pal", base_model=str(tiny_model_dir), config={**PAL_RUN, "processes": 2})
+    two = run_create(target=population, method=method, base_model=str(tiny_model_dir), config={**config, "processes": 2})
     assert execute_run(two.pk, worker="test@here") == "succeeded"
     one, two = TrainingRun.objects.get(pk=one.pk), TrainingRun.objects.get(pk=two.pk)
     assert "in 2 processes" in two.log and two.config["processes"] == 2
@@ -112,7 +116,7 @@ def test_two_processes_train_the_same_pal_model_as_one_and_report_once_per_step(
     curve_one, curve_two = _losses(one), _losses(two)
     assert sorted(curve_one) == sorted(curve_two) == [10, 20, 30, 40, 50, 60]
     assert max(abs(curve_one[s] - curve_two[s]) for s in curve_one) <= 1e-3, (curve_one, curve_two)
-    assert reported.count("training") == PAL_RUN["steps"]  # rank 0's steps only, not one per process
+    assert reported.count("training") == config["steps"]  # rank 0's steps only, not one per process
     assert two.summary["people"] == 16 and not _rank_processes(two)
 
 
