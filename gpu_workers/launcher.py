@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import signal
 import socket
@@ -23,7 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,11 +73,10 @@ def ranks_train(*, method: str, config: Any, inputs: RunInputs, placement: Place
     """Runs the method's `train` in every process of this host and returns rank 0's result (empty on
     a host without rank 0). Raises RunCancelled once `stop` is set, RankFailed when a process fails."""
     folder.mkdir(parents=True, exist_ok=True)
-    spec, events = folder / "spec.json", folder / "events.jsonl"
+    spec, events = folder / "spec.pickle", folder / "events.jsonl"
     events.write_text("")
-    spec.write_text(json.dumps({"method": method, "config": asdict(config), "events": str(events), "inputs": {
-        **asdict(inputs), "dataset": {k: str(v) for k, v in inputs.dataset.items()},
-        "work_dir": str(inputs.work_dir), "output_dir": str(inputs.output_dir)}}))
+    # The method's own config and inputs dataclasses, as they are: this worker's code reads them back.
+    spec.write_bytes(pickle.dumps({"method": method, "config": config, "inputs": inputs, "events": str(events)}))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     with open(folder / "torchrun.log", "wb") as log:
         proc = subprocess.Popen(torchrun_command(placement, spec), cwd=REPO_ROOT, env=env, stdout=log,

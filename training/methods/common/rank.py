@@ -1,9 +1,10 @@
 """The program every training process runs under torchrun, one per GPU (or gloo process on a CPU):
 
-    python -m torch.distributed.run --nproc-per-node=2 ... -m training.methods.common.rank SPEC.json
+    python -m torch.distributed.run --nproc-per-node=2 ... -m training.methods.common.rank SPEC.pickle
 
-SPEC.json names the method, its config, the run's inputs and an events file. The process joins
-the process group torchrun describes in its environment (NCCL on CUDA, gloo on the CPU), then runs
+SPEC.pickle holds the method's name, its config and the run's inputs (the dataclasses themselves),
+and the events file. The process joins the process group torchrun describes in its environment
+(NCCL on CUDA, gloo on the CPU), then runs
 `method.train(inputs, config, hooks)` like the worker does in a single process. Global rank 0 is the
 writer: its hooks append JSON lines to the events file (progress, metrics, log lines, and at the
 end the result), which the worker tails and forwards to Chorus (gpu_workers/launcher.py); the other
@@ -16,10 +17,10 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import pickle
 import sys
 import threading
 from collections.abc import Mapping
-from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -71,23 +72,19 @@ def main(spec_path: str) -> None:
     import torch
     import torch.distributed as dist
 
-    spec = json.loads(Path(spec_path).read_text())
+    spec = pickle.loads(Path(spec_path).read_bytes())  # written by this host's worker (gpu_workers/launcher.py)
     events = Events(spec["events"])
     rank, local_rank = int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"])
     events.send(started=rank, pid=os.getpid())
     try:
-        cuda = spec["inputs"]["device"] == "cuda"
+        inputs: RunInputs = spec["inputs"]
+        cuda = inputs.device == "cuda"
         if cuda:
             torch.cuda.set_device(local_rank)
         dist.init_process_group(backend="nccl" if cuda else "gloo", timeout=COLLECTIVE_TIMEOUT)
         module = importlib.import_module(f"training.methods.{spec['method']}")
-        config = module.Config(**spec["config"])
-        raw = spec["inputs"]
-        inputs = RunInputs(**{**{f.name: raw[f.name] for f in fields(RunInputs)},
-                              "dataset": {k: Path(v) for k, v in raw["dataset"].items()},
-                              "work_dir": Path(raw["work_dir"]), "output_dir": Path(raw["output_dir"])})
         hooks = WriterHooks(events) if rank == 0 else SilentHooks()
-        result = module.train(inputs, config, hooks)
+        result = module.train(inputs, spec["config"], hooks)
         if rank == 0:
             events.send(result={"metrics": dict(result.metrics), "summary": dict(result.summary)})
         dist.destroy_process_group()
