@@ -76,7 +76,8 @@ def ranks_train(*, method: str, config: Any, inputs: RunInputs, placement: Place
     spec, events = folder / "spec.pickle", folder / "events.jsonl"
     events.write_text("")
     # The method's own config and inputs dataclasses, as they are: this worker's code reads them back.
-    spec.write_bytes(pickle.dumps({"method": method, "config": config, "inputs": inputs, "events": str(events)}))
+    spec.write_bytes(pickle.dumps({"method": method, "config": config, "inputs": inputs, "events": str(events),
+                                   "worker_pid": os.getpid()}))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     with open(folder / "torchrun.log", "wb") as log:
         proc = subprocess.Popen(torchrun_command(placement, spec), cwd=REPO_ROOT, env=env, stdout=log,

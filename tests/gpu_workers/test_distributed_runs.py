@@ -209,3 +209,54 @@ def test_more_processes_than_devices_are_refused(population, tiny_model_dir):
     run = run_create(target=population, method="pal", base_model=str(tiny_model_dir), config={**PAL_RUN, "processes": 5})
     assert execute_run(run.pk, worker="test@here") == "failed"
     assert TrainingRun.objects.get(pk=run.pk).error.startswith("ValueError: config.processes is 5, but the worker has no GPU")
+
+
+WORKER_SCRIPT = """
+import json, sys, threading
+from dataclasses import asdict, replace
+from pathlib import Path
+from gpu_workers.launcher import Placement, ranks_train
+from tests.support.population_runs import RecordingHooks
+from training.methods import pal, toys
+from training.methods.common.contract import RunInputs
+
+folder, base = Path(sys.argv[1]), sys.argv[2]
+data = folder / "preferences.jsonl"
+data.write_text("".join(json.dumps(asdict(p)) + "\\n" for p in toys.population(10, 6, seed=0)))
+for sub in ("work", "out"):
+    (folder / sub).mkdir()
+inputs = RunInputs(run_id=0, base_model=base, dataset={"preferences.jsonl": data, "users.jsonl": data},
+                   work_dir=folder / "work", output_dir=folder / "out", device="cpu", bf16=False)
+ranks_train(method="pal", config=replace(pal.Config.tiny(), steps=10**9, save_steps=10**9),
+            inputs=inputs, placement=Placement(processes=2), folder=folder / "ranks", hooks=RecordingHooks(),
+            stop=threading.Event(), why=lambda: "")
+"""
+
+
+def test_a_killed_worker_leaves_no_training_process(tiny_model_dir, tmp_path):
+    """The worker itself dies (kill -9): it cannot end its processes, so each one ends itself."""
+    import subprocess
+    import sys
+
+    from gpu_workers.launcher import REPO_ROOT
+
+    worker = subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, str(tmp_path), str(tiny_model_dir)], cwd=REPO_ROOT,
+                              env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    events = tmp_path / "ranks" / "events.jsonl"
+    wait_for(lambda: events.exists() and events.read_text().count('"started"') == 2, timeout=90, what="two ranks")
+
+    def alive() -> list[str]:
+        return [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _reads(p, str(tmp_path))]
+
+    assert len(alive()) >= 3  # torchrun and the two ranks
+    worker.kill()
+    worker.wait()
+    wait_for(lambda: not alive(), timeout=30, what="the training processes to end")
+
+
+def _reads(proc: Path, mark: str) -> bool:
+    try:
+        return mark in (proc / "cmdline").read_bytes().decode(errors="replace") and \
+            (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

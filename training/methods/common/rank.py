@@ -20,6 +20,7 @@ import os
 import pickle
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 
 from training.methods.common.contract import RunInputs
 
+WORKER_CHECK_SECONDS = 2.0
 # Long enough for rank 0 to label a whole dataset while the others wait at a barrier (SALMON).
 COLLECTIVE_TIMEOUT = timedelta(hours=6)
 
@@ -68,11 +70,26 @@ class SilentHooks(WriterHooks):
         super().__init__(Events(""))
 
 
+def _end_with_the_worker(worker_pid: int) -> None:
+    """A worker that is killed cannot end its processes: each one notices and ends itself, so that
+    the worker's next attempt at the run never meets the last one's processes still training."""
+    def watch() -> None:
+        while True:
+            time.sleep(WORKER_CHECK_SECONDS)
+            try:
+                os.kill(worker_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="worker-watch", daemon=True).start()
+
+
 def main(spec_path: str) -> None:
     import torch
     import torch.distributed as dist
 
     spec = pickle.loads(Path(spec_path).read_bytes())  # written by this host's worker (gpu_workers/launcher.py)
+    _end_with_the_worker(spec["worker_pid"])
     events = Events(spec["events"])
     rank, local_rank = int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"])
     events.send(started=rank, pid=os.getpid())
