@@ -198,7 +198,7 @@ CHORUS_WORKER_GPUS = env.integer("CHORUS_WORKER_GPUS", -1, minimum=-1)
 # Multi-host runs (config nnodes > 1): the address other GPU workers reach this worker at for the
 # torchrun rendezvous, and how long the first host waits for the others before failing the run.
 CHORUS_RENDEZVOUS_HOST = env.text("CHORUS_RENDEZVOUS_HOST", "127.0.0.1")
-CHORUS_RENDEZVOUS_TIMEOUT = env.integer("CHORUS_RENDEZVOUS_TIMEOUT", 60, minimum=5)
+CHORUS_RENDEZVOUS_TIMEOUT = env.integer("CHORUS_RENDEZVOUS_TIMEOUT", 45, minimum=5)
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
