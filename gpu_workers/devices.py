@@ -8,6 +8,13 @@ def best_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def gpu_count() -> int:
+    """The GPUs this worker sees (CUDA_VISIBLE_DEVICES decides which); 0 on a CPU worker."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
 def describe_device() -> str:
     """A short human label, e.g. 'cuda:0 NVIDIA H100 80GB HBM3 (79.1 GiB)' or 'cpu (2 threads)'."""
     import torch

@@ -3,7 +3,8 @@ model atomically, and record how it ended. Whatever the method raises, the worke
 
     claim (queued -> running, attempt + 1)
       heartbeat thread: every HEARTBEAT_SECONDS, beat and look for a cancel request
-      method.train(inputs, config, hooks)   checkpoints in runs/<uuid>/work/, model in a staging folder
+      method.train(inputs, config, hooks)   checkpoints in runs/<uuid>/work/, model in a staging folder;
+        with several processes (config processes x nnodes > 1), under torchrun: gpu_workers/launcher.py
       model card + sha256 of every file, then one rename to models/<run uuid>/ (or a verified copy in
       the bucket: training.object_store), then one transaction
     succeeded | failed (with the reason) | cancelled
@@ -16,16 +17,18 @@ import shutil
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
 
-from gpu_workers.devices import best_device, describe_device, free_memory, supports_bf16
+from gpu_workers.devices import best_device, describe_device, free_memory, gpu_count, supports_bf16
+from gpu_workers.launcher import Placement, RankFailed, free_port, ranks_train
 from training import object_store
 from training.base_models import base_model_fetch
-from training.configs import config_validate, method_module
+from training.configs import Launch, config_validate, launch_of, launch_problem, method_module
 from training.methods.common.contract import RunCancelled, RunInputs
 from training.model_cards import model_card_render
 from training.models import TrainingRun
@@ -152,6 +155,7 @@ def execute_run(run_id: int, *, worker: str) -> str:
         state.finished.set()
         beat.join()
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(run_dir(run.uuid) / f"ranks-{run.attempt}", ignore_errors=True)
         free_memory(device)
 
 
@@ -159,26 +163,25 @@ def _train_and_publish(run: TrainingRun, state: _RunState, device: str, staging:
     hooks = _Hooks(state)
     module = method_module(run.method)
     config = config_validate(run.method, run.config)
-    dataset = {}
-    for f in run.target.files.all():
-        try:
-            dataset[f.name] = target_file_local(run.target.uuid, f.name, f.sha256)
-        except ValueError:
-            raise ValueError(f"dataset file {f.name} of {run.target} no longer matches its sha256; "
-                             "refusing to train") from None
-    base_model_fetch(run.base_model)  # a trained model from the bucket, when it is one
-    work = run_dir(run.uuid) / "work"
-    work.mkdir(parents=True, exist_ok=True)
-    if pulled := checkpoints_pull(work / "checkpoints"):
-        hooks.log(f"resuming from {pulled}, fetched from the bucket")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    inputs = RunInputs(run_id=run.pk, base_model=run.base_model, dataset=dataset, work_dir=work,
-                       output_dir=staging, device=device, bf16=supports_bf16(device), policy_server=policy_server())
-    hooks.log(f"training {run.method} on {device}{' in bf16' if inputs.bf16 else ''}")
-    sync = _CheckpointSync(work / "checkpoints")
+    placement = placement_of(launch_of(run.config))
+    inputs = inputs_fetch(run, device=device, output_dir=staging, log=hooks.log)
+    if placement.nnodes > 1:  # the other hosts meet this one; it holds rank 0
+        host = settings.CHORUS_RENDEZVOUS_HOST
+        placement = replace(placement, rendezvous=f"{host}:{free_port(host)}",
+                            rendezvous_timeout=settings.CHORUS_RENDEZVOUS_TIMEOUT)
+        run_services.run_rendezvous_open(claim=state.claim, endpoint=placement.rendezvous, hosts=placement.nnodes)
+    processes = placement.processes * placement.nnodes
+    hooks.log(f"training {run.method} on {device}{' in bf16' if inputs.bf16 else ''}"
+              + (f" in {processes} processes" if processes > 1 else "")
+              + (f" on {placement.nnodes} hosts" if placement.nnodes > 1 else ""))
+    sync = _CheckpointSync(inputs.work_dir / "checkpoints")
     try:
-        result = module.train(inputs, config, hooks)
+        if processes == 1:
+            result = module.train(inputs, config, hooks)
+        else:
+            result = ranks_train(method=run.method, config=config, inputs=inputs, placement=placement,
+                                 folder=run_dir(run.uuid) / f"ranks-{run.attempt}", hooks=hooks, stop=state.stop,
+                                 why=lambda: state.why)
     finally:
         sync.stop()
     hooks.check_cancelled()
@@ -197,8 +200,37 @@ def _train_and_publish(run: TrainingRun, state: _RunState, device: str, staging:
     )
     if artifact is None:
         return "lost"
-    checkpoints_drop(work / "checkpoints")  # the model is out; checkpoints only cost space
+    checkpoints_drop(inputs.work_dir / "checkpoints")  # the model is out; checkpoints only cost space
     return "succeeded"
+
+
+def inputs_fetch(run: TrainingRun, *, device: str, output_dir: Path, log: Callable[[str], None]) -> RunInputs:
+    """The run's inputs on this host: its target files (checked against their sha256), its base model
+    and any checkpoints from the bucket, an empty output folder."""
+    dataset = {}
+    for f in run.target.files.all():
+        try:
+            dataset[f.name] = target_file_local(run.target.uuid, f.name, f.sha256)
+        except ValueError:
+            raise ValueError(f"dataset file {f.name} of {run.target} no longer matches its sha256; "
+                             "refusing to train") from None
+    base_model_fetch(run.base_model)  # a trained model from the bucket, when it is one
+    work = run_dir(run.uuid) / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    if pulled := checkpoints_pull(work / "checkpoints"):
+        log(f"resuming from {pulled}, fetched from the bucket")
+    shutil.rmtree(output_dir, ignore_errors=True)
+    output_dir.mkdir(parents=True)
+    return RunInputs(run_id=run.pk, base_model=run.base_model, dataset=dataset, work_dir=work,
+                     output_dir=output_dir, device=device, bf16=supports_bf16(device), policy_server=policy_server())
+
+
+def placement_of(launch: Launch) -> Placement:
+    """This worker's processes for the run: `processes` 0 is one per GPU it sees (1 on a CPU)."""
+    gpus = gpu_count()
+    if problem := launch_problem(launch, gpus=gpus):
+        raise ValueError(problem)
+    return Placement(processes=launch.processes or max(gpus, 1), nnodes=launch.nnodes)
 
 
 def _reason(exc: BaseException, device: str, method: str) -> str:
@@ -216,6 +248,8 @@ def _reason(exc: BaseException, device: str, method: str) -> str:
         writing = f" while writing {exc.filename}" if exc.filename else ""
         return (f"The disk is full (no space left on device{writing}), so nothing was published. Free space on "
                 f"the volume that holds {settings.MEDIA_ROOT} and start the run again.")
+    if isinstance(exc, RankFailed):
+        return str(exc)
     if isinstance(exc, SoftTimeLimitExceeded):
         return f"The run went past the worker's time limit ({settings.CELERY_TASK_SOFT_TIME_LIMIT} s)."
     return f"{type(exc).__name__}: {exc}"

@@ -8,6 +8,7 @@ from celery.signals import worker_ready
 
 from gpu_workers.devices import describe_device
 from gpu_workers.executor import execute_run
+from gpu_workers.joining import execute_join
 from training.services.runs import runs_recover_orphans
 
 
@@ -29,3 +30,9 @@ def resume_cut_off_runs(sender, **_kwargs) -> None:
     """A worker that starts holds no run, so runs still `running` under its name were cut off by a
     crash: resume them from their checkpoint now rather than when the reaper notices."""
     runs_recover_orphans(worker=sender.hostname)
+
+
+@shared_task(name="gpu_workers.tasks.run_join", bind=True, max_retries=0)
+def run_join(self, run_id: int) -> str:
+    """Another host's share of a multi-host run (gpu_workers/joining.py)."""
+    return execute_join(run_id, worker=self.request.hostname)

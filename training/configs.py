@@ -47,8 +47,31 @@ class FieldSpec:
     choices: tuple[Any, ...] | None  # the only values allowed, when the field lists them
 
 
+# On a worker without a GPU, `processes` may still be above 1, up to this many: gloo processes on
+# the CPU, to test data-parallel training anywhere. More would only share the same cores.
+CPU_PROCESS_LIMIT = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Launch:
+    """How many processes train a run, for every method: what the GPU worker hands torchrun.
+    Stored in the run's config beside the method's own settings."""
+
+    processes: int = dataclasses.field(default=0, metadata={
+        "help": "Training processes on each host, one per GPU (torchrun --nproc-per-node); 0: every GPU the "
+                f"worker sees, or 1 on a CPU worker, which allows up to {CPU_PROCESS_LIMIT} (gloo) for testing.",
+        "min": 0, "max": 64})
+    nnodes: int = dataclasses.field(default=1, metadata={
+        "help": "Hosts (GPU workers) that train this run together through a torchrun rendezvous, each with "
+                "`processes` processes.", "min": 1, "max": 16})
+
+
 def config_fields(method: str) -> list[FieldSpec]:
-    config_cls = method_module(method).Config
+    """The method's own settings, then the launch settings every method shares."""
+    return _fields(method_module(method).Config) + _fields(Launch)
+
+
+def _fields(config_cls: type) -> list[FieldSpec]:
     hints = typing.get_type_hints(config_cls)
     return [
         FieldSpec(f.name, hints[f.name], f.default, f.metadata.get("help", ""), f.metadata.get("min"),
@@ -58,8 +81,25 @@ def config_fields(method: str) -> list[FieldSpec]:
     ]
 
 
+def launch_of(data: Mapping[str, Any]) -> Launch:
+    """The launch settings of a stored (validated) config; older runs, stored without them, take the defaults."""
+    return Launch(**{f.name: int(data[f.name]) for f in dataclasses.fields(Launch) if f.name in data})
+
+
+def launch_problem(launch: Launch, *, gpus: int) -> str:
+    """Why a worker that sees `gpus` GPUs cannot start these processes ("" if it can), naming the setting."""
+    if gpus and launch.processes > gpus:
+        return (f"config.processes is {launch.processes}, but the worker sees {gpus} GPU{'s' * (gpus > 1)}; "
+                f"choose at most {gpus}, or 0 for all of them.")
+    if not gpus and launch.processes > CPU_PROCESS_LIMIT:
+        return (f"config.processes is {launch.processes}, but the worker has no GPU; on the CPU at most "
+                f"{CPU_PROCESS_LIMIT} (gloo) processes are allowed, for testing.")
+    return ""
+
+
 def config_validate(method: str, data: Mapping[str, Any]) -> Any:
-    """The method's Config from `data` (missing fields take their defaults), or ValidationError."""
+    """The method's Config from `data` (missing fields take their defaults), or ValidationError. The
+    launch settings in `data` are checked too, but are not the method's: read them with launch_of."""
     specs = {s.name: s for s in config_fields(method)}
     errors: dict[str, list[str]] = {}
     for name in sorted(set(data) - set(specs)):
@@ -73,11 +113,13 @@ def config_validate(method: str, data: Mapping[str, Any]) -> Any:
                 errors[name] = [str(exc)]
     if errors:
         raise ValidationError(errors)
-    return method_module(method).Config(**values)
+    launch = {f.name for f in dataclasses.fields(Launch)}
+    return method_module(method).Config(**{k: v for k, v in values.items() if k not in launch})
 
 
-def config_as_dict(config: Any) -> dict[str, Any]:
-    return dataclasses.asdict(config)
+def config_as_dict(config: Any, launch: Launch | None = None) -> dict[str, Any]:
+    """What a run stores: every setting of the method's config, then the launch settings."""
+    return dataclasses.asdict(config) | dataclasses.asdict(launch or Launch())
 
 
 def _checked(spec: FieldSpec, value: Any) -> Any:

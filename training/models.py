@@ -91,6 +91,9 @@ class TrainingRun(models.Model):
     worker = models.CharField(max_length=200, blank=True)
     device = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    rendezvous = models.CharField(max_length=200, blank=True, help_text=(
+        "multi-host runs: host:port where this attempt's hosts meet (torchrun), set by the first host"))
+    hosts_joined = models.PositiveIntegerField(default=0, help_text="other hosts that took a node rank in this attempt")
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     log = models.TextField(blank=True)

@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 
 from gpu_workers.executor import _reason, execute_run
-from training.configs import config_fields
+from training.configs import config_fields, config_validate
 from training.methods import METHODS
 from training.models import ModelArtifact, RunMetric, TrainingRun
 from training.services.runs import run_create
@@ -73,7 +73,7 @@ def test_a_run_publishes_a_loadable_model_with_hashes_and_a_card(queued_run):
     assert AutoModelForSequenceClassification.from_pretrained(folder).config.num_labels == 1
     # The published folder is the model the run evaluated: loaded afresh, it scores the run's own
     # labelled pairs exactly as the run reported.
-    config = salmon.Config(**run.config)
+    config = config_validate("salmon", run.config)
     labelled = [salmon.Example.from_json(r) for r in salmon.read_jsonl(run_dir(run.uuid) / "work" / "preferences.jsonl")]
     train_set, held_out = split_by_prompt(labelled, config.eval_fraction, config.seed)
     scorer = salmon.RewardScorer.load(folder)

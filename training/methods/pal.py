@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from training.methods.common import distributed
 from training.methods.common.contract import Hooks, RunInputs, RunResult
 from training.methods.common.population import (
     Featuriser,
@@ -127,13 +128,23 @@ def _new_head(hidden: int, config: Config, users: int) -> Any:
             ideal = weights @ self.prototypes  # (N, d)
             return -((self.map(features) - ideal) ** 2).sum(-1)
 
+        def forward(self, chosen: Any, rejected: Any, who: Any) -> Any:
+            """chosen, rejected (N, H), who (N,) rows of user_logits -> margins (N,). Training goes
+            through forward, so that DistributedDataParallel averages the gradients."""
+            weights = torch.softmax(self.user_logits[who], -1)  # (N, K)
+            return self.reward(chosen, weights) - self.reward(rejected, weights)
+
     return PalHead()
 
 
 def _bt_loss(head: Any, chosen: Any, rejected: Any, weights: Any) -> tuple[Any, Any]:
+    return _bt(head.reward(chosen, weights) - head.reward(rejected, weights))  # (N,)
+
+
+def _bt(margin: Any) -> tuple[Any, Any]:
+    """The Bradley-Terry loss and the share of pairs ranked right, from margins (N,)."""
     import torch
 
-    margin = head.reward(chosen, weights) - head.reward(rejected, weights)  # (N,)
     return -torch.nn.functional.logsigmoid(margin).mean(), (margin > 0).float().mean()
 
 
@@ -147,7 +158,9 @@ class Trained:
 
 def fit_population(features: Any, index: Mapping[str, int], pairs: Sequence[PrefPair], *, config: Config,
                    checkpoints: Path | None = None, hooks: Hooks | None = None) -> Trained:
-    """Trains map, prototypes and every person's weights on `pairs`; resumes from `checkpoints`."""
+    """Trains map, prototypes and every person's weights on `pairs`; resumes from `checkpoints`. Under
+    torchrun every process draws the same global batch and trains on its share (DDP); the writer alone
+    saves checkpoints."""
     import torch
 
     users = sorted({p.user for p in pairs})
@@ -166,11 +179,12 @@ def fit_population(features: Any, index: Mapping[str, int], pairs: Sequence[Pref
         head.load_state_dict(state["head"])
         optimiser.load_state_dict(state["optimiser"])
         step = state["step"]
+    model = distributed.wrap(head)
     generator = torch.Generator().manual_seed(config.seed + step)
     while step < config.steps:
-        batch = torch.randint(len(pairs), (min(config.batch_size, len(pairs)),), generator=generator)
-        weights = torch.softmax(head.user_logits[who[batch]], -1)  # (B, K)
-        loss, accuracy = _bt_loss(head, x[chosen[batch]], x[rejected[batch]], weights)
+        batch = torch.randint(len(pairs), (min(config.batch_size, len(pairs)),), generator=generator)  # (B,)
+        mine = distributed.my_share(batch)  # (B / processes,)
+        loss, accuracy = _bt(model(x[chosen[mine]], x[rejected[mine]], who[mine]))
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -178,9 +192,10 @@ def fit_population(features: Any, index: Mapping[str, int], pairs: Sequence[Pref
         if hooks:
             hooks.progress(0.3 + 0.6 * step / config.steps, stage="training")
             if step % config.logging_steps == 0 or step == config.steps:
-                hooks.metrics(step, {"loss": float(loss.detach()), "accuracy": float(accuracy)})
+                hooks.metrics(step, distributed.mean_across({"loss": float(loss.detach()),
+                                                             "accuracy": float(accuracy)}))
             hooks.check_cancelled()
-        if checkpoints and (step % config.save_steps == 0 or step == config.steps):
+        if checkpoints and (step % config.save_steps == 0 or step == config.steps) and distributed.is_writer():
             save_checkpoint(checkpoints, step, {"head": head.state_dict(), "optimiser": optimiser.state_dict()})
             if hooks:
                 hooks.log(f"checkpoint saved at step {step}")
@@ -266,6 +281,8 @@ def train(inputs: RunInputs, config: Config, hooks: Hooks) -> RunResult:
     prepared = prepare(inputs, config, hooks, method="PAL")
     trained = fit_population(prepared.features, {t: i for i, t in enumerate(prepared.texts)}, prepared.split.train,
                              config=config, checkpoints=inputs.work_dir / "checkpoints", hooks=hooks)
+    if not distributed.is_writer():
+        return RunResult(metrics={})  # the writer evaluates and saves the model
     scorer = PalScorer(trained, prepared.featuriser)
     scorer.remember(prepared.texts, prepared.features)
 

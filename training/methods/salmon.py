@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+from training.methods.common import distributed
 from training.methods.common.contract import Hooks, RunInputs, RunResult, last_complete_checkpoint
 from training.methods.common.policies import Policy, load_policy
 from training.methods.common.splits import split_by_prompt
@@ -38,7 +39,8 @@ MIN_PEOPLE = 0
 class Config:
     max_steps: int = field(default=300, metadata={"help": "Optimizer steps for the reward model.", "min": 1})
     per_device_batch_size: int = field(
-        default=8, metadata={"help": "Preference pairs per step on each device.", "min": 1, "max": 1024}
+        default=8, metadata={"help": "Preference pairs per step on each device (each training process).",
+                             "min": 1, "max": 1024}
     )
     learning_rate: float = field(default=1e-5, metadata={"help": "AdamW learning rate.", "min": 1e-8, "max": 1.0})
     max_length: int = field(
@@ -345,6 +347,9 @@ def train_reward_model(
         save_strategy="steps", save_steps=config.save_steps, save_total_limit=2, seed=config.seed,
         bf16=bf16, activation_checkpointing=False, use_cpu=device == "cpu", report_to=[], disable_tqdm=True,
         dataloader_num_workers=0,
+        # Whole global batches only (when there is one): under torchrun the last short batch would be
+        # topped up with repeats on some processes, so one and several processes would train differently.
+        dataloader_drop_last=len(examples) >= config.per_device_batch_size * distributed.world()[1],
     )
     trainer = RewardTrainer(
         model=model, args=args, train_dataset=Dataset.from_list(_rows(examples, config.use_principles)),
@@ -430,12 +435,15 @@ def train(inputs: RunInputs, config: Config, hooks: Hooks) -> RunResult:
     prompts = [r["prompt"] for r in read_jsonl(inputs.dataset["prompts.jsonl"])]
     labelled = inputs.work_dir / "preferences.jsonl"
     speed: dict[str, float] = {}
-    if labelled.exists():
-        examples = [Example.from_json(r) for r in read_jsonl(labelled)]
-        hooks.log(f"resuming with {len(examples)} labelled pairs from an earlier attempt")
-    else:
-        examples, speed = _synthesise(inputs, config, hooks, principles, prompts)
-        _write_jsonl_atomic(labelled, [e.to_json() for e in examples])
+    examples: list[Example] = []
+    if distributed.is_writer():  # under torchrun the writer alone writes and judges; the others wait for its pairs
+        if labelled.exists():
+            examples = [Example.from_json(r) for r in read_jsonl(labelled)]
+            hooks.log(f"resuming with {len(examples)} labelled pairs from an earlier attempt")
+        else:
+            examples, speed = _synthesise(inputs, config, hooks, principles, prompts)
+            _write_jsonl_atomic(labelled, [e.to_json() for e in examples])
+    examples = distributed.agree(examples)
     train_set, held_out = split_by_prompt(examples, config.eval_fraction, config.seed)
     if not train_set:
         raise ValueError("every example was held out; lower eval_fraction")
@@ -452,7 +460,10 @@ def train(inputs: RunInputs, config: Config, hooks: Hooks) -> RunResult:
             train_set, base_model=inputs.base_model, config=config, checkpoint_dir=inputs.work_dir / "checkpoints",
             device=inputs.device, bf16=inputs.bf16, callbacks=[reporting],
         )
-    speed |= stage.figures("training", (config.max_steps - done_steps) * config.per_device_batch_size)  # pairs
+    if not distributed.is_writer():
+        return RunResult(metrics={})  # the writer evaluates and saves the model
+    processes = distributed.world()[1]
+    speed |= stage.figures("training", (config.max_steps - done_steps) * config.per_device_batch_size * processes)
     hooks.log("speed: " + ", ".join(f"{k} {v}" for k, v in speed.items()))
     hooks.progress(0.95, stage="evaluating")
     scorer = RewardScorer(model, tokenizer, device=inputs.device)

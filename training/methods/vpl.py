@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from training.methods.common import distributed
 from training.methods.common.contract import Hooks, RunInputs, RunResult
 from training.methods.common.population import (
     Featuriser,
@@ -145,6 +146,19 @@ def _new_model(hidden: int, config: Config) -> Any:
             """features (N, H), z (N, L) -> rewards (N,)."""
             return self.head(torch.cat([self.embed(features), z], -1)).squeeze(-1)
 
+        def forward(self, context: tuple[Any, Any, Any], target: tuple[Any, Any, Any], noise: Any) -> tuple[Any, Any, Any]:
+            """One batch of B people: context (chosen, rejected (B, C, H), mask (B, C)) read by the
+            encoder, target (chosen, rejected (B, T, H), mask (B, T)) predicted, noise (B, L)
+            -> (Bradley-Terry loss, accuracy, KL). Training goes through forward, so that
+            DistributedDataParallel averages the gradients."""
+            mu, logvar = self.encode(*context)  # (B, L)
+            z = mu + torch.exp(0.5 * logvar) * noise
+            chosen, rejected, mask = target
+            z_each = z.repeat_interleave(chosen.shape[1], 0)  # (B * T, L)
+            bt, accuracy = _bt(self, chosen.flatten(0, 1), rejected.flatten(0, 1), z_each, mask.flatten())
+            kl = 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(-1).mean()
+            return bt, accuracy, kl
+
     return VplModel()
 
 
@@ -220,17 +234,18 @@ def fit_population(features: Any, index: dict[str, int], pairs: Sequence[PrefPai
     if len(trainable) == 0:
         raise ValueError("VPL needs at least one person with 2 or more training pairs")
 
+    parallel = distributed.wrap(model)
     while step < config.steps:
+        # The global batch, drawn alike by every process; each trains on its share of the people.
         who = trainable[torch.randint(len(trainable), (config.users_per_batch,), generator=generator)]  # (B,)
         context, context_mask, target, target_mask = draw_pairs(counts[who], config.context_pairs,
                                                                 config.target_pairs, generator)
         context, target = context + starts[who, None], target + starts[who, None]  # rows of `ordered`
-        mu, logvar = model.encode(x[chosen[context]], x[rejected[context]], context_mask)  # (B, L)
-        z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=generator)
-        z_each = z.repeat_interleave(config.target_pairs, 0)  # (B * T, L)
-        bt, accuracy = _bt(model, x[chosen[target]].flatten(0, 1), x[rejected[target]].flatten(0, 1), z_each,
-                           target_mask.flatten())
-        kl = 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(-1).mean()
+        noise = torch.randn((len(who), config.latent_dim), generator=generator)  # (B, L)
+        mine = distributed.my_share(torch.arange(len(who)))
+        bt, accuracy, kl = parallel((x[chosen[context[mine]]], x[rejected[context[mine]]], context_mask[mine]),
+                                    (x[chosen[target[mine]]], x[rejected[target[mine]]], target_mask[mine]),
+                                    noise[mine])
         loss = bt + config.beta * kl
         optimiser.zero_grad()
         loss.backward()
@@ -239,10 +254,10 @@ def fit_population(features: Any, index: dict[str, int], pairs: Sequence[PrefPai
         if hooks:
             hooks.progress(0.3 + 0.6 * step / config.steps, stage="training")
             if step % config.logging_steps == 0 or step == config.steps:
-                hooks.metrics(step, {"loss": float(loss.detach()), "kl": float(kl.detach()),
-                                     "accuracy": float(accuracy)})
+                hooks.metrics(step, distributed.mean_across({"loss": float(loss.detach()), "kl": float(kl.detach()),
+                                                             "accuracy": float(accuracy)}))
             hooks.check_cancelled()
-        if checkpoints and (step % config.save_steps == 0 or step == config.steps):
+        if checkpoints and (step % config.save_steps == 0 or step == config.steps) and distributed.is_writer():
             save_checkpoint(checkpoints, step, {"model": model.state_dict(), "optimiser": optimiser.state_dict()})
             if hooks:
                 hooks.log(f"checkpoint saved at step {step}")
@@ -317,6 +332,8 @@ def train(inputs: RunInputs, config: Config, hooks: Hooks) -> RunResult:
     prepared = prepare(inputs, config, hooks, method="VPL")
     trained = fit_population(prepared.features, {t: i for i, t in enumerate(prepared.texts)}, prepared.split.train,
                              config=config, checkpoints=inputs.work_dir / "checkpoints", hooks=hooks)
+    if not distributed.is_writer():
+        return RunResult(metrics={})  # the writer evaluates and saves the model
     scorer = VplScorer(trained, prepared.featuriser)
     scorer.remember(prepared.texts, prepared.features)
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import current_app
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Value
@@ -22,7 +23,7 @@ from django.utils import timezone
 
 from chorus.dispatch import dispatch_or_keep
 from training.base_models import base_model_check
-from training.configs import config_as_dict, config_validate, method_module
+from training.configs import config_as_dict, config_validate, launch_of, launch_problem, method_module
 from training.models import AlignmentTarget, ModelArtifact, ModelRepo, RunMetric, TrainingRun
 from training.policy_server import policy_server_problem
 from training.storage import checkpoint_latest, run_dir, store_problem
@@ -30,6 +31,7 @@ from training.storage import checkpoint_latest, run_dir, store_problem
 log = logging.getLogger(__name__)
 
 TRAIN_TASK = "gpu_workers.tasks.run_train"  # by name: training does not import gpu_workers
+JOIN_TASK = "gpu_workers.tasks.run_join"  # another host's share of a multi-host run
 STALE_AFTER = timedelta(minutes=3)  # workers beat every few seconds; this allows long pauses (e.g. saving)
 MAX_ATTEMPTS = 3  # a run that keeps killing its worker stops being retried
 
@@ -59,13 +61,16 @@ def run_create(
         problem = run_target_problem(target=target, method=method)
         if problem:
             errors["target"] = [problem]
+    if validated is not None and settings.CHORUS_WORKER_GPUS >= 0:  # the deployment said what workers hold
+        if problem := launch_problem(launch_of(config), gpus=settings.CHORUS_WORKER_GPUS):
+            errors["config.processes"] = [problem]
     if not errors and (problem := store_problem()):  # the run could not fetch its target nor publish
         errors["storage"] = [problem]
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
         run = TrainingRun.objects.create(
-            target=target, method=method, config=config_as_dict(validated), base_model=base_model.strip(),
+            target=target, method=method, config=config_as_dict(validated, launch_of(config)), base_model=base_model.strip(),
             task_id=str(uuid.uuid4()), created_by=user, stage="queued",
         )
         _log(run.pk, f"queued {method} on {target} from {run.base_model}")
@@ -144,13 +149,53 @@ def run_claim(*, run_id: int, worker: str, device: str) -> TrainingRun | None:
     now = timezone.now()
     taken = TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.QUEUED).update(
         status=TrainingRun.Status.RUNNING, attempt=F("attempt") + 1, worker=worker, device=device,
-        heartbeat_at=now, started_at=now, stage="starting",
+        heartbeat_at=now, started_at=now, stage="starting", rendezvous="", hosts_joined=0,
     )
     if not taken:
         return None
     run = TrainingRun.objects.select_related("target").get(pk=run_id)
     _log(run_id, f"attempt {run.attempt} started on {worker} ({device})")
     return run
+
+
+def run_rendezvous_open(*, claim: Claim, endpoint: str, hosts: int) -> None:
+    """The first host of a multi-host run says where the others meet it, and queues one join task per
+    other host on `gpu`: whichever GPU workers are free take them (`run_join_claim`)."""
+    with transaction.atomic():
+        if not _held(claim).update(rendezvous=endpoint):
+            return
+        _log(claim.run_id, f"waiting at {endpoint} for {hosts - 1} more host{'s' * (hosts > 2)} to join")
+        for _ in range(hosts - 1):
+            transaction.on_commit(lambda: dispatch_or_keep(JOIN_TASK, claim.run_id, task_id=str(uuid.uuid4())))
+
+
+@dataclass(frozen=True)
+class Seat:
+    """A joined host's place in a multi-host run: the attempt it serves, its node rank, where to meet."""
+
+    claim: Claim
+    node_rank: int
+    rendezvous: str
+
+
+@transaction.atomic
+def run_join_claim(*, run_id: int, worker: str) -> tuple[TrainingRun, Seat] | None:
+    """A node rank (1 .. nnodes - 1) in the running attempt of a multi-host run; None when the run is
+    not running, has no rendezvous yet, or every rank is taken (a repeated join task is harmless)."""
+    run = TrainingRun.objects.select_for_update().select_related("target").filter(
+        pk=run_id, status=TrainingRun.Status.RUNNING).exclude(rendezvous="").first()
+    hosts = launch_of(run.config).nnodes if run else 1
+    if run is None or run.hosts_joined >= hosts - 1:
+        return None
+    run.hosts_joined += 1
+    run.save(update_fields=["hosts_joined"])
+    _log(run.pk, f"{worker} joined as host {run.hosts_joined} of {hosts}")
+    return run, Seat(Claim(run.pk, run.attempt), run.hosts_joined, run.rendezvous)
+
+
+def run_is_held(*, claim: Claim) -> bool:
+    """Whether the attempt is still running: a joined host stops its processes once it is not."""
+    return _held(claim).exists()
 
 
 def _held(claim: Claim):

@@ -200,6 +200,14 @@ CHORUS_POLICY_API_KEY = env.text("CHORUS_POLICY_API_KEY", "")
 CHORUS_POLICY_MAX_IN_FLIGHT = env.integer("CHORUS_POLICY_MAX_IN_FLIGHT", 8, minimum=1)
 # Folders whose model sub-folders training runs may start from (training/base_models.py), separated by ":".
 CHORUS_BASE_MODEL_DIRS = [Path(p) for p in env.text("CHORUS_BASE_MODEL_DIRS", str(CHORUS_MODEL_CACHE)).split(":") if p]
+# How many GPUs each GPU worker has, so that a run asking for more processes is refused before it is
+# queued; 0: workers train on the CPU (gloo, a few processes for testing); -1 (unset): not stated,
+# the worker checks when it starts the run (training/configs.py, `launch_problem`).
+CHORUS_WORKER_GPUS = env.integer("CHORUS_WORKER_GPUS", -1, minimum=-1)
+# Multi-host runs (config nnodes > 1): the address other GPU workers reach this worker at for the
+# torchrun rendezvous, and how long the first host waits for the others before failing the run.
+CHORUS_RENDEZVOUS_HOST = env.text("CHORUS_RENDEZVOUS_HOST", "127.0.0.1")
+CHORUS_RENDEZVOUS_TIMEOUT = env.integer("CHORUS_RENDEZVOUS_TIMEOUT", 45, minimum=5)
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

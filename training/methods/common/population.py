@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from training.methods.common import distributed
 from training.methods.common.contract import Hooks, RunInputs, last_complete_checkpoint
 
 
@@ -134,19 +135,22 @@ class Featuriser:
 def features_of_every_response(inputs: RunInputs, pairs: Sequence[PrefPair], *, max_length: int, batch_size: int,
                                hooks: Hooks) -> tuple[Featuriser, list[str], Any]:
     """(featuriser, texts, features (N, H)) for every distinct prompt + response; the features are
-    kept in work_dir so that a resumed run does not compute them again."""
+    kept in work_dir so that a resumed run does not compute them again. Under torchrun each process
+    reads its block of the texts and they exchange the rows; the writer keeps the cache."""
     import torch
 
     texts = sorted({format_text(p.prompt, r) for p in pairs for r in (p.chosen, p.rejected)})
     featuriser = Featuriser(inputs.base_model, device=inputs.device, bf16=inputs.bf16, max_length=max_length)
     cached = inputs.work_dir / "features.pt"
-    if cached.exists():
-        features = torch.load(cached, weights_only=True)
+    if distributed.agree(cached.exists()):  # the writer's disk decides, so that every process takes one path
+        features = distributed.share_tensor(torch.load(cached, weights_only=True) if distributed.is_writer() else None)
         hooks.log(f"resuming with the features of {len(texts)} responses from an earlier attempt")
     else:
-        features = featuriser(texts, batch_size=batch_size, hooks=hooks)
-        torch.save(features, cached.with_name(".features.pt.tmp"))
-        cached.with_name(".features.pt.tmp").replace(cached)
+        features = distributed.gather_rows(
+            lambda start, stop: featuriser(texts[start:stop], batch_size=batch_size, hooks=hooks), len(texts))
+        if distributed.is_writer():
+            torch.save(features, cached.with_name(".features.pt.tmp"))
+            cached.with_name(".features.pt.tmp").replace(cached)
     return featuriser, texts, features
 
 
