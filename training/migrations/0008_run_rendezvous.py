@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('training', '0006_timeline_target'),
+        ('training', '0007_import_heartbeat'),
     ]
 
     operations = [
