@@ -235,6 +235,8 @@ def page_urls(s) -> dict[str, list[tuple[str, str]]]:
         "dashboard:targets_detail": [("staff", {"target_id": pk}) for pk in targets],
         "dashboard:targets_download": [("staff", {"target_id": pk}) for pk in targets],
         "dashboard:targets_file": [("staff", {"target_id": pk, "name": name}) for pk, name in target_files],
+        "dashboard:targets_trends": [("staff", {"target_id": pk}) for pk in targets],  # 404 unless a timeline
+        "api:target-trends": [("api", {"pk": pk}) for pk in targets],
         "api:target-file": [("api", {"pk": pk, "name": name}) for pk, name in target_files],
         # No run or model exists in this study (training is not what withdrawal changes).
         **{name: [] for name in ("dashboard:runs_detail", "dashboard:runs_cancel", "dashboard:models_detail",
