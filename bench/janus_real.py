@@ -26,7 +26,9 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "platform"))
@@ -87,11 +89,12 @@ def run_seed(pairs: Sequence[PrefPair], groups: Mapping[str, str], *, base: Path
             start = str(folder / "sft-model")
         policy, tokenizer = janus.dpo(train_set, policy=start, config=run_config, checkpoint_dir=folder / "dpo")
 
-        def accuracy(scored: list[janus.Pair], with_system: bool) -> float:
-            return janus.implicit_reward_accuracy(policy, reference, tokenizer, scored, use_system=with_system)
-
-        out |= evaluate(accuracy, parts.held_out, groups, conditions)
+        out |= evaluate(partial(_accuracy, policy, reference, tokenizer), parts.held_out, groups, conditions)
     return out
+
+
+def _accuracy(policy: Any, reference: Any, tokenizer: Any, scored: list[janus.Pair], with_system: bool) -> float:
+    return janus.implicit_reward_accuracy(policy, reference, tokenizer, scored, use_system=with_system)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
