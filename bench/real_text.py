@@ -110,13 +110,16 @@ def table(summary: Mapping[str, Mapping[str, Mapping[str, Any]]], labels: Mappin
 
 
 def model_folder(name: str) -> Path:
-    """`smollm2` (the bundled model, converted on first use) or a Hugging Face model folder."""
+    """`smollm2` (the bundled model, converted on first use), `minilm` (the bundled all-MiniLM-L6-v2
+    encoder, for a reward model only; see `minilm_reward_base`) or a Hugging Face model folder."""
+    if name == "minilm":
+        return minilm_reward_base(Path.home() / ".cache" / "chorus" / "models")
     if name == "smollm2":
         from chorus.inference.local import prepare_local_model
 
         return prepare_local_model(Path.home() / ".cache" / "chorus" / "models").path
     if not (Path(name) / "config.json").exists():
-        raise SystemExit(f"--model: {name} is neither smollm2 nor a Hugging Face model folder")
+        raise SystemExit(f"--model: {name} is neither smollm2, minilm nor a Hugging Face model folder")
     return Path(name)
 
 
@@ -138,3 +141,29 @@ def finish(runs: Sequence[Mapping[str, Mapping[str, float]]], labels: Mapping[st
     if json_path:
         json_path.write_text(json.dumps(figures, indent=2))
     return figures
+
+
+def minilm_reward_base(cache: Path) -> Path:
+    """The bundled all-MiniLM-L6-v2 (a 6-layer BERT, 22M weights: about a sixth of SmolLM2's
+    compute per token) as a folder a reward trainer can start from: a copy whose tokenizer names an
+    end-of-sequence token ([SEP]), which BERT's lacks and TRL's RewardTrainer and SALMON's input
+    format append. BERT scores from its first token, so the appended [SEP] changes nothing else."""
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from chorus.inference.embeddings import bundled_model_dir
+
+    folder = cache / "all-minilm-l6-v2-reward-base"
+    if (folder / "tokenizer_config.json").exists():
+        return folder
+    staging = cache / ".all-minilm-l6-v2-reward-base.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(bundled_model_dir() / name, staging / name)
+    tokenizer = AutoTokenizer.from_pretrained(bundled_model_dir())
+    tokenizer.eos_token = tokenizer.sep_token
+    tokenizer.save_pretrained(staging)
+    staging.replace(folder)
+    return folder
