@@ -126,7 +126,7 @@ def test_the_dashboard_path_for_an_imported_dataset(celery_workers, live_server,
 
     token = api_token_create(user=staff_user, name="hub", scopes=[Scope.READ_MODELS])[1]
     for name, run_id in runs.items():
-        run = finished(TrainingRun.objects.get(pk=run_id), timeout=600)
+        run = finished(TrainingRun.objects.get(pk=run_id), timeout=1500)  # Janus: minutes on a loaded CPU
         assert run.method == name and run.metrics["eval_accuracy"] >= 0.75, (name, run.metrics)
         run_page = staff.get(reverse("dashboard:runs_detail", args=[run_id])).content.decode()
         artifact = ModelArtifact.objects.get(run=run)
