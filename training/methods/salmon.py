@@ -288,6 +288,12 @@ def label_pairs(
     return examples
 
 
+def example_from_judgement(prompt: str, chosen: str, rejected: str, principle: Principle) -> Example:
+    """A pair someone already judged under `principle` (a person, not the policy): an example that
+    shows that principle as written and takes their label. `margin` has no judge behind it: 1."""
+    return Example(prompt, chosen, rejected, (Shown(principle, negated=False),), decisive=0, margin=1.0)
+
+
 def generate_pairs(policy: Policy, prompts: Sequence[str], *, config: Config, hooks: Hooks | None = None) -> list[Pair]:
     """Two sampled responses per prompt and pair; identical twins are dropped (nothing to compare)."""
     pairs: list[Pair] = []
