@@ -20,6 +20,7 @@ from elicitation.selectors.campaigns import wave_get
 from elicitation.selectors.moral_graph import upgrades_answered
 from elicitation.services import moral_graph as services
 from elicitation.services.campaigns import CampaignClosed
+from elicitation.views.common import campaign_and_participant
 
 
 def _may_see(request: HttpRequest, campaign: Campaign) -> bool:
@@ -106,8 +107,7 @@ def snapshot_json(request: HttpRequest, slug: str, snapshot_id: int) -> HttpResp
 
 @require_http_methods(["GET", "POST"])
 def upgrades_page(request: HttpRequest, slug: str) -> HttpResponse:
-    campaign = get_object_or_404(Campaign, slug=slug)
-    participant = consented_participant(session=request.session, campaign_id=campaign.pk)
+    campaign, participant = campaign_and_participant(request, slug)
     if participant is None:
         return redirect("elicitation:home", slug=slug)
     error = ""
