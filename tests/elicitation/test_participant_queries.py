@@ -6,7 +6,7 @@ import re
 import pytest
 
 from chorus.accounts.join_links import join_token_make
-from chorus.accounts.selectors import consented_participant
+from chorus.accounts.selectors import consented_participant, participant_by_campaign_slug
 from chorus.accounts.services import session_key_for
 from elicitation.models import Comparison, StatementVote
 from elicitation.services.statements import statement_submit
@@ -25,6 +25,26 @@ def test_the_participant_a_request_finds_comes_with_its_campaign(django_assert_n
 
     with django_assert_num_queries(0):  # every service checks the campaign is open
         assert found.campaign.is_open
+
+
+def test_the_participant_found_by_slug_is_the_one_the_session_names_for_that_campaign(django_assert_num_queries):
+    campaign, other = CampaignFactory(), CampaignFactory()
+    participant = make_participant(campaign, attributes={"age": "30-39"})
+    elsewhere = make_participant(other)
+    session = {session_key_for(campaign.pk): str(participant.public_id),
+               session_key_for(other.pk): str(elsewhere.public_id)}
+
+    with django_assert_num_queries(1):
+        found = participant_by_campaign_slug(session=session, slug=campaign.slug)
+        assert (found, found.campaign, found.campaign.activities, found.attributes) == (
+            participant, campaign, campaign.activities, {"age": "30-39"})
+        assert found.campaign.is_open and found.consented_at == participant.consented_at
+    assert participant_by_campaign_slug(session=session, slug=other.slug) == elsewhere
+    # A participant of this campaign that the session names under another campaign's key is not this session's.
+    assert participant_by_campaign_slug(session={session_key_for(other.pk): str(participant.public_id)},
+                                        slug=campaign.slug) is None
+    assert participant_by_campaign_slug(session={}, slug=campaign.slug) is None
+    assert participant_by_campaign_slug(session=session, slug="no-such-study") is None
 
 
 def test_a_participants_comparison_and_votes_stay_within_budget(client, scripted_llm, django_assert_max_num_queries):
