@@ -22,9 +22,9 @@ def participant_from_session(*, session: SessionBase, campaign_id: int) -> Parti
 
 def participant_by_campaign_slug(*, session: SessionBase, slug: str) -> Participant | None:
     """The session's participant in the campaign with this slug, with its campaign, in one query; None
-    if the session has not joined it. Every participant request runs this, so it is one hand-written
-    query: building and compiling it through the ORM cost more CPU than the rest of a typical page's
-    queries (bench/load.py --queries)."""
+    if the session has not joined it. Every participant request runs this, and a request's CPU went
+    mostly to the ORM building and compiling queries (bench/load.py --queries), so it is one
+    hand-written query; the models are built from its row as the ORM builds them."""
     joined = {key: public_id for key, public_id in session.items() if key.startswith(SESSION_KEY_PREFIX)}
     try:
         public_ids = [uuid.UUID(public_id) for public_id in joined.values()]
