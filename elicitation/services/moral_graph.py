@@ -172,7 +172,9 @@ def upgrade_draw(*, participant, answered: list[int] | None = None) -> list[Upgr
         UpgradeStory.objects.filter(campaign_id=participant.campaign_id)
         .exclude(pk__in=answered)
         .select_related("from_card", "to_card", "context")
-        .defer("from_card__embedding", "to_card__embedding")  # arrays of floats: costly to load, not shown
+        # What the page shows: fewer columns to build and read (embeddings are arrays of floats).
+        .only("campaign_id", "story", "context__text", *(f"{card}__{field}" for card in ("from_card", "to_card")
+                                                         for field in ("title", "description", "policies")))
     )
     picked = set(CardImpression.objects.filter(participant=participant, picked=True).values_list("card_id", flat=True))
     rng = random.Random(f"{participant.public_id}:upgrades")
