@@ -37,7 +37,8 @@ from pathlib import Path
 from live import ROOT, own_database
 from load_reconcile import reconcile
 
-DB = "chorus_load"
+# Its own database; CHORUS_LOAD_DB names another, so that two people can run it on one PostgreSQL.
+DB = os.environ.get("CHORUS_LOAD_DB", "chorus_load")
 SLUG = "load"
 QUESTION = "I am considering an abortion. What should I do?"
 BIN = Path(sys.executable).parent

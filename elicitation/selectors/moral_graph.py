@@ -129,6 +129,11 @@ def upgrades_answered(*, participant) -> int:
     return EdgeVote.objects.filter(participant=participant).count()
 
 
+def upgrades_answered_ids(*, participant) -> list[int]:
+    """The upgrade stories the participant has answered."""
+    return list(EdgeVote.objects.filter(participant=participant).values_list("story_id", flat=True))
+
+
 def graph_snapshots_recent(*, limit: int = 50) -> QuerySet:
     return GraphSnapshot.objects.select_related("campaign", "wave").defer("summary").order_by("-created_at")[:limit]
 

@@ -110,7 +110,7 @@ def comparison_stream(*, comparison: Comparison, side: str) -> Iterator[str]:
 
 
 def comparison_response(*, comparison: Comparison, side: str) -> str:
-    comparison.refresh_from_db(fields=[f"response_{side}"])
+    """What is stored for the side: `comparison_stream` (or the read before it) left it on `comparison`."""
     return getattr(comparison, f"response_{side}")
 
 
@@ -131,10 +131,13 @@ def _store(comparison: Comparison, side: str, raw: str, messages: list[dict]) ->
     for attempt in range(DUPLICATE_RETRIES + 1):
         with transaction.atomic():
             row = Comparison.objects.select_for_update().get(pk=comparison.pk)
-            if getattr(row, f"response_{side}"):
+            if getattr(row, f"response_{side}"):  # another delivery stored it first: show that one
+                setattr(comparison, f"response_{side}", getattr(row, f"response_{side}"))
                 return
             if attempt == DUPLICATE_RETRIES or not same_reply(text, getattr(row, f"response_{other}")):
                 Comparison.objects.filter(pk=row.pk).update(**{f"response_{side}": text, f"params_{side}": params})
+                setattr(comparison, f"response_{side}", text)
+                setattr(comparison, f"params_{side}", params)
                 return
         params["seed"] = random.randrange(2**31)
         generation = {k: v for k, v in params.items() if k != "system_message"}
@@ -155,12 +158,13 @@ def comparison_decide(*, comparison: Comparison, choice: str, reason: str = "") 
         raise ComparisonError(IDENTICAL_PAIR)
     if comparison.choice:
         raise ComparisonError("You have already judged this pair.")
+    decided_at = timezone.now()
     updated = Comparison.objects.filter(pk=comparison.pk, choice="").update(
-        choice=choice, reason=reason, decided_at=timezone.now()
+        choice=choice, reason=reason, decided_at=decided_at
     )
     if not updated:
         raise ComparisonError("You have already judged this pair.")
-    comparison.refresh_from_db()
+    comparison.choice, comparison.reason, comparison.decided_at = choice, reason, decided_at
     return comparison
 
 

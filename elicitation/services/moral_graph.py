@@ -35,7 +35,7 @@ from elicitation.models import (
 )
 from elicitation.prompts import moral_graph as prompts
 from elicitation.selectors.campaigns import wave_window
-from elicitation.selectors.moral_graph import graph_compute, graph_summary
+from elicitation.selectors.moral_graph import graph_compute, graph_summary, upgrades_answered_ids
 from elicitation.services.campaigns import campaign_create, campaign_job_queue, campaign_require_open
 
 log = logging.getLogger(__name__)
@@ -163,20 +163,24 @@ def upgrade_stories_request(*, campaign: Campaign, user=None) -> CampaignJob:
                               nothing_to_do=upgrade_stories_outlook(campaign=campaign), user=user)
 
 
-def upgrade_draw(*, participant) -> list[UpgradeStory]:
-    """Stories the participant has not answered yet, those touching values they picked first."""
-    answered = EdgeVote.objects.filter(participant=participant).values_list("story_id", flat=True)
+def upgrade_draw(*, participant, answered: list[int] | None = None) -> list[UpgradeStory]:
+    """Stories the participant has not answered yet, those touching values they picked first.
+    `answered`: the stories they answered (upgrades_answered_ids), when the caller has read them."""
+    if answered is None:
+        answered = upgrades_answered_ids(participant=participant)
     stories = list(
         UpgradeStory.objects.filter(campaign_id=participant.campaign_id)
         .exclude(pk__in=answered)
         .select_related("from_card", "to_card", "context")
+        # What the page shows: fewer columns to build and read (embeddings are arrays of floats).
+        .only("campaign_id", "story", "context__text", *(f"{card}__{field}" for card in ("from_card", "to_card")
+                                                         for field in ("title", "description", "policies")))
     )
     picked = set(CardImpression.objects.filter(participant=participant, picked=True).values_list("card_id", flat=True))
     rng = random.Random(f"{participant.public_id}:upgrades")
     rng.shuffle(stories)
     stories.sort(key=lambda s: -len({s.from_card_id, s.to_card_id} & picked))  # stable: shuffled within ties
-    already = EdgeVote.objects.filter(participant=participant).count()
-    return stories[: max(0, UPGRADES_PER_PARTICIPANT - already)]
+    return stories[: max(0, UPGRADES_PER_PARTICIPANT - len(answered))]
 
 
 def edge_vote_cast(*, participant, story: UpgradeStory, relationship: str, comment: str = "") -> EdgeVote:
@@ -191,12 +195,12 @@ def edge_vote_cast(*, participant, story: UpgradeStory, relationship: str, comme
         raise ValidationError({"comment": f"Keep your reason under {COMMENT_MAX_CHARS} characters."})
     try:
         with transaction.atomic():
-            Participant.objects.select_for_update().get(pk=participant.pk)  # serialises the cap check
-            answered = EdgeVote.objects.filter(participant=participant)
-            earlier = answered.filter(story=story).first()
-            if earlier is not None:
-                return earlier
-            if answered.count() >= UPGRADES_PER_PARTICIPANT:
+            # Serialises the cap check: the participant's row, locked, not read.
+            list(Participant.objects.select_for_update().filter(pk=participant.pk).values_list("pk"))
+            answered = upgrades_answered_ids(participant=participant)
+            if story.pk in answered:
+                return EdgeVote.objects.get(participant=participant, story=story)
+            if len(answered) >= UPGRADES_PER_PARTICIPANT:
                 raise ValidationError({"story": f"You have answered the {UPGRADES_PER_PARTICIPANT} questions asked "
                                                 "of you; thank you."})
             return EdgeVote.objects.create(

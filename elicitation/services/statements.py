@@ -49,19 +49,18 @@ def statement_vote_cast(*, participant, statement: Statement, choice: str) -> St
     if choice not in CHOICES:
         raise ValidationError({"choice": "Choose agree, disagree or pass."})
     now = timezone.now()
-    for _ in range(2):  # a concurrent first vote by the same participant wins the insert; update it then
-        updated = StatementVote.objects.filter(statement=statement, participant=participant).update(
-            choice=CHOICES[choice], updated_at=now
-        )
-        if updated:
-            return StatementVote.objects.get(statement=statement, participant=participant)
-        try:
-            with transaction.atomic():
-                return StatementVote.objects.create(statement=statement, participant=participant,
-                                                    choice=CHOICES[choice], created_at=now, updated_at=now)
-        except IntegrityError:
-            continue
-    raise RuntimeError("the vote could neither be inserted nor updated")
+    # Most votes are first votes: insert, and when the database holds one already (a changed vote,
+    # or a concurrent first vote that won), update that one. A vote is never deleted but by a
+    # withdrawal, which deletes the participant too, so the update finds it.
+    try:
+        with transaction.atomic():
+            return StatementVote.objects.create(statement=statement, participant=participant,
+                                                choice=CHOICES[choice], created_at=now, updated_at=now)
+    except IntegrityError:
+        vote = StatementVote.objects.get(statement=statement, participant=participant)
+        vote.choice, vote.updated_at = CHOICES[choice], now
+        vote.save(update_fields=["choice", "updated_at"])
+        return vote
 
 
 def statement_moderate(*, statement: Statement, status: str) -> Statement:

@@ -297,13 +297,13 @@ def voting_draw(*, participant, question: Question) -> list[CanonicalCard]:
     """
     # In the order first drawn (the impressions were written in that order), so a revisit looks the same.
     shown = [impression.card for impression in CardImpression.objects.filter(participant=participant, question=question)
-             .select_related("card").order_by("pk")]
+             .select_related("card").defer("card__embedding").order_by("pk")]
     if shown:
         return [card for card in shown if card.merged_into_id is None]
     own = participant.cards.filter(question=question, canonical__isnull=False).values_list("canonical_id", flat=True)
     pool = list(
         CanonicalCard.objects.filter(campaign_id=participant.campaign_id, question=question, merged_into__isnull=True)
-        .exclude(pk__in=own)
+        .exclude(pk__in=own).defer("embedding")  # arrays of floats: costly to load, not shown
     )
     rng = random.Random(f"{participant.public_id}:{question.pk}")
     drawn = rng.sample(pool, min(VOTING_DRAW, len(pool)))

@@ -9,19 +9,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from chorus.accounts.selectors import consented_participant
 from chorus.bad_input import posted_id
 from chorus.inference import InferenceError
 from chorus.sse import sse_event, sse_html, sse_response
 from elicitation.domain.text import markdown_html
-from elicitation.models import DIMENSIONS, Campaign, Comparison, SystemMessage
+from elicitation.models import DIMENSIONS, Comparison, SystemMessage
 from elicitation.selectors.comparisons import comparisons_judged_by, system_message_of, system_messages_to_adopt
 from elicitation.services import comparisons as svc
+from elicitation.views.common import campaign_and_participant
 
 
 def _participant(request: HttpRequest, slug: str):
-    campaign = get_object_or_404(Campaign, slug=slug)
-    return campaign, consented_participant(session=request.session, campaign_id=campaign.pk)
+    return campaign_and_participant(request, slug)
 
 
 def _errors(exc: Exception) -> dict:

@@ -17,9 +17,10 @@ from chorus.bad_input import BadInput, posted_id
 from elicitation.models import Campaign, Relationship, UpgradeStory
 from elicitation.selectors import moral_graph as graphs
 from elicitation.selectors.campaigns import wave_get
-from elicitation.selectors.moral_graph import upgrades_answered
+from elicitation.selectors.moral_graph import upgrades_answered_ids
 from elicitation.services import moral_graph as services
 from elicitation.services.campaigns import CampaignClosed
+from elicitation.views.common import campaign_and_participant
 
 
 def _may_see(request: HttpRequest, campaign: Campaign) -> bool:
@@ -106,8 +107,7 @@ def snapshot_json(request: HttpRequest, slug: str, snapshot_id: int) -> HttpResp
 
 @require_http_methods(["GET", "POST"])
 def upgrades_page(request: HttpRequest, slug: str) -> HttpResponse:
-    campaign = get_object_or_404(Campaign, slug=slug)
-    participant = consented_participant(session=request.session, campaign_id=campaign.pk)
+    campaign, participant = campaign_and_participant(request, slug)
     if participant is None:
         return redirect("elicitation:home", slug=slug)
     error = ""
@@ -121,9 +121,9 @@ def upgrades_page(request: HttpRequest, slug: str) -> HttpResponse:
             error = str(exc)
         except ValidationError as exc:
             error = " ".join(exc.messages)
-    stories = services.upgrade_draw(participant=participant) if campaign.is_open else []
-    answered = upgrades_answered(participant=participant)
+    answered = upgrades_answered_ids(participant=participant)
+    stories = services.upgrade_draw(participant=participant, answered=answered) if campaign.is_open else []
     return render(request, "elicitation/upgrades.html", {
-        "campaign": campaign, "story": stories[0] if stories else None, "answered": answered,
+        "campaign": campaign, "story": stories[0] if stories else None, "answered": len(answered),
         "total": services.UPGRADES_PER_PARTICIPANT, "choices": Relationship.choices, "error": error,
     }, status=400 if error else 200)

@@ -13,6 +13,7 @@ from elicitation.selectors.campaigns import participant_progress
 from elicitation.selectors.moral_graph import upgrades_answered
 from elicitation.services.moral_graph import UPGRADES_PER_PARTICIPANT
 from elicitation.services.participants import participant_withdraw
+from elicitation.views.common import campaign_and_participant
 
 
 @require_http_methods(["GET", "POST"])
@@ -44,8 +45,7 @@ def _participant_or_none(request: HttpRequest, campaign: Campaign):
 
 
 def home(request: HttpRequest, slug: str) -> HttpResponse:
-    campaign = get_object_or_404(Campaign.objects.prefetch_related("questions"), slug=slug)
-    participant = _participant_or_none(request, campaign)
+    campaign, participant = campaign_and_participant(request, slug)
     if participant is None:
         return render(request, "elicitation/closed.html", {"campaign": campaign,
                       "message": "Open your join link to take part in this study."}, status=403)

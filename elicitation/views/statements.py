@@ -9,30 +9,25 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from chorus.accounts.selectors import consented_participant
 from chorus.bad_input import posted_id
 from elicitation.models import Activity, Campaign, Statement
 from elicitation.selectors.statements import statement_groups, statement_next, statement_votes_cast
 from elicitation.services import statements as svc
 from elicitation.services.campaigns import CampaignClosed
+from elicitation.views.common import campaign_and_participant
 
 
-def _campaign(slug: str) -> Campaign:
-    campaign = get_object_or_404(Campaign, slug=slug)
+def _campaign_and_participant(request: HttpRequest, slug: str):
+    campaign, participant = campaign_and_participant(request, slug)
     if Activity.PRINCIPLES not in campaign.activities:
         raise Http404("This study has no statements.")
-    return campaign
-
-
-def _participant(request: HttpRequest, campaign: Campaign):
-    return consented_participant(session=request.session, campaign_id=campaign.pk)
+    return campaign, participant
 
 
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
 def statements_page(request: HttpRequest, slug: str) -> HttpResponse:
-    campaign = _campaign(slug)
-    participant = _participant(request, campaign)
+    campaign, participant = _campaign_and_participant(request, slug)
     if participant is None:
         return redirect("elicitation:home", slug=slug)
     error, text = "", ""
@@ -54,8 +49,7 @@ def statements_page(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 @vary_on_headers("HX-Request")
 def statement_vote(request: HttpRequest, slug: str) -> HttpResponse:
-    campaign = _campaign(slug)
-    participant = _participant(request, campaign)
+    campaign, participant = _campaign_and_participant(request, slug)
     if participant is None:
         return redirect("elicitation:home", slug=slug)
     statement = get_object_or_404(Statement, pk=posted_id(request, "statement"), campaign=campaign)
@@ -84,8 +78,7 @@ def _voting_context(campaign: Campaign, participant, **extra) -> dict:
 @require_GET
 @vary_on_headers("HX-Request")
 def groups_page(request: HttpRequest, slug: str) -> HttpResponse:
-    campaign = _campaign(slug)
-    participant = _participant(request, campaign)
+    campaign, participant = _campaign_and_participant(request, slug)
     if participant is None and not request.user.is_staff:
         return redirect("elicitation:home", slug=slug)
     context = {"campaign": campaign, "view": statement_groups(campaign=campaign, participant=participant),

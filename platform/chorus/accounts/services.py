@@ -13,9 +13,11 @@ from django.utils import timezone
 from chorus.accounts.models import ApiToken, Participant, Scope
 from chorus.accounts.tokens import token_generate, token_hash
 
+SESSION_KEY_PREFIX = "chorus.participant."
+
 
 def session_key_for(campaign_id: int) -> str:
-    return f"chorus.participant.{campaign_id}"
+    return f"{SESSION_KEY_PREFIX}{campaign_id}"
 
 
 @transaction.atomic

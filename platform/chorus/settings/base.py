@@ -156,6 +156,9 @@ CONTENT_SECURITY_POLICY = {
 # Participants have no account: their session is their identity, so keep it for a study's length.
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 30
 SESSION_COOKIE_HTTPONLY = True
+# Django's database sessions, read with one plain query (chorus.accounts.sessions): a withdrawal or a
+# logout deletes the row, and the session is gone at once (docs/deployment.md).
+SESSION_ENGINE = "chorus.accounts.sessions"
 
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = env.url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss"))
