@@ -7,6 +7,7 @@ unlike PAL and VPL in bench/population_real.py, which must find the groups thems
 """
 from __future__ import annotations
 
+import argparse
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,32 @@ class GroupSplit:
     train: list[PrefPair]
     held_out: list[PrefPair]
     groups: dict[str, str]  # user -> objective
+
+
+def arguments(description: str) -> argparse.ArgumentParser:
+    """The flags both benches take; each adds its own training settings."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data", required=True, type=Path, help="JSONL (or .jsonl.gz) of {user, prompt, chosen, rejected}")
+    parser.add_argument("--users", required=True, type=Path, help="CSV of user, objective (helpful or harmless)")
+    parser.add_argument("--model", default="smollm2", help="smollm2 (the bundled model, default) or a HF folder")
+    parser.add_argument("--rows", type=int, default=800, help="training pairs per seed")
+    parser.add_argument("--eval-rows", type=int, default=150, help="held-out pairs per group and seed")
+    parser.add_argument("--batch", type=int, default=8, help="pairs per step")
+    parser.add_argument("--max-length", type=int, default=320, help="most tokens per text")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="write the figures here as one JSON object")
+    return parser
+
+
+def quiet_torch() -> None:
+    """Two CPU threads at most, and no progress bars or warnings from the libraries."""
+    import datasets
+    import torch
+    import transformers
+
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    transformers.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
 
 
 def load(data: Path, users: Path) -> tuple[list[PrefPair], dict[str, str], dict[str, int]]:

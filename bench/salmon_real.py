@@ -20,7 +20,6 @@ its own principle at least 5 points above each way of going without it.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -112,26 +111,11 @@ class _Batched:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", required=True, type=Path, help="JSONL (or .jsonl.gz) of {user, prompt, chosen, rejected}")
-    parser.add_argument("--users", required=True, type=Path, help="CSV of user, objective (helpful or harmless)")
-    parser.add_argument("--model", default="smollm2", help="smollm2 (the bundled model, default) or a HF folder")
-    parser.add_argument("--rows", type=int, default=800, help="training pairs per seed")
-    parser.add_argument("--eval-rows", type=int, default=150, help="held-out pairs per group and seed")
+    parser = real_text.arguments(__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=100, help="optimizer steps per reward model")
-    parser.add_argument("--batch", type=int, default=8, help="pairs per step")
     parser.add_argument("--learning-rate", type=float, default=3e-5)
-    parser.add_argument("--max-length", type=int, default=320, help="most tokens per text; longer pairs are dropped")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--json", type=Path, help="write the figures here as one JSON object")
     args = parser.parse_args(argv)
-    import datasets
-    import torch
-    import transformers
-
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
-    transformers.logging.set_verbosity_error()
-    datasets.disable_progress_bars()
+    real_text.quiet_torch()
     started = time.perf_counter()
     pairs, groups, skipped = real_text.load(args.data, args.users)
     base = real_text.model_folder(args.model)
