@@ -67,6 +67,24 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return json.loads(result.stdout)["services"]
 
 
+def test_the_two_hosts_profile_adds_a_second_gpu_worker_that_can_meet_the_first(tmp_path: Path) -> None:
+    result = compose_config({"DJANGO_SECRET_KEY": SECRET_KEY, "POSTGRES_PASSWORD": "compose-test-password",
+                             "MINIO_ROOT_PASSWORD": "compose-test-minio", "COMPOSE_PROFILES": "two-hosts"}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    first, second = services["gpu-worker"], services["gpu-worker-2"]
+    assert second["command"][:5] == first["command"][:5] == ["celery", "-A", "chorus", "worker", "-Q"]
+    assert second["command"][-1] == "gpu@gpu-worker-2" != first["command"][-1]  # two names: two workers
+    assert (first["environment"]["CHORUS_RENDEZVOUS_HOST"], second["environment"]["CHORUS_RENDEZVOUS_HOST"]) == (
+        "gpu-worker", "gpu-worker-2")  # each reachable by the other under its service name
+    assert second["environment"]["DATABASE_URL"] == first["environment"]["DATABASE_URL"]
+    assert gpu_devices(second) == gpu_devices(first)
+
+
+def test_without_the_profile_there_is_one_gpu_worker(services: dict) -> None:
+    assert "gpu-worker-2" not in services
+
+
 def gpu_devices(service: dict) -> list:
     return service.get("deploy", {}).get("resources", {}).get("reservations", {}).get("devices", [])
 
