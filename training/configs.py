@@ -86,8 +86,22 @@ def launch_of(data: Mapping[str, Any]) -> Launch:
     return Launch(**{f.name: int(data[f.name]) for f in dataclasses.fields(Launch) if f.name in data})
 
 
-def launch_problem(launch: Launch, *, gpus: int) -> str:
-    """Why a worker that sees `gpus` GPUs cannot start these processes ("" if it can), naming the setting."""
+def data_parallel(method: str) -> bool:
+    """Whether the method trains in several processes (it declares DATA_PARALLEL = True: it shares its
+    work out and writes from one process only). Others train in one process on one device."""
+    return getattr(method_module(method), "DATA_PARALLEL", False)
+
+
+def launch_problem(launch: Launch, *, gpus: int | None, method: str) -> str:
+    """Why a worker that sees `gpus` GPUs (None: not known here) cannot start these processes for
+    `method` ("" if it can), naming the setting first."""
+    if not data_parallel(method) and (launch.processes > 1 or launch.nnodes > 1):
+        setting = "processes" if launch.processes > 1 else "nnodes"
+        built = ", ".join(m for m in method_names() if data_parallel(m))
+        return (f"config.{setting} is {getattr(launch, setting)}, but {method} trains in one process on one "
+                f"device (training in several processes is built for {built}); set it to 1.")
+    if gpus is None:
+        return ""
     if gpus and launch.processes > gpus:
         return (f"config.processes is {launch.processes}, but the worker sees {gpus} GPU{'s' * (gpus > 1)}; "
                 f"choose at most {gpus}, or 0 for all of them.")

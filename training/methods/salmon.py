@@ -32,6 +32,7 @@ from training.methods.common.trainer_hooks import reporting_callback
 
 TARGET_KINDS = ("constitution",)
 REQUIRED_FILES = ("principles.jsonl", "prompts.jsonl")
+DATA_PARALLEL = True  # trains in several processes under torchrun (training/methods/common/distributed.py)
 MIN_PEOPLE = 0
 
 

@@ -40,6 +40,7 @@ from training.methods.common.population import (
 
 TARGET_KINDS = ("preference_population",)
 REQUIRED_FILES = ("preferences.jsonl", "users.jsonl")
+DATA_PARALLEL = True  # trains in several processes under torchrun (training/methods/common/distributed.py)
 MIN_PEOPLE = 2  # the latent is learnt across people
 
 
