@@ -70,7 +70,7 @@ def test_a_lost_database_connection_gets_a_503_page_and_other_errors_the_500_pag
     def database_gone(*args, **kwargs):
         raise OperationalError('connection to server at "127.0.0.1", port 5432 failed: Connection refused')
 
-    monkeypatch.setattr("elicitation.views.participants.get_object_or_404", database_gone)
+    monkeypatch.setattr("elicitation.views.participants.campaign_and_participant", database_gone)
     response = client.get("/c/a-study/")
     assert response.status_code == 503 and response["Retry-After"] == "30"
     html = response.content.decode()
@@ -80,7 +80,7 @@ def test_a_lost_database_connection_gets_a_503_page_and_other_errors_the_500_pag
     response = client.get("/api/v1/runs/", HTTP_AUTHORIZATION="Bearer x")
     assert response.status_code == 503 and response.json()["error"]["code"] == "database_unavailable"
 
-    monkeypatch.setattr("elicitation.views.participants.get_object_or_404", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr("elicitation.views.participants.campaign_and_participant", lambda *a, **k: 1 / 0)
     response = client.get("/c/a-study/")
     assert response.status_code == 500 and "Something went wrong" in response.content.decode()
 
