@@ -120,7 +120,7 @@ def test_two_processes_train_the_same_personalised_model_as_one_and_report_once_
     assert two.summary["people"] == 16 and not _rank_processes(two)
 
 
-def test_two_processes_train_the_same_salmon_model_as_one(toy_target, tiny_model_dir):
+def test_two_processes_train_the_same_salmon_model_as_one(toy_target, tiny_model_dir, dispatched):
     config = {**asdict(salmon.Config.tiny()), "max_steps": 20, "save_steps": 10, "logging_steps": 5,
               "pairs_per_prompt": 2, "principles_per_example": 2}
     one = run_create(target=toy_target, method="salmon", base_model=str(tiny_model_dir),
