@@ -14,8 +14,9 @@ from django.utils import timezone
 
 class SessionStore(db.SessionStore):
     def load(self) -> dict:
-        table = connections[router.db_for_read(self.model)].ops.quote_name(self.model._meta.db_table)
-        with connections[router.db_for_read(self.model)].cursor() as cursor:
+        connection = connections[router.db_for_read(self.model)]
+        table = connection.ops.quote_name(self.model._meta.db_table)
+        with connection.cursor() as cursor:
             cursor.execute(f"SELECT session_data FROM {table} WHERE session_key = %s AND expire_date > %s",
                            [self.session_key, timezone.now()])
             row = cursor.fetchone()
