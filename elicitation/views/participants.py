@@ -7,7 +7,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from chorus.accounts import services as account_services
 from chorus.accounts.join_links import InvalidJoinLink, join_token_read
-from chorus.accounts.selectors import consented_participant, participant_from_session
+from chorus.accounts.selectors import participant_from_session
 from elicitation.models import Campaign
 from elicitation.selectors.campaigns import participant_progress
 from elicitation.selectors.moral_graph import upgrades_answered
@@ -40,10 +40,6 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "elicitation/consent.html", {"campaign": campaign})
 
 
-def _participant_or_none(request: HttpRequest, campaign: Campaign):
-    return consented_participant(session=request.session, campaign_id=campaign.pk)
-
-
 def home(request: HttpRequest, slug: str) -> HttpResponse:
     campaign, participant = campaign_and_participant(request, slug)
     if participant is None:
@@ -59,8 +55,7 @@ def home(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 def finish(request: HttpRequest, slug: str) -> HttpResponse:
-    campaign = get_object_or_404(Campaign, slug=slug)
-    participant = _participant_or_none(request, campaign)
+    campaign, participant = campaign_and_participant(request, slug)
     if participant is None:
         return redirect("elicitation:home", slug=slug)
     account_services.participant_complete(participant=participant)
@@ -69,8 +64,7 @@ def finish(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def withdraw(request: HttpRequest, slug: str) -> HttpResponse:
-    campaign = get_object_or_404(Campaign, slug=slug)
-    participant = _participant_or_none(request, campaign)
+    campaign, participant = campaign_and_participant(request, slug)
     if request.method == "POST" and participant is not None:
         participant_withdraw(participant=participant, session=request.session)
         return render(request, "elicitation/withdrawn.html", {"campaign": campaign})

@@ -3,22 +3,23 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from chorus.accounts.selectors import consented_participant
 from elicitation.models import Activity, Campaign
 from elicitation.selectors.surveys import survey_screen
 from elicitation.services import surveys as svc
 from elicitation.services.campaigns import CampaignClosed
+from elicitation.views.common import campaign_and_participant
 
 
-def _campaign(slug: str) -> Campaign:
-    campaign = get_object_or_404(Campaign, slug=slug)
+def _campaign_and_participant(request: HttpRequest, slug: str):
+    """The campaign (404 unless it runs the survey) and this session's consented participant, or None."""
+    campaign, participant = campaign_and_participant(request, slug)
     if Activity.SURVEY not in campaign.activities:
         raise Http404("This study has no value survey.")
-    return campaign
+    return campaign, participant
 
 
 def _render(request: HttpRequest, campaign: Campaign, participant, *, error: str = "", status: int = 200) -> HttpResponse:
@@ -36,8 +37,7 @@ def _render(request: HttpRequest, campaign: Campaign, participant, *, error: str
 @require_GET
 @vary_on_headers("HX-Request")
 def survey_page(request: HttpRequest, slug: str) -> HttpResponse:
-    campaign = _campaign(slug)
-    participant = consented_participant(session=request.session, campaign_id=campaign.pk)
+    campaign, participant = _campaign_and_participant(request, slug)
     if participant is None:
         return redirect("elicitation:home", slug=slug)
     return _render(request, campaign, participant)
@@ -46,8 +46,7 @@ def survey_page(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 @vary_on_headers("HX-Request")
 def survey_answer(request: HttpRequest, slug: str) -> HttpResponse:
-    campaign = _campaign(slug)
-    participant = consented_participant(session=request.session, campaign_id=campaign.pk)
+    campaign, participant = _campaign_and_participant(request, slug)
     if participant is None:
         return redirect("elicitation:home", slug=slug)
     try:
