@@ -100,7 +100,7 @@ print(tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=T
 """
 
 OOM_HINT = ("Lower per_device_batch_size or max_length, or use a smaller base model (DPO holds the policy "
-            "and its reference in memory together).")
+            "and its reference in memory together), or split them across several GPUs with sharding fsdp.")
 
 
 # --- data ----------------------------------------------------------------------------------

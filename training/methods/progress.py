@@ -103,7 +103,7 @@ print(len(steps), "steps; first dimension per step:", [v[0] for v in vectors])
 """
 
 OOM_HINT = ("Lower per_device_batch_size or max_length, or use a smaller base model (each DPO step holds the "
-            "policy and its reference in memory together).")
+            "policy and its reference in memory together), or split them across several GPUs with sharding fsdp.")
 
 
 # --- data ----------------------------------------------------------------------------------

@@ -133,7 +133,8 @@ text = ("Principles:\\n" + "".join(f"- {p}\\n" for p in principles)
 print(model(**tokenizer(text, return_tensors="pt")).logits[0, 0].item())
 """
 
-OOM_HINT = "Lower per_device_batch_size or max_length, or use a smaller base model (or lora_r > 0)."
+OOM_HINT = ("Lower per_device_batch_size or max_length, or use a smaller base model (or lora_r > 0), or split the "
+            "model across several GPUs with sharding fsdp.")
 
 
 # --- data ----------------------------------------------------------------------------------
