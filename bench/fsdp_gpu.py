@@ -76,6 +76,8 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="a model folder to train instead of the test Llama")
     parser.add_argument("--out", type=Path, default=Path("."))
     args = parser.parse_args()
+    if not torch.cuda.is_available() or args.processes < 1:
+        sys.exit("fsdp_gpu.py needs CUDA GPUs: FSDP does not run on the CPU (see the docstring)")
     config = replace(janus.Config.tiny(), sft_steps=20, dpo_steps=40, logging_steps=5, save_steps=20,
                      per_device_batch_size=max(1, 8 // args.processes), eval_fraction=0.3)
     with tempfile.TemporaryDirectory() as tmp:
