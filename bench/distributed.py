@@ -1,12 +1,15 @@
-"""Data-parallel PAL: samples per second with 1 and with 2 training processes, and the scaling
+"""Data-parallel training: samples per second with 1 and with 2 training processes, and the scaling
 efficiency (rate with n processes / (n x rate with 1)). Each count runs the way the GPU worker runs it,
 under torchrun through gpu_workers/launcher.py, on the same toy population (training/methods/toys.py)
-and the same global batch; two stages are timed from rank 0's progress reports:
+and the same global batch; stages are timed from rank 0's progress reports. Two methods, one of each
+kind (every method trains data-parallel; SALMON and the trackers run the same TRL Trainers as Janus):
 
-  features   the frozen base model reads every distinct response (each process reads its block)
-  training   the PAL head's optimizer steps (each process trains on its share of the global batch, DDP)
+  pal     features: the frozen base model reads every distinct response (each process its block);
+          training: the PAL head's optimizer steps (each process its share of the global batch, DDP)
+  janus   SFT and DPO: the whole causal model's steps under TRL's Trainers (Accelerate, DDP);
+          examples per second of each stage, from its first step's report to the next stage's
 
-    .venv/bin/python bench/distributed.py [--processes 1 2] [--device cpu|cuda] [--model FOLDER]
+    .venv/bin/python bench/distributed.py [--method pal|janus] [--processes 1 2] [--device cpu|cuda] [--model FOLDER]
 
 On the CPU (gloo) each process gets one thread, so 1 and 2 processes use 1 and 2 cores; on a busy
 shared machine the figures move from run to run. `--device cuda` runs one process per GPU (NCCL) on
@@ -29,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gpu_workers.launcher import Placement, ranks_train
 from tests.support.tiny_models import build_tiny_llama
-from training.methods import pal, toys
+from training.methods import janus, pal, toys
 from training.methods.common.contract import RunInputs
 
 
@@ -74,15 +77,51 @@ def run(processes: int, *, device: str, base: Path, pairs: list, config: pal.Con
             "pairs_per_s": config.steps * config.batch_size / timing.seconds("training", "evaluating")}
 
 
+def run_janus(processes: int, *, device: str, base: Path, config: janus.Config, folder: Path) -> dict[str, float]:
+    for sub in ("work", "out"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    data = folder / "preferences.jsonl"
+    data.write_text("".join(json.dumps(asdict(p)) + "\n" for p in toys.system_message_pairs(64, 12, seed=0)))
+    inputs = RunInputs(run_id=0, base_model=str(base), dataset={"preferences.jsonl": data, "users.jsonl": data},
+                       work_dir=folder / "work", output_dir=folder / "out", device=device, bf16=False)
+    timing = Timing()
+    each = replace(config, per_device_batch_size=config.per_device_batch_size // processes)  # the same global batch
+    ranks_train(method="janus", config=each, inputs=inputs, placement=Placement(processes=processes),
+                folder=folder / "ranks", hooks=timing, stop=threading.Event(), why=lambda: "")
+    return {"sft_per_s": config.sft_steps * config.per_device_batch_size / timing.seconds("SFT", "DPO"),
+            "dpo_per_s": config.dpo_steps * config.per_device_batch_size / timing.seconds("DPO", "evaluating")}
+
+
+def main_janus(args: argparse.Namespace) -> None:
+    config = replace(janus.Config.tiny(), sft_steps=args.steps, dpo_steps=args.steps, per_device_batch_size=16,
+                     logging_steps=args.steps, save_steps=args.steps, eval_fraction=0.05)
+    with tempfile.TemporaryDirectory() as tmp:
+        base = args.model or build_tiny_llama(Path(tmp) / "tiny-llama")
+        print(f"Janus on {args.device}: {config.sft_steps} SFT and {config.dpo_steps} DPO steps of "
+              f"{config.per_device_batch_size} examples (the global batch), base model {base}")
+        rates = {n: run_janus(n, device=args.device, base=base, config=config, folder=Path(tmp) / f"p{n}")
+                 for n in args.processes}
+    one = rates.get(1)
+    print(f"{'processes':>9} {'SFT ex/s':>9} {'DPO pairs/s':>12} {'efficiency (SFT, DPO)':>23}")
+    for n, r in rates.items():
+        eff = f"{r['sft_per_s'] / (n * one['sft_per_s']):.0%}, {r['dpo_per_s'] / (n * one['dpo_per_s']):.0%}" if one else "-"
+        print(f"{n:>9} {r['sft_per_s']:>9.1f} {r['dpo_per_s']:>12.1f} {eff:>23}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--method", choices=("pal", "janus"), default="pal")
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--model", type=Path, help="a model folder to read features with")
     parser.add_argument("--people", type=int, default=200)
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=None, help="training steps (pal: 300; janus: 30 per stage)")
     args = parser.parse_args()
     os.environ["OMP_NUM_THREADS"] = "1"  # one core per process on the CPU: the comparison is cores, not threads
+    if args.method == "janus":
+        args.steps = args.steps or 30
+        return main_janus(args)
+    args.steps = args.steps or 300
     pairs = toys.population(args.people, 12, seed=0)
     config = replace(pal.Config.tiny(), steps=args.steps, batch_size=1024, dim=256, prototypes=8,
                      logging_steps=args.steps, save_steps=args.steps, adaptation_steps=10, new_user_fraction=0.05)

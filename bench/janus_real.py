@@ -86,7 +86,8 @@ def run_seed(pairs: Sequence[PrefPair], groups: Mapping[str, str], *, base: Path
             model.save_pretrained(folder / "sft-model")
             tokenizer.save_pretrained(folder / "sft-model")
             start = str(folder / "sft-model")
-        policy, tokenizer = janus.dpo(train_set, policy=start, config=run_config, checkpoint_dir=folder / "dpo")
+        policy, tokenizer = janus.dpo(train_set, policy=start, base_model=str(base), config=run_config,
+                                      checkpoint_dir=folder / "dpo")
 
         out |= evaluate(partial(_accuracy, policy, reference, tokenizer), parts.held_out, groups, conditions)
     return out

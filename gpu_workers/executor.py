@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -28,7 +29,7 @@ from gpu_workers.devices import best_device, describe_device, free_memory, gpu_c
 from gpu_workers.launcher import Placement, RankFailed, free_port, ranks_train
 from training import object_store
 from training.base_models import base_model_fetch
-from training.configs import Launch, config_validate, data_parallel, launch_of, launch_problem, method_module
+from training.configs import Launch, config_validate, launch_of, launch_problem, method_module
 from training.methods.common.contract import RunCancelled, RunInputs
 from training.model_cards import model_card_render
 from training.models import TrainingRun
@@ -163,7 +164,7 @@ def _train_and_publish(run: TrainingRun, state: _RunState, device: str, staging:
     hooks = _Hooks(state)
     module = method_module(run.method)
     config = config_validate(run.method, run.config)
-    placement = placement_of(launch_of(run.config), method=run.method)
+    placement = placement_of(launch_of(run.config), config=config)
     inputs = inputs_fetch(run, device=device, output_dir=staging, log=hooks.log)
     if placement.nnodes > 1:  # the other hosts meet this one; it holds rank 0
         host = settings.CHORUS_RENDEZVOUS_HOST
@@ -225,14 +226,13 @@ def inputs_fetch(run: TrainingRun, *, device: str, output_dir: Path, log: Callab
                      output_dir=output_dir, device=device, bf16=supports_bf16(device), policy_server=policy_server())
 
 
-def placement_of(launch: Launch, *, method: str) -> Placement:
-    """This worker's processes for the run: `processes` 0 is one per GPU it sees (1 on a CPU, and 1 for a
-    method that trains in one process)."""
+def placement_of(launch: Launch, *, config: Any) -> Placement:
+    """This worker's processes for a run of this `config` (the method's): `processes` 0 is one per GPU
+    it sees (1 on a CPU)."""
     gpus = gpu_count()
-    if problem := launch_problem(launch, gpus=gpus, method=method):
-        raise ValueError(problem)
-    every = max(gpus, 1) if data_parallel(method) else 1
-    return Placement(processes=launch.processes or every, nnodes=launch.nnodes)
+    if problem := launch_problem(launch, gpus=gpus, config=config):
+        raise ValueError(problem.message)
+    return Placement(processes=launch.processes or max(gpus, 1), nnodes=launch.nnodes)
 
 
 def _reason(exc: BaseException, device: str, method: str) -> str:

@@ -77,10 +77,11 @@ def execute_join(run_id: int, *, worker: str) -> str:
     watcher.start()
     folder = run_dir(run.uuid) / f"ranks-{seat.claim.attempt}-host-{seat.node_rank}"
     try:
-        placement = replace(placement_of(launch_of(run.config), method=run.method), node_rank=seat.node_rank,
+        config = config_validate(run.method, run.config)
+        placement = replace(placement_of(launch_of(run.config), config=config), node_rank=seat.node_rank,
                             rendezvous=seat.rendezvous, rendezvous_timeout=settings.CHORUS_RENDEZVOUS_TIMEOUT)
         inputs = inputs_fetch(run, device=device, output_dir=folder / "unused-output", log=hooks.log)
-        ranks_train(method=run.method, config=config_validate(run.method, run.config), inputs=inputs,
+        ranks_train(method=run.method, config=config, inputs=inputs,
                     placement=placement, folder=folder, hooks=hooks, stop=stop, why=lambda: "the run ended")
         return "done"
     except RunCancelled:

@@ -55,12 +55,10 @@ CPU_PROCESS_LIMIT = 4
 @dataclasses.dataclass(frozen=True)
 class Launch:
     """How many processes train a run, for every method: what the GPU worker hands torchrun.
-    Stored in the run's config beside the method's own settings."""
+    Stored in the run's config beside the method's own settings. The help of `processes` is the
+    method's own (processes_help)."""
 
-    processes: int = dataclasses.field(default=0, metadata={
-        "help": "Training processes on each host, one per GPU (torchrun --nproc-per-node); 0: every GPU the "
-                f"worker sees, or 1 on a CPU worker, which allows up to {CPU_PROCESS_LIMIT} (gloo) for testing.",
-        "min": 0, "max": 64})
+    processes: int = dataclasses.field(default=0, metadata={"min": 0, "max": 64})
     nnodes: int = dataclasses.field(default=1, metadata={
         "help": "Hosts (GPU workers) that train this run together through a torchrun rendezvous, each with "
                 "`processes` processes.", "min": 1, "max": 16})
@@ -68,7 +66,19 @@ class Launch:
 
 def config_fields(method: str) -> list[FieldSpec]:
     """The method's own settings, then the launch settings every method shares."""
-    return _fields(method_module(method).Config) + _fields(Launch)
+    launch = [dataclasses.replace(s, help=processes_help(method)) if s.name == "processes" else s
+              for s in _fields(Launch)]
+    return _fields(method_module(method).Config) + launch
+
+
+def processes_help(method: str) -> str:
+    """What `processes` means for this method: how its processes hold the model. Every method trains in
+    several (each declares DATA_PARALLEL = True; training/methods/common/distributed.py)."""
+    fields = {f.name for f in dataclasses.fields(method_module(method).Config)}
+    copies = ("each holds a whole copy of the model, unless sharding is fsdp" if "sharding" in fields
+              else "each holds a whole copy of the model")
+    return (f"Training processes on each host, one per GPU (torchrun --nproc-per-node); {copies}. 0: every GPU "
+            f"the worker sees, or 1 on a CPU worker, which allows up to {CPU_PROCESS_LIMIT} (gloo) for testing.")
 
 
 def _fields(config_cls: type) -> list[FieldSpec]:
@@ -86,29 +96,35 @@ def launch_of(data: Mapping[str, Any]) -> Launch:
     return Launch(**{f.name: int(data[f.name]) for f in dataclasses.fields(Launch) if f.name in data})
 
 
-def data_parallel(method: str) -> bool:
-    """Whether the method trains in several processes (it declares DATA_PARALLEL = True: it shares its
-    work out and writes from one process only). Others train in one process on one device."""
-    return getattr(method_module(method), "DATA_PARALLEL", False)
+@dataclasses.dataclass(frozen=True)
+class LaunchProblem:
+    """Why a run's processes cannot start: the config setting at fault and a sentence naming it."""
+
+    setting: str  # e.g. "processes"
+    message: str  # "config.processes is 3, but ..."
 
 
-def launch_problem(launch: Launch, *, gpus: int | None, method: str) -> str:
-    """Why a worker that sees `gpus` GPUs (None: not known here) cannot start these processes for
-    `method` ("" if it can), naming the setting first."""
-    if not data_parallel(method) and (launch.processes > 1 or launch.nnodes > 1):
-        setting = "processes" if launch.processes > 1 else "nnodes"
-        built = ", ".join(m for m in method_names() if data_parallel(m))
-        return (f"config.{setting} is {getattr(launch, setting)}, but {method} trains in one process on one "
-                f"device (training in several processes is built for {built}); set it to 1.")
-    if gpus is None:
-        return ""
-    if gpus and launch.processes > gpus:
-        return (f"config.processes is {launch.processes}, but the worker sees {gpus} GPU{'s' * (gpus > 1)}; "
-                f"choose at most {gpus}, or 0 for all of them.")
-    if not gpus and launch.processes > CPU_PROCESS_LIMIT:
-        return (f"config.processes is {launch.processes}, but the worker has no GPU; on the CPU at most "
-                f"{CPU_PROCESS_LIMIT} (gloo) processes are allowed, for testing.")
-    return ""
+def launch_problem(launch: Launch, *, gpus: int | None, config: Any) -> LaunchProblem | None:
+    """Why a worker that sees `gpus` GPUs (None: not known here) cannot start these processes for a
+    run of this `config` (the method's Config); None if it can."""
+    sharding = getattr(config, "sharding", "ddp")  # the TRL methods' own setting
+    if gpus is not None:
+        if gpus and launch.processes > gpus:
+            return LaunchProblem("processes", f"config.processes is {launch.processes}, but the worker sees {gpus} "
+                                              f"GPU{'s' * (gpus > 1)}; choose at most {gpus}, or 0 for all of them.")
+        if not gpus and launch.processes > CPU_PROCESS_LIMIT:
+            return LaunchProblem("processes", f"config.processes is {launch.processes}, but the worker has no GPU; "
+                                              f"on the CPU at most {CPU_PROCESS_LIMIT} (gloo) processes are allowed, "
+                                              "for testing.")
+        if not gpus and sharding == "fsdp":
+            return LaunchProblem("sharding", "config.sharding is fsdp, but the worker has no GPU: Accelerate shards "
+                                             "a model with FSDP on GPUs only (on the CPU it would quietly train with "
+                                             "DDP); choose ddp.")
+    each = launch.processes or (max(gpus, 1) if gpus is not None else 0)  # 0: every GPU, not known here
+    if sharding == "fsdp" and each * launch.nnodes == 1:
+        return LaunchProblem("sharding", "config.sharding is fsdp, but the run would have one process: FSDP splits "
+                                         "the model across processes; choose ddp, or more processes or nnodes.")
+    return None
 
 
 def config_validate(method: str, data: Mapping[str, Any]) -> Any:

@@ -208,6 +208,19 @@ def test_a_run_for_the_policy_server_without_one_is_a_400_naming_the_setting(eve
     assert not TrainingRun.objects.exists() and dispatched == []
 
 
+def test_a_bad_sharding_or_fsdp_on_cpu_workers_is_a_400_naming_sharding(everything, base_model, dispatched, settings):
+    settings.CHORUS_WORKER_GPUS = 0  # the deployment's workers train on the CPU, where FSDP cannot run
+    target = toy_target()
+    for sharding, says in (("zero3", "Choose one of: ddp, fsdp."), ("fsdp", "but the worker has no GPU")):
+        response = everything.post(f"/api/v1/targets/{target.pk}/runs/", {
+            "method": "salmon", "base_model": str(base_model), "config": {"sharding": sharding, "processes": 2}},
+            format="json")
+        assert response.status_code == 400
+        (message,) = response.json()["error"]["fields"]["config.sharding"]
+        assert says in message
+    assert not TrainingRun.objects.exists() and dispatched == []
+
+
 def test_start_follow_and_cancel_a_run(everything, base_model, dispatched, django_capture_on_commit_callbacks):
     target = toy_target()
     with django_capture_on_commit_callbacks(execute=True):

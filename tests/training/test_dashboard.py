@@ -74,6 +74,19 @@ def test_new_run_form_shows_field_errors_and_queues_a_valid_run(staff, toy_targe
     assert sent == [run.pk]
 
 
+def test_new_run_form_explains_processes_per_method_and_refuses_fsdp_on_cpu_workers(staff, toy_target, tiny_model_dir,
+                                                                                   sent, settings):
+    settings.CHORUS_WORKER_GPUS = 0
+    url = reverse("dashboard:runs_new")
+    form = staff.get(url, {"target": toy_target.pk}).content.decode()
+    assert 'name="config.sharding"' in form and "unless sharding is fsdp" in form
+    bad = staff.post(url, {"method": "salmon", "target": toy_target.pk, "base_model": str(tiny_model_dir),
+                           "config.processes": "2", "config.sharding": "fsdp"})
+    html = bad.content.decode()
+    assert bad.status_code == 400 and "config.sharding is fsdp, but the worker has no GPU" in html
+    assert not TrainingRun.objects.exists() and sent == []
+
+
 def test_run_page_polls_while_running_draws_the_loss_and_cancels(staff, toy_target, tiny_model_dir, sent, monkeypatch):
     monkeypatch.setattr("celery.app.control.Control.revoke", lambda self, task_id, **kw: None)
     run = run_services.run_create(target=toy_target, method="salmon", base_model=str(tiny_model_dir), config={})

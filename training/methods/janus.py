@@ -15,6 +15,7 @@ disagree.
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import random
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from training.methods.common import distributed, sharding
 from training.methods.common.contract import Hooks, RunInputs, RunResult, last_complete_checkpoint
 from training.methods.common.splits import split_by_prompt
 from training.methods.common.trainer_hooks import reporting_callback
@@ -33,6 +35,7 @@ from training.methods.common.trainer_hooks import reporting_callback
 TARGET_KINDS = ("preference_population",)
 REQUIRED_FILES = ("preferences.jsonl", "users.jsonl")
 MIN_PEOPLE = 1
+DATA_PARALLEL = True  # trains in several processes under torchrun (training/methods/common/distributed.py)
 
 
 @dataclass
@@ -40,7 +43,8 @@ class Config:
     sft_steps: int = field(default=500, metadata={"help": "Supervised fine-tuning steps on preferred responses.",
                                                   "min": 0})
     dpo_steps: int = field(default=500, metadata={"help": "DPO steps on preference pairs.", "min": 1})
-    per_device_batch_size: int = field(default=8, metadata={"help": "Examples per step.", "min": 1, "max": 1024})
+    per_device_batch_size: int = field(default=8, metadata={
+        "help": "Examples per step on each device (each training process).", "min": 1, "max": 1024})
     sft_learning_rate: float = field(default=1e-5, metadata={"help": "Learning rate of the SFT stage.",
                                                              "min": 1e-8, "max": 1.0})
     dpo_learning_rate: float = field(default=5e-7, metadata={"help": "Learning rate of the DPO stage.",
@@ -58,6 +62,7 @@ class Config:
                                                         "min": 0.0, "max": 0.5})
     save_steps: int = field(default=200, metadata={"help": "Checkpoint every this many steps.", "min": 1})
     logging_steps: int = field(default=10, metadata={"help": "Report loss every this many steps.", "min": 1})
+    sharding: str = field(default="ddp", metadata={"help": sharding.HELP, "choices": sharding.CHOICES})
     seed: int = field(default=0, metadata={"help": "Seeds the split, the pairing and training.", "min": 0})
 
     @classmethod
@@ -95,7 +100,7 @@ print(tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=T
 """
 
 OOM_HINT = ("Lower per_device_batch_size or max_length, or use a smaller base model (DPO holds the policy "
-            "and its reference in memory together).")
+            "and its reference in memory together), or split them across several GPUs with sharding fsdp.")
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -160,11 +165,15 @@ def _tokenizer(path: str) -> Any:
     return tokenizer
 
 
-def _common_args(config: Config, *, device: str, bf16: bool) -> dict[str, Any]:
+def _common_args(config: Config, *, device: str, bf16: bool, rows: int) -> dict[str, Any]:
     return {"per_device_train_batch_size": config.per_device_batch_size, "max_length": config.max_length,
             "lr_scheduler_type": "cosine", "logging_steps": config.logging_steps, "save_strategy": "steps",
             "save_steps": config.save_steps, "save_total_limit": 2, "seed": config.seed, "bf16": bf16,
-            "use_cpu": device == "cpu", "report_to": [], "disable_tqdm": True, "dataloader_num_workers": 0}
+            "use_cpu": device == "cpu", "report_to": [], "disable_tqdm": True, "dataloader_num_workers": 0,
+            # Whole global batches only (when there is one): under torchrun the last short batch would be
+            # topped up with repeats on some processes, so one and several processes would train differently.
+            "dataloader_drop_last": rows >= config.per_device_batch_size * distributed.world()[1],
+            **sharding.trainer_args(config.sharding)}
 
 
 @contextmanager
@@ -181,38 +190,48 @@ def sft(pairs: Sequence[Pair], *, base_model: str, config: Config, checkpoint_di
     """Fine-tunes on the preferred responses (loss on the response only); resumes from checkpoints."""
     from trl import SFTConfig, SFTTrainer
 
+    rows = _sft_rows(pairs, config.use_system_message)
     return _stage(SFTTrainer, SFTConfig(output_dir=str(checkpoint_dir), max_steps=config.sft_steps,
                                          learning_rate=config.sft_learning_rate,
                                          warmup_steps=max(1, config.sft_steps // 20),
-                                         **_common_args(config, device=device, bf16=bf16)),
-                  start=base_model, rows=_sft_rows(pairs, config.use_system_message), callbacks=callbacks)
+                                         **_common_args(config, device=device, bf16=bf16, rows=len(rows))),
+                  start=base_model, base_model=base_model, rows=rows, callbacks=callbacks)
 
 
-def dpo(pairs: Sequence[Pair], *, policy: str, config: Config, checkpoint_dir: Path, device: str = "cpu",
-        bf16: bool = False, callbacks: Sequence[Any] = ()) -> tuple[Any, Any]:
+def dpo(pairs: Sequence[Pair], *, policy: str, base_model: str, config: Config, checkpoint_dir: Path,
+        device: str = "cpu", bf16: bool = False, callbacks: Sequence[Any] = ()) -> tuple[Any, Any]:
     """DPO from the model in folder `policy` (also the frozen reference); resumes from checkpoints."""
     from trl import DPOConfig, DPOTrainer
 
+    rows = _dpo_rows(pairs, config.use_system_message)
     return _stage(DPOTrainer, DPOConfig(output_dir=str(checkpoint_dir), max_steps=config.dpo_steps,
                                          learning_rate=config.dpo_learning_rate, beta=config.beta,
                                          warmup_steps=max(1, config.dpo_steps // 20),
-                                         **_common_args(config, device=device, bf16=bf16)),
-                  start=policy, rows=_dpo_rows(pairs, config.use_system_message), callbacks=callbacks)
+                                         **_common_args(config, device=device, bf16=bf16, rows=len(rows))),
+                  start=policy, base_model=base_model, rows=rows, callbacks=callbacks, reference=True)
 
 
-def _stage(trainer_class: Any, args: Any, *, start: str, rows: list[dict[str, Any]],
-           callbacks: Sequence[Any]) -> tuple[Any, Any]:
-    """One TRL stage from the model folder `start`, resuming from args.output_dir's checkpoints."""
+def _stage(trainer_class: Any, args: Any, *, start: str, base_model: str, rows: list[dict[str, Any]],
+           callbacks: Sequence[Any], reference: bool = False) -> tuple[Any, Any]:
+    """One TRL stage from the model folder `start`, resuming from args.output_dir's checkpoints. Under
+    torchrun the writer reads `start`, the other processes the base model, then take the writer's weights;
+    the trained model is the writer's (None on the others)."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, PrinterCallback
 
-    tokenizer = _tokenizer(start)
-    trainer = trainer_class(model=AutoModelForCausalLM.from_pretrained(start), args=args, processing_class=tokenizer,
-                            callbacks=list(callbacks), train_dataset=Dataset.from_list(rows))
+    folder = start if distributed.is_writer() else base_model
+    tokenizer = _tokenizer(folder)
+    model = distributed.share_weights(AutoModelForCausalLM.from_pretrained(folder))
+    # DPO's frozen reference is the start model: a copy, since TRL would load it from the folder the
+    # model came from, which is the base model on every process but the writer.
+    frozen = {"ref_model": copy.deepcopy(model)} if reference else {}
+    trainer = trainer_class(model=model, args=args, processing_class=tokenizer,
+                            callbacks=list(callbacks), train_dataset=Dataset.from_list(rows), **frozen)
     trainer.remove_callback(PrinterCallback)
     with _quiet_trl():
         trainer.train(resume_from_checkpoint=last_complete_checkpoint(Path(args.output_dir)))
-    return trainer.model.eval(), tokenizer
+    trained = sharding.trained_model(trainer, lambda: AutoModelForCausalLM.from_pretrained(folder))
+    return (trained.eval() if trained is not None else None), tokenizer
 
 
 # --- scoring ---------------------------------------------------------------------------------
@@ -286,25 +305,30 @@ def train(inputs: RunInputs, config: Config, hooks: Hooks) -> RunResult:
     device = {"device": inputs.device, "bf16": inputs.bf16}
 
     sft_model = inputs.work_dir / "sft-model"
-    if sft_model.exists():
+    sft_done = distributed.agree(sft_model.exists())  # the writer's folder; under torchrun only it writes one
+    if sft_done:
         hooks.log("resuming after the SFT stage of an earlier attempt")
     elif config.sft_steps:
         reporting = reporting_callback(hooks, max_steps=config.sft_steps, progress=(0.0, 0.4), stage="SFT",
                                        keys={"loss": "loss"})
         model, tokenizer = sft(train_set, base_model=inputs.base_model, config=config,
                                checkpoint_dir=inputs.work_dir / "checkpoints", callbacks=[reporting], **device)
-        staging = inputs.work_dir / ".sft-model.tmp"
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        staging.replace(sft_model)
-    start = str(sft_model) if sft_model.exists() else inputs.base_model
+        if distributed.is_writer():
+            staging = inputs.work_dir / ".sft-model.tmp"
+            model.save_pretrained(staging)
+            tokenizer.save_pretrained(staging)
+            staging.replace(sft_model)
+        sft_done = True
+    start = str(sft_model) if sft_done else inputs.base_model
 
     reporting = reporting_callback(hooks, max_steps=config.dpo_steps, progress=(0.4, 0.9), stage="DPO",
                                    step_offset=config.sft_steps,
                                    keys={"loss": "loss", "rewards/accuracies": "dpo_accuracy",
                                          "rewards/margins": "dpo_margin"})
-    policy, tokenizer = dpo(dpo_set, policy=start, config=config, checkpoint_dir=inputs.work_dir / "dpo-checkpoints",
-                            callbacks=[reporting], **device)
+    policy, tokenizer = dpo(dpo_set, policy=start, base_model=inputs.base_model, config=config,
+                            checkpoint_dir=inputs.work_dir / "dpo-checkpoints", callbacks=[reporting], **device)
+    if not distributed.is_writer():
+        return RunResult(metrics={})  # the writer evaluates and saves the model
 
     hooks.progress(0.9, stage="evaluating")
     metrics: dict[str, float] = {}

@@ -19,6 +19,7 @@ no-tracking baseline), with the same scores.
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import shutil
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from training.methods.common import distributed, sharding
 from training.methods.common.contract import Hooks, RunInputs, RunResult, last_complete_checkpoint
 from training.methods.common.trainer_hooks import reporting_callback
 from training.progress.extrapolate import extrapolated, repeats
@@ -38,6 +40,7 @@ from training.progress.scores import cosine, scores
 TARGET_KINDS = ("timeline",)
 REQUIRED_FILES = ("steps.jsonl", "preferences.jsonl")
 MIN_PEOPLE = 0  # the timeline is learnt from the population step by step, not per person
+DATA_PARALLEL = True  # trains in several processes under torchrun (training/methods/common/distributed.py)
 TRACKERS = ("lifelong", "extrapolative")
 
 
@@ -47,7 +50,8 @@ class Config:
         "help": "lifelong: DPO on each step's pairs; extrapolative: on each pair's preference extrapolated "
                 "ahead from the last steps (ProgressGym).", "choices": TRACKERS})
     dpo_steps: int = field(default=200, metadata={"help": "DPO steps at each time step.", "min": 1})
-    per_device_batch_size: int = field(default=8, metadata={"help": "Pairs per DPO step.", "min": 1, "max": 1024})
+    per_device_batch_size: int = field(default=8, metadata={
+        "help": "Pairs per DPO step on each device (each training process).", "min": 1, "max": 1024})
     learning_rate: float = field(default=5e-7, metadata={"help": "DPO learning rate.", "min": 1e-9, "max": 1.0})
     beta: float = field(default=0.1, metadata={"help": "DPO's beta: how far each step may move from the last.",
                                                "min": 1e-4, "max": 10.0})
@@ -61,6 +65,7 @@ class Config:
     vector_items_per_dim: int = field(default=10, metadata={
         "help": "Items per dimension when measuring each step's value vector (0: every item).", "min": 0})
     logging_steps: int = field(default=10, metadata={"help": "Report loss every this many DPO steps.", "min": 1})
+    sharding: str = field(default="ddp", metadata={"help": sharding.HELP, "choices": sharding.CHOICES})
     seed: int = field(default=0, metadata={"help": "Seeds training.", "min": 0})
 
     @classmethod
@@ -98,7 +103,7 @@ print(len(steps), "steps; first dimension per step:", [v[0] for v in vectors])
 """
 
 OOM_HINT = ("Lower per_device_batch_size or max_length, or use a smaller base model (each DPO step holds the "
-            "policy and its reference in memory together).")
+            "policy and its reference in memory together), or split them across several GPUs with sharding fsdp.")
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -189,14 +194,17 @@ def _quiet_trl() -> Iterator[None]:
         yield
 
 
-def dpo_step(pairs: Sequence[Pair], *, start: str, config: Config, checkpoint_dir: Path, device: str = "cpu",
-             bf16: bool = False, callbacks: Sequence[Any] = ()) -> tuple[Any, Any]:
-    """DPO from the model in folder `start` (also its reference); resumes from checkpoint_dir."""
+def dpo_step(pairs: Sequence[Pair], *, start: str, base_model: str, config: Config, checkpoint_dir: Path,
+             device: str = "cpu", bf16: bool = False, callbacks: Sequence[Any] = ()) -> tuple[Any, Any]:
+    """DPO from the model in folder `start` (also its reference); resumes from checkpoint_dir. Under
+    torchrun the writer reads `start`, the other processes the base model, then take the writer's weights;
+    the trained model is the writer's (None on the others)."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
     from trl import DPOConfig, DPOTrainer
 
-    tokenizer = AutoTokenizer.from_pretrained(start)
+    folder = start if distributed.is_writer() else base_model
+    tokenizer = AutoTokenizer.from_pretrained(folder)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     args = DPOConfig(output_dir=str(checkpoint_dir), max_steps=config.dpo_steps, learning_rate=config.learning_rate,
@@ -205,13 +213,19 @@ def dpo_step(pairs: Sequence[Pair], *, start: str, config: Config, checkpoint_di
                      logging_steps=config.logging_steps, save_strategy="steps",
                      save_steps=max(config.dpo_steps // 2, 1), save_total_limit=1, seed=config.seed, bf16=bf16,
                      use_cpu=device == "cpu", report_to=[], disable_tqdm=True, dataloader_num_workers=0,
-                     gradient_checkpointing=False)
-    trainer = DPOTrainer(model=AutoModelForCausalLM.from_pretrained(start), args=args, processing_class=tokenizer,
+                     gradient_checkpointing=False,
+                     # Whole global batches only, so that one and several processes train alike (see salmon.py).
+                     dataloader_drop_last=len(pairs) >= config.per_device_batch_size * distributed.world()[1],
+                     **sharding.trainer_args(config.sharding))
+    model = distributed.share_weights(AutoModelForCausalLM.from_pretrained(folder))
+    # The reference is a copy: TRL would load it from the model's folder, the base model on all but the writer.
+    trainer = DPOTrainer(model=model, ref_model=copy.deepcopy(model), args=args, processing_class=tokenizer,
                          callbacks=list(callbacks), train_dataset=Dataset.from_list(_dpo_rows(pairs)))
     trainer.remove_callback(PrinterCallback)
     with _quiet_trl():
         trainer.train(resume_from_checkpoint=last_complete_checkpoint(checkpoint_dir))
-    return trainer.model.eval(), tokenizer
+    trained = sharding.trained_model(trainer, lambda: AutoModelForCausalLM.from_pretrained(folder))
+    return (trained.eval() if trained is not None else None), tokenizer
 
 
 VectorFn = Callable[[Path], dict[str, Any]]  # a model folder -> ValueVector.to_json()
@@ -231,41 +245,51 @@ def progress_vector_fn(config: Config, device: str) -> VectorFn:
 def track(*, steps: Sequence[dict[str, Any]], pairs: Sequence[Sequence[Pair]], base_model: str, config: Config,
           work_dir: Path, hooks: Hooks, measure: VectorFn, device: str = "cpu", bf16: bool = False) -> list[Path]:
     """Trains through every step; returns each step's model folder (in work_dir/steps/, each with
-    value_vector.json). A step whose folder is there already (an earlier attempt) is not trained again."""
+    value_vector.json). A step whose folder is there already (an earlier attempt) is not trained again.
+    Under torchrun every process trains each step; the writer alone saves it and measures its vector."""
     folders = []
     start = base_model
+    writer = distributed.is_writer()
     for t in range(len(steps)):
         hooks.check_cancelled()
         folder = work_dir / "steps" / f"step-{t}"
-        if not (folder / "value_vector.json").is_file():
+        if not distributed.agree((folder / "value_vector.json").is_file()):
             rows = training_pairs(config, pairs[: t + 1])
             staging = work_dir / "steps" / f".step-{t}.tmp"
-            shutil.rmtree(staging, ignore_errors=True)
+            if writer:
+                shutil.rmtree(staging, ignore_errors=True)
             if rows:
                 hooks.log(f"step {t}: {config.tracker} DPO on {len(rows)} pairs ({len(pairs[t])} decided in the step)")
                 share = (t / len(steps), (t + 0.8) / len(steps))
                 reporting = reporting_callback(hooks, max_steps=config.dpo_steps, progress=share,
                                                stage=f"step {t}: DPO", step_offset=t * config.dpo_steps,
                                                keys={"loss": "loss", "rewards/accuracies": "dpo_accuracy"})
-                model, tokenizer = dpo_step(rows, start=start, config=config, device=device, bf16=bf16,
-                                            checkpoint_dir=work_dir / "step-checkpoints" / f"step-{t}",
+                model, tokenizer = dpo_step(rows, start=start, base_model=base_model, config=config, device=device,
+                                            bf16=bf16, checkpoint_dir=work_dir / "step-checkpoints" / f"step-{t}",
                                             callbacks=[reporting])
-                model.save_pretrained(staging)
-                tokenizer.save_pretrained(staging)
+                if writer:
+                    model.save_pretrained(staging)
+                    tokenizer.save_pretrained(staging)
                 del model
-            else:  # every pair's (extrapolated) preference is even: nothing pulls either way
+            elif writer:  # every pair's (extrapolated) preference is even: nothing pulls either way
                 hooks.log(f"step {t}: no pair leans either way; the model stays as it was")
                 shutil.copytree(start, staging, ignore=shutil.ignore_patterns("value_vector.json"))
-            hooks.progress((t + 0.8) / len(steps), stage=f"step {t}: value vector")
-            vector = measure(staging)
-            (staging / "value_vector.json").write_text(json.dumps(vector), encoding="utf-8")
-            shutil.rmtree(folder, ignore_errors=True)
-            staging.replace(folder)
-            _mark_checkpoint(work_dir, t)
-            shutil.rmtree(work_dir / "step-checkpoints" / f"step-{t}", ignore_errors=True)
+            if writer:
+                hooks.progress((t + 0.8) / len(steps), stage=f"step {t}: value vector")
+                _step_publish(staging, folder, measure, work_dir=work_dir, t=t)
         folders.append(folder)
         start = str(folder)
     return folders
+
+
+def _step_publish(staging: Path, folder: Path, measure: VectorFn, *, work_dir: Path, t: int) -> None:
+    """The step's model, measured, becomes its folder; its Trainer checkpoints are no longer needed."""
+    vector = measure(staging)
+    (staging / "value_vector.json").write_text(json.dumps(vector), encoding="utf-8")
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.replace(folder)
+    _mark_checkpoint(work_dir, t)
+    shutil.rmtree(work_dir / "step-checkpoints" / f"step-{t}", ignore_errors=True)
 
 
 def _mark_checkpoint(work_dir: Path, t: int) -> None:
@@ -315,6 +339,8 @@ def train(inputs: RunInputs, config: Config, hooks: Hooks) -> RunResult:
     measure = progress_vector_fn(config, inputs.device)
     folders = track(steps=steps, pairs=pairs, base_model=inputs.base_model, config=config, work_dir=inputs.work_dir,
                     hooks=hooks, measure=measure, device=inputs.device, bf16=inputs.bf16)
+    if not distributed.is_writer():
+        return RunResult(metrics={})  # the writer measures, scores and saves the models
     hooks.progress(0.95, stage="the base model's value vector")
     baseline_file = inputs.work_dir / "baseline_vector.json"
     if not baseline_file.is_file():

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from training.methods.common import distributed
+from training.methods.common import distributed, sharding
 from training.methods.common.contract import Hooks, RunInputs, RunResult, last_complete_checkpoint
 from training.methods.common.policies import Policy, load_policy
 from training.methods.common.splits import split_by_prompt
@@ -85,6 +85,7 @@ class Config:
                           "and judging to the OpenAI-compatible server the workers share (CHORUS_POLICY_BASE_URL), "
                           "whose own model is then the policy.", "choices": ("worker", "openai")},
     )
+    sharding: str = field(default="ddp", metadata={"help": sharding.HELP, "choices": sharding.CHOICES})
     seed: int = field(default=0, metadata={"help": "Seeds sampling, principle draws and training.", "min": 0})
 
     @classmethod
@@ -132,7 +133,8 @@ text = ("Principles:\\n" + "".join(f"- {p}\\n" for p in principles)
 print(model(**tokenizer(text, return_tensors="pt")).logits[0, 0].item())
 """
 
-OOM_HINT = "Lower per_device_batch_size or max_length, or use a smaller base model (or lora_r > 0)."
+OOM_HINT = ("Lower per_device_batch_size or max_length, or use a smaller base model (or lora_r > 0), or split the "
+            "model across several GPUs with sharding fsdp.")
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -328,7 +330,8 @@ def train_reward_model(
     examples: Sequence[Example], *, base_model: str, config: Config, checkpoint_dir: Path, device: str = "cpu",
     bf16: bool = False, callbacks: Sequence[Any] = (),
 ) -> tuple[Any, Any]:
-    """Bradley-Terry training with TRL's RewardTrainer; resumes from the last complete checkpoint."""
+    """Bradley-Terry training with TRL's RewardTrainer; resumes from the last complete checkpoint. The
+    model is the writer's; under torchrun the other processes get None."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, PrinterCallback
@@ -337,13 +340,18 @@ def train_reward_model(
     tokenizer = AutoTokenizer.from_pretrained(base_model)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)  # the new score head starts the same every time
-        model = AutoModelForSequenceClassification.from_pretrained(base_model, num_labels=1, dtype=torch.float32)
-    model.config.pad_token_id = tokenizer.pad_token_id
+
+    def fresh() -> Any:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)  # the new score head starts the same every time
+            model = AutoModelForSequenceClassification.from_pretrained(base_model, num_labels=1, dtype=torch.float32)
+        model.config.pad_token_id = tokenizer.pad_token_id
+        return model
+
+    model = fresh()
     peft_config = None
     if config.lora_r:
-        from peft import LoraConfig
+        from peft import LoraConfig, get_peft_model
 
         peft_config = LoraConfig(task_type="SEQ_CLS", r=config.lora_r, lora_alpha=2 * config.lora_r,
                                  target_modules="all-linear", modules_to_save=["score"])
@@ -357,6 +365,7 @@ def train_reward_model(
         # Whole global batches only (when there is one): under torchrun the last short batch would be
         # topped up with repeats on some processes, so one and several processes would train differently.
         dataloader_drop_last=len(examples) >= config.per_device_batch_size * distributed.world()[1],
+        **sharding.trainer_args(config.sharding),
     )
     trainer = RewardTrainer(
         model=model, args=args, train_dataset=Dataset.from_list(_rows(examples, config.use_principles)),
@@ -364,7 +373,9 @@ def train_reward_model(
     )
     trainer.remove_callback(PrinterCallback)  # progress goes to the callbacks, not to stdout
     trainer.train(resume_from_checkpoint=last_complete_checkpoint(checkpoint_dir))
-    model = trainer.model
+    model = sharding.trained_model(trainer, lambda: get_peft_model(fresh(), peft_config) if config.lora_r else fresh())
+    if model is None:
+        return None, tokenizer
     if config.lora_r:
         model = model.merge_and_unload()  # a plain model that from_pretrained loads without PEFT
     return model.eval(), tokenizer

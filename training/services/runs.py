@@ -63,8 +63,8 @@ def run_create(
             errors["target"] = [problem]
     if validated is not None:  # the devices are checked only when the deployment says what workers hold
         gpus = settings.CHORUS_WORKER_GPUS if settings.CHORUS_WORKER_GPUS >= 0 else None
-        if problem := launch_problem(launch_of(config), gpus=gpus, method=method):
-            errors[problem.split(" ", 1)[0]] = [problem]  # "config.processes is ...": the setting it names
+        if problem := launch_problem(launch_of(config), gpus=gpus, config=validated):
+            errors[f"config.{problem.setting}"] = [problem.message]
     if not errors and (problem := store_problem()):  # the run could not fetch its target nor publish
         errors["storage"] = [problem]
     if errors:

@@ -15,6 +15,8 @@ that defines:
                    prints one score; the model page shows it, and each method's tests run it
     OOM_HINT       what a curator can change when a run of this method runs out of memory,
                    naming the method's own settings; the executor adds it to the failure reason
+    DATA_PARALLEL  True: it trains in several processes under torchrun, sharing its work out and
+                   writing (hooks, checkpoints, the model) from rank 0 only (distributed.py)
     train(inputs, config, hooks) -> RunResult
 """
 from __future__ import annotations

@@ -112,6 +112,26 @@ def share_tensor(tensor: Any) -> Any:
     return box.cpu()
 
 
+def share_weights(module: Any) -> Any:
+    """`module` with the writer's weights on every process. A stage that starts from a model the
+    writer saved (Janus's SFT model, a tracker's last step) loads it on the writer only: the others
+    load the base model, the same architecture, and take its weights here, so no process reads a
+    folder that another host wrote. Also what DPO's frozen reference is copied from, which DDP
+    would not align."""
+    if world()[1] == 1:
+        return module
+    import torch
+    import torch.distributed as dist
+
+    with torch.no_grad():
+        for tensor in module.state_dict().values():
+            box = _on_backend_device(tensor)
+            dist.broadcast(box, src=0)
+            if box is not tensor:
+                tensor.copy_(box)
+    return module
+
+
 def _on_backend_device(t: Any) -> Any:
     """NCCL moves CUDA tensors only; gloo CPU ones."""
     import torch

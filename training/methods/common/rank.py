@@ -29,7 +29,8 @@ from typing import Any
 from training.methods.common.contract import RunInputs
 
 WORKER_CHECK_SECONDS = 2.0
-# Long enough for rank 0 to label a whole dataset while the others wait at a barrier (SALMON).
+# Long enough for rank 0 to label a whole dataset (SALMON) or measure a step's value vector (the
+# trackers) while the others wait for it at a collective.
 COLLECTIVE_TIMEOUT = timedelta(hours=6)
 
 
