@@ -126,7 +126,12 @@ def test_the_page_draws_one_line_per_finished_tracker_in_every_chart(timeline, c
     # Linked from the target page and from each tracker's run page.
     trends_url = reverse("dashboard:targets_trends", args=[target.pk])
     assert trends_url in client.get(reverse("dashboard:targets_detail", args=[target.pk])).content.decode()
-    assert trends_url in client.get(reverse("dashboard:runs_detail", args=[lifelong.pk])).content.decode()
+    run_page = client.get(reverse("dashboard:runs_detail", args=[lifelong.pk])).content.decode()
+    assert trends_url in run_page
+    # A tracker is scored by PG-Follow and PG-Predict: no warning that it measured no held-out pairs.
+    assert 'id="held-out"' not in run_page and "PG-Follow" in run_page
+    model = client.get(reverse("dashboard:models_detail", args=[lifelong.artifact.pk])).content.decode()
+    assert 'id="held-out"' not in model
 
 
 def test_a_timeline_without_trackers_or_survey_answers_says_so(scripted_llm, base_model, client, staff_user):
