@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from training.models import AlignmentTarget, ModelArtifact, PreferenceImport, RunMetric, TargetFile, TrainingRun
 from training.progress.items import DIMENSION_LABELS, DIMENSIONS
@@ -21,6 +21,12 @@ def target_list() -> QuerySet[AlignmentTarget]:
 
 def target_get(*, target_id: int) -> AlignmentTarget | None:
     return AlignmentTarget.objects.prefetch_related("files").filter(pk=target_id).first()
+
+
+def campaign_timelines(*, campaign_id: int) -> QuerySet[AlignmentTarget]:
+    """The timeline targets frozen from a campaign's waves, newest first, with their tracker runs counted."""
+    return AlignmentTarget.objects.filter(kind=AlignmentTarget.Kind.TIMELINE, campaign_id=campaign_id).annotate(
+        tracker_count=Count("runs", filter=Q(runs__method="progress"))).order_by("-created_at", "-pk")
 
 
 def target_runs(*, target: AlignmentTarget) -> QuerySet[TrainingRun]:
@@ -124,6 +130,9 @@ class TrendTracker:
     tracker: str  # "lifelong" or "extrapolative"
     vectors: tuple[Vector | None, ...]  # per step
     gaps: tuple[Vector | None, ...]  # per step: population minus tracker; None where the wave has no vector
+    # Per step, the model's 95 % interval (bootstrap over survey items); None for runs that did not record it.
+    lows: tuple[Vector | None, ...]
+    highs: tuple[Vector | None, ...]
 
 
 @dataclass(frozen=True)
@@ -178,10 +187,15 @@ def _by_dimension(vector: dict, key: str) -> Vector | None:
 def _tracker(run: TrainingRun, waves: tuple[TrendWave, ...]) -> TrendTracker:
     tracking = run.summary["tracking"]
     rows = {row["step"]: row for row in tracking.get("rows", [])}
-    vectors = tuple(_by_dimension({"dims": tracking.get("dims", DIMENSIONS), "mean": rows[w.step].get("vector")},
-                                  "mean") if w.step in rows else None for w in waves)
+    dims = tracking.get("dims", DIMENSIONS)
+
+    def per_step(key: str) -> tuple[Vector | None, ...]:
+        return tuple(_by_dimension({"dims": dims, key: rows[w.step].get(key)}, key) if w.step in rows else None
+                     for w in waves)
+
+    vectors = per_step("vector")
     gaps = tuple(None if w.mean is None or v is None else
                  tuple(None if p is None or m is None else p - m for p, m in zip(w.mean, v))
                  for w, v in zip(waves, vectors))
     return TrendTracker(run_id=run.pk, tracker=run.summary.get("tracker") or run.config.get("tracker", ""),
-                        vectors=vectors, gaps=gaps)
+                        vectors=vectors, gaps=gaps, lows=per_step("low"), highs=per_step("high"))

@@ -90,6 +90,16 @@ def target_files_publish(folder: Path, hashes: Mapping[str, str]) -> None:
         object_store.upload_files(folder, dict(hashes))
 
 
+def target_files_discard(folder: Path) -> None:
+    """A target folder that will not be recorded: off this host's disk, and out of the bucket if it
+    was uploaded there."""
+    from training import object_store
+
+    shutil.rmtree(folder, ignore_errors=True)
+    if object_store.enabled():
+        object_store.delete_folder(folder)
+
+
 def target_file_local(target_uuid: object, name: str, sha256: str) -> Path:
     """A target's file on this host's disk, checked against `sha256` (fetched from the bucket, when
     there is one and the cache does not hold those bytes)."""

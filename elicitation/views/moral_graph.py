@@ -44,7 +44,7 @@ def _as_of(request: HttpRequest) -> datetime | None:
 def graph_page(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign, slug=slug)
     if not _may_see(request, campaign):
-        return render(request, "elicitation/closed.html", {"campaign": campaign,
+        return render(request, "elicitation/closed.html", {"campaign": campaign, "back_to_study": True,
                       "message": "The moral graph is shown to participants once the study has closed."}, status=403)
     return render(request, "elicitation/graph.html", {
         "campaign": campaign, **graphs.graph_page_parts(campaign=campaign),

@@ -92,6 +92,18 @@ def test_create_refuses_a_title_that_cannot_be_stored(staff_client, title, messa
     assert not Campaign.objects.exists()
 
 
+def test_the_campaign_page_shows_no_template_comment(staff_client):
+    """A {# #} comment spans one line only; a longer one is printed on the page as text."""
+    campaign = CampaignFactory()
+    page = staff_client.get(f"/dashboard/campaigns/{campaign.pk}/").content.decode()
+    assert "{#" not in page and "#}" not in page and 'id="jobs-' in page
+
+
+def test_the_waves_page_sends_non_staff_to_the_platform_login(client):
+    campaign = CampaignFactory()
+    assert client.get(f"/dashboard/campaigns/{campaign.pk}/waves/values/")["Location"].startswith("/login/")
+
+
 def test_open_and_close_a_campaign(staff_client):
     campaign = CampaignFactory(status=Campaign.Status.DRAFT)
     url = f"/dashboard/campaigns/{campaign.pk}/status/"

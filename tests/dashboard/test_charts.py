@@ -54,6 +54,15 @@ def test_a_tracker_missing_a_step_keeps_its_other_points_and_lifts_the_pen():
     assert c.lines[0].points == ((80.0, 60.0), (240.0, 60.0))
 
 
+def test_a_tracker_with_intervals_gets_a_capped_whisker_at_each_point_that_has_both_ends():
+    c = chart([Population(0.5, 0.4, 0.6)] * 3,
+              Series("t", [0.5, None, 0.7], [0.0, None, -0.2], lows=[0.4, 0.2, None], highs=[0.8, 0.3, 0.9]))
+    assert [(w.x, w.low, w.high) for w in c.lines[0].whiskers] == [(80.0, 70.0, 30.0)]  # no value, no low: none
+    # Caps of 2 * min(80 * 0.08, 4) = 8 wide, centred on the step.
+    assert c.lines[0].whiskers[0].path == "M80,70 V30 M76,70 H84 M76,30 H84"
+    assert chart([Population(0.5, 0.4, 0.6)], Series("t", [0.5], [0.0])).lines[0].whiskers == ()  # none recorded
+
+
 def test_values_outside_zero_to_one_are_clamped_into_the_panel():
     c = chart([Population(1.2, 1.1, 1.3)] * 2, Series("t", [-0.1, 0.5], [0.0, 0.0]))
     assert c.intervals[0].mean == 10.0 and c.lines[0].points[0][1] == 110.0

@@ -56,6 +56,25 @@ def test_the_dashboard_fits_1280_px_and_leads_back_from_every_campaign_page(brow
         context.close()
 
 
+def test_staff_pages_fit_a_390_px_phone_and_wide_tables_scroll_in_their_own_box(browser, live_server, staff_user):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        campaign = CampaignFactory(title="A study whose title is long enough to matter on a phone")
+        target = toy_target()
+        log_in(page, live_server)
+        for path in ("/dashboard/", "/dashboard/targets/", f"/dashboard/targets/{target.pk}/",
+                     f"/dashboard/campaigns/{campaign.pk}/", "/dashboard/tokens/"):
+            page.goto(f"{live_server.url}{path}")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, path  # no sideways page scroll
+        page.goto(f"{live_server.url}/dashboard/")
+        table = page.locator("table").first  # the campaigns and their join links: wider than the phone
+        assert table.evaluate("t => getComputedStyle(t).overflowX") == "auto"
+        assert table.evaluate("t => t.scrollWidth > t.clientWidth")
+    finally:
+        context.close()
+
+
 def test_closing_a_campaign_asks_first(page, live_server, staff_user):
     campaign = CampaignFactory()
     log_in(page, live_server)

@@ -233,3 +233,41 @@ def test_a_beating_import_is_left_alone_and_a_late_worker_does_not_overwrite_the
     imports.preference_import_run(import_id=job.pk)
     late = PreferenceImport.objects.get(pk=job.pk)
     assert (late.status, late.attempt, late.finished_at) == ("running", 3, None)  # its outcome was not written
+
+
+@pytest.mark.parametrize("order", ["stale_last", "stale_first"])
+def test_a_stalled_attempt_finishing_after_the_requeue_publishes_nothing(staff, monkeypatch, order):
+    """Attempt 1 stalls (no heartbeat, process alive) just before publishing; the reaper requeues the
+    import and attempt 2 runs. Whichever finishes first, the stale attempt's target is discarded:
+    one target, the one the import names, and no folder left behind."""
+    from training.storage import targets_root
+
+    upload(staff, GOOD)
+    job = PreferenceImport.objects.get()
+    targets_root().mkdir(parents=True, exist_ok=True)
+    before = {p.name for p in targets_root().iterdir()}
+    real = imports.target_publish_staged
+    calls = []
+
+    def stalling(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:  # attempt 1, its files written: it stalls and the reaper moves on
+            _stale(PreferenceImport.objects.get(pk=job.pk), attempt=1)
+            assert imports.preference_imports_reap() == {"requeued": 1, "failed": 0}
+            if order == "stale_last":
+                assert imports.preference_import_run(import_id=job.pk).status == "succeeded"  # attempt 2
+        return real(**kwargs)
+
+    monkeypatch.setattr(imports, "target_publish_staged", stalling)
+    stale = imports.preference_import_run(import_id=job.pk)
+    assert stale.attempt == 1 and stale.target is None
+    if order == "stale_first":
+        assert (import_dir(job.uuid) / "study.jsonl").exists()  # the upload waits for attempt 2
+        assert PreferenceImport.objects.get(pk=job.pk).status == "queued"
+        imports.preference_import_run(import_id=job.pk)
+
+    job.refresh_from_db()
+    target = AlignmentTarget.objects.get()  # exactly one
+    assert (job.status, job.attempt, job.target_id, job.report["pairs"]) == ("succeeded", 2, target.pk, 2)
+    assert {p.name for p in targets_root().iterdir()} - before == {str(target.uuid)}  # the stale files are gone
+    assert not import_dir(job.uuid).exists()

@@ -84,6 +84,9 @@ def test_a_tiny_run_leaves_a_model_and_a_vector_per_step_and_scores(tiny_model_d
     rows = result.summary["tracking"]["rows"]
     assert [r["model"] for r in rows] == ["steps/step-0", "steps/step-1", "steps/step-2"]
     assert "predict" in rows[0] and "predict" not in rows[2]
+    for t, row in enumerate(rows):  # each step's interval, as its value_vector.json holds it, for the trend charts
+        vector = json.loads((inputs.output_dir / "steps" / f"step-{t}" / "value_vector.json").read_text())
+        assert (row["vector"], row["low"], row["high"]) == (vector["mean"], vector["low"], vector["high"])
     assert any("extrapolative DPO on 6 pairs" in line for line in hooks.logs)  # step 1's flip, weight 3
 
     again = Hooks()  # a restarted attempt trains nothing again

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from chorus.accounts.models import Scope
 from chorus.accounts.services import api_token_create
 from elicitation.domain.surveys import DIMENSIONS
+from tests.factories import CampaignFactory
 from tests.support.artifacts import toy_target
 from tests.support.timelines import drifting_campaign
 from training.methods import progress
@@ -40,13 +41,17 @@ def steps_of(target) -> list[dict]:
     return [json.loads(line) for line in (target_dir(target.uuid) / "steps.jsonl").read_text().splitlines()]
 
 
-def tracker_run(target, base, tracker: str, values: list[float]):
+def tracker_run(target, base, tracker: str, values: list[float], *, intervals: bool = True):
     """A progress run taken through the real services that 'measured' `values[t]` on every dimension
-    at step t; its summary is what the method itself writes (progress.tracking_summary)."""
+    at step t, with an interval of v - 0.05 to v + 0.05; its summary is what the method itself writes
+    (progress.tracking_summary), or without `intervals`, what it wrote before it kept them."""
     run = run_services.run_create(target=target, method="progress", base_model=str(base), config={"tracker": tracker})
     run = run_services.run_claim(run_id=run.pk, worker="tests@here", device="cpu")
-    vectors = [{"dims": list(DIMENSIONS), "mean": [v] * 19, "low": [v] * 19, "high": [v] * 19} for v in values]
+    vectors = [{"dims": list(DIMENSIONS), "mean": [v] * 19, "low": [round(v - 0.05, 2)] * 19,
+                "high": [round(v + 0.05, 2)] * 19} for v in values]
     metrics, rows = progress.tracking_summary(steps_of(target), vectors, vectors[0], ahead=1)
+    if not intervals:
+        rows = [{k: v for k, v in row.items() if k not in ("low", "high")} for row in rows]
     summary = {"tracker": tracker, "steps": len(values),
                "tracking": {"rows": rows, "baseline_vector": vectors[0]["mean"], "dims": list(DIMENSIONS), "ahead": 1}}
     run_services.run_succeed(claim=run_services.Claim(run.pk, run.attempt), metrics=metrics, summary=summary,
@@ -91,6 +96,7 @@ def test_the_api_gives_the_population_per_wave_each_tracker_per_step_and_the_gap
     assert body["unfinished"] == [{"run": timeline["queued"].pk, "tracker": "extrapolative", "status": "queued"}]
     extrapolative = body["trackers"][1]["steps"]
     assert [s["vector"][0] for s in extrapolative] == [0.9, 0.5, 0.1]
+    assert [(s["low"][0], s["high"][0]) for s in extrapolative] == [(0.85, 0.95), (0.45, 0.55), (0.05, 0.15)]
     # The first two-option dimension answered: everyone kept the rule in wave 1 and broke it in wave 3.
     d = next(k for k, v in enumerate(frozen[0]["mean"][:15]) if v is not None)
     assert (frozen[0]["mean"][d], frozen[2]["mean"][d]) == (1.0, 0.0)
@@ -107,6 +113,9 @@ def test_the_page_draws_one_line_per_finished_tracker_in_every_chart(timeline, c
     assert page.count("data-tracker-run=") == 40  # the queued and the failed run draw nothing
     assert page.count('data-tracker="extrapolative"') == 20
     assert page.count("<svg class=\"trend fit\"") == 20 and page.count("data-population") == 60
+    for run in (lifelong, extrapolative):  # a whisker at each of the 3 steps, in each of the 20 charts
+        assert page.count(f'data-whisker-run="{run.pk}"') == 60
+    assert "0.900 <span class=\"muted small\">[0.850, 0.950]</span>" in page  # the large chart's table
     assert f'run {timeline["queued"].pk}</a> (extrapolative, queued)' in page
     assert "no survey answers" not in page and "No tracker run" not in page
 
@@ -117,7 +126,12 @@ def test_the_page_draws_one_line_per_finished_tracker_in_every_chart(timeline, c
     # Linked from the target page and from each tracker's run page.
     trends_url = reverse("dashboard:targets_trends", args=[target.pk])
     assert trends_url in client.get(reverse("dashboard:targets_detail", args=[target.pk])).content.decode()
-    assert trends_url in client.get(reverse("dashboard:runs_detail", args=[lifelong.pk])).content.decode()
+    run_page = client.get(reverse("dashboard:runs_detail", args=[lifelong.pk])).content.decode()
+    assert trends_url in run_page
+    # A tracker is scored by PG-Follow and PG-Predict: no warning that it measured no held-out pairs.
+    assert 'id="held-out"' not in run_page and "PG-Follow" in run_page
+    model = client.get(reverse("dashboard:models_detail", args=[lifelong.artifact.pk])).content.decode()
+    assert 'id="held-out"' not in model
 
 
 def test_a_timeline_without_trackers_or_survey_answers_says_so(scripted_llm, base_model, client, staff_user):
@@ -134,14 +148,33 @@ def test_a_timeline_without_trackers_or_survey_answers_says_so(scripted_llm, bas
     assert [w["population"] for w in body["waves"]] == [None, None, None]
     assert body["trackers"] == [] and body["unfinished"] == [] and body["problem"] is None
 
-    # A tracker still draws its line where the population has no value, but no gap.
-    run = tracker_run(target, base_model, "lifelong", [0.2, 0.4, 0.6])
+    # A tracker still draws its line where the population has no value, but no gap; a run from before
+    # the method kept its intervals draws no whiskers.
+    run = tracker_run(target, base_model, "lifelong", [0.2, 0.4, 0.6], intervals=False)
     [tracker] = api_client(staff_user, Scope.READ_DATA, Scope.READ_MODELS).get(
         f"/api/v1/targets/{target.pk}/trends/").json()["trackers"]
     assert [s["vector"][3] for s in tracker["steps"]] == [0.2, 0.4, 0.6]
     assert [s["gap"] for s in tracker["steps"]] == [None, None, None]
     page = client.get(reverse("dashboard:targets_trends", args=[target.pk])).content.decode()
     assert page.count(f'data-tracker-run="{run.pk}"') == 20 and 'class="trend-gap' not in page
+    assert "data-whisker-run=" not in page and tracker["steps"][0]["low"] is None
+
+
+def test_the_campaign_waves_page_leads_to_its_timelines_trends_or_says_there_is_none(timeline, client, staff_user):
+    client.force_login(staff_user)
+    target = timeline["target"]
+    page = client.get(reverse("dashboard:campaign_waves", args=[target.campaign_id])).content.decode()
+    assert f'href="{reverse("dashboard:targets_trends", args=[target.pk])}"' in page
+    assert f'data-timeline="{target.pk}"' in page and "4 tracker runs" in page and 'id="no-timelines"' not in page
+
+    other = CampaignFactory()
+    page = client.get(reverse("dashboard:campaign_waves", args=[other.pk])).content.decode()
+    assert 'id="no-timelines"' in page and "data-timeline=" not in page
+    freeze = f'{reverse("dashboard:targets_new")}?kind=timeline&amp;source={other.pk}'
+    assert freeze in page
+    # The link opens the form on that campaign (here one that has judged comparisons to offer).
+    form = client.get(reverse("dashboard:targets_new"), {"kind": "timeline", "source": target.campaign_id})
+    assert f'<option value="{target.campaign_id}" selected>' in form.content.decode()
 
 
 def test_bad_dimension_other_target_kinds_and_missing_scopes_are_refused(timeline, client, staff_user):

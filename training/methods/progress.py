@@ -307,7 +307,8 @@ def tracking_summary(steps: Sequence[dict[str, Any]], tracker: Sequence[dict[str
     rows = []
     for t, step in enumerate(steps):
         row = {"step": t, "wave": step.get("wave"), "label": step.get("label", ""), "pairs": step.get("pairs"),
-               "model": f"steps/step-{t}", "vector": tracker[t]["mean"], "population_vector": actual[t]}
+               "model": f"steps/step-{t}", "vector": tracker[t]["mean"], "low": tracker[t].get("low"),
+               "high": tracker[t].get("high"), "population_vector": actual[t]}
         if actual[t] is not None:
             row["follow"] = cosine(mean[t], _array(actual[t]))
         if t + ahead < len(steps) and actual[t + ahead] is not None:

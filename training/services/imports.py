@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -60,6 +60,10 @@ WORKER_LOST = ("The worker importing this file stopped {attempts} times without 
                "memory.")
 MAX_PROBLEMS_LISTED = 100
 MAX_SKIPPED_LISTED = 20
+
+
+class ImportSuperseded(Exception):
+    """This attempt no longer owns the import (the reaper gave it to another): it publishes nothing."""
 
 
 class ImportRefused(Exception):
@@ -110,10 +114,13 @@ class _Check:
 
 def preferences_import(*, name: str, path: Path, fmt: str | None = None, columns: Columns | None = None,
                        min_pairs_per_user: int = 1, file_label: str | None = None, split: str = "train",
-                       user=None) -> tuple[AlignmentTarget, dict[str, Any]]:
+                       user=None, claim: Callable[[AlignmentTarget, dict[str, Any]], None] | None = None,
+                       ) -> tuple[AlignmentTarget, dict[str, Any]]:
     """Checks every row of the file at `path`, then imports it as a new version of target `name`.
     Raises ValidationError for bad arguments and ImportRefused (with the report) for a bad file;
-    either way nothing is written. Returns the target and the report (counts, skipped rows)."""
+    either way nothing is written. Returns the target and the report (counts, skipped rows).
+    `claim(target, report)` runs inside the transaction that records the target (see
+    `target_publish_staged`): raising there discards the target."""
     columns = columns or Columns()
     _check_arguments(name=name, min_pairs_per_user=min_pairs_per_user)
     fmt = fmt or _format(path)
@@ -140,7 +147,8 @@ def preferences_import(*, name: str, path: Path, fmt: str | None = None, columns
         target = target_publish_staged(
             staging=staging, stats=stats, name=name, kind=AlignmentTarget.Kind.PREFERENCE_POPULATION,
             provenance=provenance, user=user,
-            source_label=f"Imported from “{label}”: {report['pairs']} pairs from {report['users']} annotators")
+            source_label=f"Imported from “{label}”: {report['pairs']} pairs from {report['users']} annotators",
+            claim=None if claim is None else lambda target: claim(target, report))
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already unless the publish failed
     return target, report
@@ -266,9 +274,12 @@ def _save(path: Path, chunks: Iterable[bytes]) -> int:
 def preference_import_run(*, import_id: int) -> PreferenceImport | None:
     """Runs a queued import (the task's body). A finished or running import is left alone.
 
-    While it runs, a thread beats every IMPORT_HEARTBEAT_SECONDS; an import whose worker died stops
-    beating and is queued again or failed by `preference_imports_reap`. The outcome is written only
-    if the import is still this attempt's (the reaper may have given it to another worker)."""
+    While it runs, a thread beats every IMPORT_HEARTBEAT_SECONDS; an import whose worker stopped
+    beating is queued again or failed by `preference_imports_reap`, even if that worker is only stalled
+    and finishes later. So only the attempt that still owns the import (its status running, its
+    `attempt` this one's) may publish a target: the ownership is checked under the import's row lock
+    in the transaction that records the target, and the outcome is written in it too. A superseded
+    attempt discards its files and writes nothing, and leaves the upload to the attempt that owns it."""
     with transaction.atomic():
         job = PreferenceImport.objects.select_for_update().filter(pk=import_id).first()
         if job is None or job.status != PreferenceImport.Status.QUEUED:
@@ -281,27 +292,47 @@ def preference_import_run(*, import_id: int) -> PreferenceImport | None:
         pending_fetch(folder / job.file_name)
         target, report = preferences_import(
             name=job.name, path=folder / job.file_name, fmt=job.format, columns=Columns.from_dict(job.columns),
-            min_pairs_per_user=job.min_pairs_per_user, file_label=job.file_name, user=job.created_by)
+            min_pairs_per_user=job.min_pairs_per_user, file_label=job.file_name, user=job.created_by,
+            claim=lambda target, report: _succeed(job, target, report))
+    except ImportSuperseded:
+        log.warning("import %s: attempt %s was superseded; its target was discarded", job.pk, job.attempt)
+        owned = False
     except ImportRefused as exc:
-        job.status, job.report = PreferenceImport.Status.FAILED, exc.report
+        owned = _finish(job, PreferenceImport.Status.FAILED, exc.report)
     except (ValidationError, ColumnsError) as exc:
         messages = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
-        job.status = PreferenceImport.Status.FAILED
-        job.report = _refusal(job, *messages)
+        owned = _finish(job, PreferenceImport.Status.FAILED, _refusal(job, *messages))
     except Exception:
         log.exception("preference import failed", extra={"import": job.pk})
-        job.status = PreferenceImport.Status.FAILED
-        job.report = _refusal(job, "The import stopped on an error of ours; the log has it.")
+        owned = _finish(job, PreferenceImport.Status.FAILED,
+                        _refusal(job, "The import stopped on an error of ours; the log has it."))
     else:
         job.status, job.report, job.target = PreferenceImport.Status.SUCCEEDED, report, target
+        owned = True
     finally:
         beat.stop()
+    if owned:  # a superseded attempt leaves the upload to the attempt that now owns the import
         shutil.rmtree(folder, ignore_errors=True)
         pending_discard(folder / job.file_name)
-    job.finished_at = timezone.now()
-    PreferenceImport.objects.filter(pk=job.pk, status=PreferenceImport.Status.RUNNING, attempt=job.attempt).update(
-        status=job.status, report=job.report, target=job.target, finished_at=job.finished_at)
     return job
+
+
+def _succeed(job: PreferenceImport, target: AlignmentTarget, report: dict[str, Any]) -> None:
+    """Inside the transaction recording `target`: the import's outcome, if this attempt still owns it."""
+    owner = PreferenceImport.objects.select_for_update().filter(
+        pk=job.pk, status=PreferenceImport.Status.RUNNING, attempt=job.attempt)
+    if owner.first() is None:  # locks the row: the reaper cannot requeue it until this commits
+        raise ImportSuperseded()
+    job.finished_at = timezone.now()
+    owner.update(status=PreferenceImport.Status.SUCCEEDED, report=report, target=target, finished_at=job.finished_at)
+
+
+def _finish(job: PreferenceImport, status: str, report: dict[str, Any]) -> bool:
+    """A failed attempt's outcome, written only if the attempt still owns the import; says whether it did."""
+    job.status, job.report, job.finished_at = status, report, timezone.now()
+    return bool(PreferenceImport.objects.filter(
+        pk=job.pk, status=PreferenceImport.Status.RUNNING, attempt=job.attempt).update(
+        status=status, report=report, finished_at=job.finished_at))
 
 
 def _refusal(job: PreferenceImport, *messages: str) -> dict[str, Any]:

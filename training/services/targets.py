@@ -7,7 +7,7 @@ import logging
 import shutil
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
@@ -34,6 +34,7 @@ from training.storage import (
     files_swap,
     run_dir,
     target_dir,
+    target_files_discard,
     target_files_publish,
     write_folder_atomic,
 )
@@ -274,19 +275,25 @@ class FileStats:
 
 
 def target_publish_staged(*, staging: Path, stats: Mapping[str, FileStats], name: str, kind: str, provenance: dict,
-                          source_label: str, user=None) -> AlignmentTarget:
+                          source_label: str, user=None,
+                          claim: Callable[[AlignmentTarget], None] | None = None) -> AlignmentTarget:
     """Makes a target of files already written (too many rows to hold in memory) to `staging`, a
-    hidden folder under the targets folder: renamed into place in one step, then recorded."""
+    hidden folder under the targets folder: renamed into place in one step, then recorded.
+
+    `claim`, when given, is called with the new target inside the transaction that records it: it
+    may write what the target was made for, or raise to refuse the target (nothing is recorded, and
+    its files are deleted)."""
     name = _checked_name(name)
     target_uuid = uuid.uuid4()
     folder = target_dir(target_uuid)
     staging.rename(folder)
     return _target_record(target_uuid=target_uuid, folder=folder, name=name, kind=kind, stats=stats,
-                          provenance=provenance, source_label=source_label, user=user)
+                          provenance=provenance, source_label=source_label, user=user, claim=claim)
 
 
 def _target_record(*, target_uuid: uuid.UUID, folder: Path, name: str, kind: str, stats: Mapping[str, FileStats],
-                   provenance: dict, source_label: str, user, **source: int) -> AlignmentTarget:
+                   provenance: dict, source_label: str, user,
+                   claim: Callable[[AlignmentTarget], None] | None = None, **source: int) -> AlignmentTarget:
     try:
         target_files_publish(folder, {n: s.sha256 for n, s in stats.items()})  # to the bucket, if there is one
         with transaction.atomic():
@@ -303,8 +310,10 @@ def _target_record(*, target_uuid: uuid.UUID, folder: Path, name: str, kind: str
                            rows=stats[n].rows)
                 for n in sorted(stats)
             ])
+            if claim is not None:
+                claim(target)
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        target_files_discard(folder)
         raise
     return target
 

@@ -20,7 +20,8 @@ from training.selectors import TimelineTrends
 class TimelineTrendsApi(APIView):
     """For a timeline target, per wave: the population's value vector (ProgressGym's 19 dimensions,
     each in [0, 1], with 95 % bootstrap intervals; null when nobody answered the value survey in that
-    wave); per finished tracker run (method progress): its model's vector after each step and the gap,
+    wave); per finished tracker run (method progress): its model's vector after each step with its 95 %
+interval (bootstrap over survey items; null for runs that did not record one) and the gap,
     population minus tracker, per dimension (null where either is missing). Runs still training are
     listed under `unfinished`."""
 
@@ -44,8 +45,8 @@ def trends_json(trends: TimelineTrends) -> dict:
                    "population": None if w.mean is None else {"mean": w.mean, "low": w.low, "high": w.high}}
                   for w in trends.waves],
         "trackers": [{"run": t.run_id, "tracker": t.tracker,
-                      "steps": [{"step": w.step, "vector": v, "gap": g}
-                                for w, v, g in zip(trends.waves, t.vectors, t.gaps)]}
+                      "steps": [{"step": w.step, "vector": v, "low": low, "high": high, "gap": g}
+                                for w, v, low, high, g in zip(trends.waves, t.vectors, t.lows, t.highs, t.gaps)]}
                      for t in trends.trackers],
         "unfinished": [{"run": run.pk, "tracker": run.config.get("tracker", ""), "status": run.status}
                        for run in trends.unfinished],

@@ -2,7 +2,8 @@
 
 One dimension of the value vector over a timeline's steps: the population's value per wave with
 its interval (a band where consecutive waves have one, and an error bar at each wave), each
-tracker's value per step as a line, and, in a second panel under it, the gap (population minus
+tracker's value per step as a line (with a whisker at each point for the model's own interval, where
+the run recorded one), and, in a second panel under it, the gap (population minus
 tracker) per step as bars. Values lie in [0, 1] (ProgressGym's range), so the upper panel's scale is
 fixed; the gap panel is symmetric around zero and sized to the largest gap. A missing value (a wave
 nobody answered the survey in, a step a tracker has no vector for) breaks the line there.
@@ -47,10 +48,12 @@ class Population:
 @dataclass(frozen=True)
 class Series:
     """One tracker: `key` is the caller's (passed through to its line and bars), `values` and `gaps`
-    have one entry per step."""
+    have one entry per step, and so have `lows` and `highs` (the model's interval) when given."""
     key: Any
     values: Sequence[Value]
     gaps: Sequence[Value]
+    lows: Sequence[Value] = ()
+    highs: Sequence[Value] = ()
 
 
 @dataclass(frozen=True)
@@ -69,11 +72,28 @@ class Interval:
 
 
 @dataclass(frozen=True)
+class Whisker:
+    """A tracker's interval at one step: a vertical line from low to high, with short caps."""
+    x: float
+    low: float
+    high: float
+    cap_left: float
+    cap_right: float
+
+    @property
+    def path(self) -> str:
+        """SVG path data: the stem, then a cap at each end."""
+        return (f"M{self.x:g},{self.low:g} V{self.high:g} M{self.cap_left:g},{self.low:g} H{self.cap_right:g} "
+                f"M{self.cap_left:g},{self.high:g} H{self.cap_right:g}")
+
+
+@dataclass(frozen=True)
 class Line:
     key: Any
     colour: int  # the tracker's place in the legend, modulo COLOURS
     path: str  # SVG path data; "" when the tracker has fewer than two points in a row
     points: tuple[tuple[float, float], ...]
+    whiskers: tuple[Whisker, ...] = ()  # steps where the tracker has a value and both ends of its interval
 
 
 @dataclass(frozen=True)
@@ -145,10 +165,15 @@ def trend_chart(*, steps: Sequence[str], population: Sequence[Population | None]
     present = [p if p is not None and p.mean is not None else None for p in population]
     intervals = tuple(Interval(x(t), y(_or(p.low, p.mean)), y(_or(p.high, p.mean)), y(p.mean))
                       for t, p in enumerate(present) if p is not None and p.mean is not None)
+    cap = min(slot * 0.08, 4.0)  # half a whisker cap's width
     lines = []
     for i, series in enumerate(trackers):
         points = [None if v is None else (x(t), y(v)) for t, v in enumerate(series.values)]
-        lines.append(Line(series.key, i % COLOURS, path(points), tuple(p for p in points if p is not None)))
+        whiskers = tuple(Whisker(x(t), y(low), y(high), round(x(t) - cap, 1), round(x(t) + cap, 1))
+                         for t, (v, low, high) in enumerate(zip(series.values, series.lows, series.highs))
+                         if v is not None and low is not None and high is not None)
+        lines.append(Line(series.key, i % COLOURS, path(points), tuple(p for p in points if p is not None),
+                          whiskers))
     return TrendChart(
         width=size.width, height=int(gaps_bottom + size.bottom), font=size.font, left=left, right=right,
         values_top=values_top, values_bottom=values_bottom, gaps_top=gaps_top, gaps_zero=gaps_zero,

@@ -4,7 +4,6 @@ The section sits on each campaign's values page (`views.values.campaign_values`)
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from chorus.dashboard.access import staff_member_required
 from elicitation.models import BorderlinePair, Campaign
 from elicitation.selectors.dedup import dedup_mode
 from elicitation.services.dedup import borderline_decide, judge_calibration_request

@@ -50,7 +50,8 @@ def _freeze_choices() -> dict:
 
 @staff_member_required
 def targets_new(request: HttpRequest) -> HttpResponse:
-    form = {"kind": request.GET.get("kind", AlignmentTarget.Kind.CONSTITUTION), "name": "", "source": "",
+    form = {"kind": request.GET.get("kind", AlignmentTarget.Kind.CONSTITUTION), "name": "",
+            "source": request.GET.get("source", ""),
             "extra_prompts": "", "min_pairs_per_user": "1"}
     errors: dict[str, list[str]] = {}
     if request.method == "POST":

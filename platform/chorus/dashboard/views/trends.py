@@ -42,14 +42,16 @@ def _chart(trends: TimelineTrends, i: int, size: Size) -> TrendChart:
         steps=[f"W{w.wave}" for w in trends.waves],
         population=[None if w.mean is None else Population(w.mean[i], _at(w.low, i), _at(w.high, i))
                     for w in trends.waves],
-        trackers=[Series(t, [_at(v, i) for v in t.vectors], [_at(g, i) for g in t.gaps]) for t in trends.trackers],
+        trackers=[Series(t, [_at(v, i) for v in t.vectors], [_at(g, i) for g in t.gaps],
+                         [_at(v, i) for v in t.lows], [_at(v, i) for v in t.highs]) for t in trends.trackers],
         size=size)
 
 
 def _table(trends: TimelineTrends, i: int) -> list[dict]:
-    """Per wave: the population's value and interval, and each tracker's value and gap."""
+    """Per wave: the population's value and interval, and each tracker's value, interval and gap."""
     return [{"wave": w, "mean": _at(w.mean, i), "low": _at(w.low, i), "high": _at(w.high, i),
-             "trackers": [(t, _at(t.vectors[k], i), _at(t.gaps[k], i)) for t in trends.trackers]}
+             "trackers": [(t, _at(t.vectors[k], i), _at(t.lows[k], i), _at(t.highs[k], i), _at(t.gaps[k], i))
+                          for t in trends.trackers]}
             for k, w in enumerate(trends.waves)]
 
 
