@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
+from training.chance import HeldOutVerdict, held_out_verdict
 from training.models import AlignmentTarget, ModelArtifact, PreferenceImport, RunMetric, TargetFile, TrainingRun
 from training.progress.items import DIMENSION_LABELS, DIMENSIONS
 from training.storage import target_file_local
@@ -67,9 +68,31 @@ def run_metrics(*, run: TrainingRun, name: str | None = None) -> QuerySet[RunMet
     return points.filter(values__has_key=name) if name else points
 
 
-def model_list_for_api(**filters) -> QuerySet[ModelArtifact]:
-    """Models with their target and run, without the model card or the run's log; `filters` are lookups."""
+def model_list(**filters) -> QuerySet[ModelArtifact]:
+    """Models, newest first, with their target and run, without the model card or the run's log;
+    `filters` are lookups. The dashboard's models list and GET /api/v1/models/ both read this."""
     return ModelArtifact.objects.select_related("target", "run").defer("model_card", "run__log").filter(**filters)
+
+
+@dataclass(frozen=True)
+class ModelHeadline:
+    """What a list of models says of each: its size, and its headline result. A tracker (method
+    progress) is scored by PG-Follow and PG-Predict, not held-out accuracy, so it has `tracking`
+    and no `held_out`; any other model has `held_out` (None when its run measured none)."""
+    size_bytes: int
+    finished_at: datetime | None
+    held_out: HeldOutVerdict | None
+    tracking: list[dict] | None  # run_tracking's scores: key, label, tracker, baseline
+
+
+def model_headline(*, artifact: ModelArtifact) -> ModelHeadline:
+    """From the row and its run alone (model_list selects the run), so no query per model."""
+    tracking = run_tracking(run=artifact.run)
+    return ModelHeadline(
+        size_bytes=sum(int(f.get("size_bytes", 0)) for f in artifact.files),
+        finished_at=artifact.run.finished_at or artifact.created_at,
+        held_out=None if tracking else held_out_verdict(artifact.metrics, artifact.run.summary or {}),
+        tracking=tracking["scores"] if tracking else None)
 
 
 def model_detail_queryset() -> QuerySet[ModelArtifact]:

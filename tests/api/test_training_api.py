@@ -301,3 +301,33 @@ def test_freezing_a_timeline_and_its_refusals(everything, scripted_llm):
         response = everything.post("/api/v1/targets/freeze/", {"name": "t", **body}, format="json")
         assert response.status_code == 400, body
         assert words in response.json()["error"]["fields"]["timeline_campaign"][0], body
+
+
+def test_models_list_carries_the_dashboard_lists_headline(everything, client, staff_user, base_model, dispatched):
+    """The API list and the dashboard's models list read one selector and say the same of each model."""
+    from django.template.defaultfilters import filesizeformat
+    from django.urls import reverse
+
+    client.force_login(staff_user)
+    target = toy_target()
+    chance = model_publish(target=target, base_model=base_model, metrics={"eval_accuracy": 0.55},
+                           summary={"held_out_pairs": 20})
+    tracker = model_publish(target=target, base_model=base_model, metrics={"pg_follow": 0.9, "pg_predict": 0.8},
+                            summary={"tracker": "lifelong", "tracking": {"rows": []}})
+    listed = {m["id"]: m for m in everything.get("/api/v1/models/").json()["results"]}
+    held_out = listed[chance.pk]["held_out"]
+    assert (held_out["pairs"], held_out["better_than_chance"], listed[chance.pk]["tracking"]) == (20, False, None)
+    assert listed[tracker.pk]["held_out"] is None
+    assert {s["key"]: s["tracker"] for s in listed[tracker.pk]["tracking"]} == {
+        "pg_follow": 0.9, "pg_predict": 0.8, "pg_coevolve": None}
+    page = client.get(reverse("dashboard:models_list")).content.decode()
+    for artifact in (chance, tracker):
+        row = page.split(f'data-model="{artifact.pk}"')[1].split("</tr>")[0]
+        api = listed[artifact.pk]
+        assert api["size_bytes"] == sum(f["size_bytes"] for f in artifact.files)
+        assert filesizeformat(api["size_bytes"]) in row
+        finished = TrainingRun.objects.get(pk=artifact.run_id).finished_at
+        assert api["finished_at"] == finished.isoformat().replace("+00:00", "Z")
+        assert f'datetime="{finished.isoformat()}"' in row
+        assert api["method"] in row and api["base_model"] in row and api["target"]["name"] in row
+    assert 'data-headline="not-better"' in page and 'data-headline="tracking"' in page

@@ -34,7 +34,7 @@ def toy_target(*, name: str = "Toy constitution") -> AlignmentTarget:
 
 
 def model_publish(*, target: AlignmentTarget, base_model: Path, folder: Path | None = None,
-                  metrics: dict | None = None) -> ModelArtifact:
+                  metrics: dict | None = None, summary: dict | None = None) -> ModelArtifact:
     """A salmon run on `target` that 'trained' the model in `folder` (copied in as its output).
     Callers replace training.services.runs._dispatch so nothing reaches the broker."""
     run = run_services.run_create(target=target, method="salmon", base_model=str(base_model), config={})
@@ -53,7 +53,7 @@ def model_publish(*, target: AlignmentTarget, base_model: Path, folder: Path | N
     artifact_path = storage_publish(staging, model_dir(run.uuid), files)
     shutil.rmtree(staging, ignore_errors=True)
     artifact = run_services.run_succeed(
-        claim=run_services.Claim(run.pk, run.attempt), metrics=metrics or {"train_accuracy": 0.75}, summary={},
+        claim=run_services.Claim(run.pk, run.attempt), metrics=metrics or {"train_accuracy": 0.75}, summary=summary or {},
         artifact_path=artifact_path, files=files, model_card=card,
     )
     assert artifact is not None

@@ -228,3 +228,61 @@ def test_freeze_a_timeline_from_the_form_and_its_refusal(staff, scripted_llm):
     html = staff.get(done["Location"]).content.decode()
     assert 'data-file="steps.jsonl"' in html and 'data-file="preferences.jsonl"' in html
     assert "progress" in html  # the trackers are offered for it
+
+
+def test_models_list_shows_each_models_headline_newest_first_with_flat_queries(
+        staff, toy_target, tiny_model_dir, sent, settings, tmp_path, django_assert_max_num_queries):
+    from tests.support.artifacts import model_publish
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    url = reverse("dashboard:models_list")
+    empty = staff.get(url).content.decode()
+    assert 'id="no-models"' in empty and reverse("dashboard:runs_new") in empty  # says how to get one
+
+    def publish(**kwargs):
+        return model_publish(target=toy_target, base_model=tiny_model_dir, **kwargs)
+
+    better = publish(metrics={"eval_accuracy": 0.95}, summary={"held_out_pairs": 200})
+    chance = publish(metrics={"eval_accuracy": 0.55}, summary={"held_out_pairs": 20})
+    unmeasured = publish(metrics={"train_accuracy": 0.9})
+    tracker = publish(metrics={"pg_follow": 0.91, "pg_predict": 0.87, "eval_accuracy": 0.2},
+                      summary={"tracker": "lifelong", "held_out_pairs": 50, "tracking": {"ahead": 1, "rows": []}})
+    with django_assert_max_num_queries(8) as few:
+        html = staff.get(url).content.decode()
+    rows = html.split('data-model="')[1:]
+    assert [int(r.split('"')[0]) for r in rows] == [tracker.pk, unmeasured.pk, chance.pk, better.pk]  # newest first
+    row = dict(zip([tracker.pk, unmeasured.pk, chance.pk, better.pk], rows))
+    assert 'data-headline="better"' in row[better.pk] and "0.95 on 200 pairs" in row[better.pk]
+    assert 'data-headline="not-better"' in row[chance.pk] and "Not better than chance" in row[chance.pk]
+    assert 'data-headline="unmeasured"' in row[unmeasured.pk] and "No held-out result" in row[unmeasured.pk]
+    # A tracker is scored by PG-Follow and PG-Predict, never by a held-out accuracy it may carry.
+    assert 'data-headline="tracking"' in row[tracker.pk] and "chance" not in row[tracker.pk]
+    assert 'data-score="pg_follow">0.910' in row[tracker.pk] and 'data-score="pg_predict">0.870' in row[tracker.pk]
+    for artifact in (better, tracker):
+        size = sum(f["size_bytes"] for f in artifact.files)
+        assert reverse("dashboard:models_detail", args=[artifact.pk]) in row[artifact.pk]
+        assert reverse("dashboard:models_download", args=[artifact.pk]) in row[artifact.pk]
+        assert f"{size}\xa0bytes" in row[artifact.pk] and str(tiny_model_dir) in row[artifact.pk]
+        assert toy_target.name in row[artifact.pk] and ">salmon<" in row[artifact.pk]
+
+    for _ in range(4):
+        publish()
+    with django_assert_max_num_queries(len(few.captured_queries)):  # eight models: as many queries as four
+        assert staff.get(url).content.decode().count('data-model="') == 8
+    assert reverse("dashboard:models_list") in staff.get(reverse("dashboard:targets_list")).content.decode()
+
+
+def test_models_list_pages_through_older_models(staff, toy_target, tiny_model_dir, sent, settings, tmp_path,
+                                                 monkeypatch):
+    from chorus.dashboard.views import training as views
+    from tests.support.artifacts import model_publish
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    monkeypatch.setattr(views, "MODELS_PER_PAGE", 2)
+    made = [model_publish(target=toy_target, base_model=tiny_model_dir) for _ in range(3)]
+    url = reverse("dashboard:models_list")
+    first = staff.get(url).content.decode()
+    second = staff.get(url, {"page": 2}).content.decode()
+    assert f'data-model="{made[2].pk}"' in first and f'data-model="{made[0].pk}"' not in first
+    assert f'data-model="{made[0].pk}"' in second and "Page 2 of 2" in second and 'rel="prev"' in second
+    assert 'rel="next"' in first and "3 models" in first

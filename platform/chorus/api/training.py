@@ -406,6 +406,13 @@ class ModelFileOutput(serializers.Serializer):
     url = serializers.URLField(help_text="download (Hub-compatible; Range requests supported)")
 
 
+class TrackingScoreOutput(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    tracker = serializers.FloatField(allow_null=True)
+    baseline = serializers.FloatField(allow_null=True, help_text="the untrained base model's")
+
+
 class ModelOutput(serializers.Serializer):
     id = serializers.IntegerField()
     uuid = serializers.UUIDField()
@@ -419,6 +426,31 @@ class ModelOutput(serializers.Serializer):
     target_redacted_after_training = serializers.SerializerMethodField(
         help_text="a withdrawal removed rows from the target after this model's run started; models are not retrained")
     created_at = serializers.DateTimeField()
+    finished_at = serializers.SerializerMethodField(help_text="when its run finished")
+    size_bytes = serializers.SerializerMethodField(help_text="its files together")
+    held_out = serializers.SerializerMethodField(
+        help_text="held-out accuracy against chance; null for trackers and for runs that measured none")
+    tracking = serializers.SerializerMethodField(
+        help_text="a tracker's (method progress) PG-Follow, PG-Predict, PG-Coevolve; null for other models")
+
+    def _headline(self, artifact) -> selectors.ModelHeadline:
+        return selectors.model_headline(artifact=artifact)  # plain Python on the row and its run
+
+    @extend_schema_field(serializers.DateTimeField())
+    def get_finished_at(self, artifact) -> str:
+        return serializers.DateTimeField().to_representation(self._headline(artifact).finished_at)
+
+    def get_size_bytes(self, artifact) -> int:
+        return self._headline(artifact).size_bytes
+
+    @extend_schema_field(HeldOutOutput(allow_null=True))
+    def get_held_out(self, artifact) -> dict | None:
+        verdict = self._headline(artifact).held_out
+        return HeldOutOutput(verdict).data if verdict else None
+
+    @extend_schema_field(TrackingScoreOutput(many=True, allow_null=True))
+    def get_tracking(self, artifact) -> list[dict] | None:
+        return self._headline(artifact).tracking
 
     @extend_schema_field(ModelHubOutput)
     def get_hub(self, artifact) -> dict:
@@ -473,7 +505,7 @@ class ModelListApi(_ModelApi, ListAPIView):
         filters = ModelFilter(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         lookups = {("target_id" if k == "target" else k): v for k, v in filters.validated_data.items()}
-        return selectors.model_list_for_api(**lookups)
+        return selectors.model_list(**lookups)
 
 
 class ModelDetailApi(_ModelApi, RetrieveAPIView):

@@ -75,6 +75,7 @@ urlpatterns = [
     path("runs/new/", training.runs_new, name="runs_new"),
     path("runs/<int:run_id>/", training.runs_detail, name="runs_detail"),
     path("runs/<int:run_id>/cancel/", training.runs_cancel, name="runs_cancel"),
+    path("models/", training.models_list, name="models_list"),
     path("models/<int:model_id>/", training.models_detail, name="models_detail"),
     path("models/<int:model_id>/download/", training.models_download, name="models_download"),
     path("models/<int:model_id>/files/<path:name>", training.models_file, name="models_file"),

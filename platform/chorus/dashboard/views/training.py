@@ -4,7 +4,7 @@ Targets: list, freeze (from a published constitution version, a moral-graph snap
 campaign's judged comparisons), detail.
 Runs: new (method, base model, config fields with help), detail with a live fragment (progress,
 loss curve as server-drawn SVG, log) that htmx polls while the run is unfinished, cancel.
-Models: metrics, model card, files with sha256, downloads and a copy-paste loading snippet.
+Models: a list of every trained model with its headline result, paginated; each model's metrics, model card, files with sha256, downloads and a copy-paste loading snippet.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
@@ -213,6 +214,20 @@ def loss_curve(points: list[tuple[int, float]], *, width: int = 560, height: int
     return {"width": width, "height": height, "pad": pad, "points": " ".join(xy(s, v) for s, v in points),
             "first_step": min(steps), "last_step": max(steps), "lo": lo, "hi": hi, "last": values[-1],
             "bottom": height - pad, "right": width - pad}
+
+
+MODELS_PER_PAGE = 25
+
+
+@staff_member_required
+@require_GET
+def models_list(request: HttpRequest) -> HttpResponse:
+    """Every trained model, newest first, each with its headline result (held-out accuracy against
+    chance, or a tracker's PG scores) and size; the same reads as GET /api/v1/models/."""
+    page = Paginator(selectors.model_list(), MODELS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "dashboard/models_list.html", {
+        "page": page, "rows": [(a, selectors.model_headline(artifact=a)) for a in page],
+    })
 
 
 @staff_member_required
