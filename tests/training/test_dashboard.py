@@ -286,3 +286,38 @@ def test_models_list_pages_through_older_models(staff, toy_target, tiny_model_di
     assert f'data-model="{made[2].pk}"' in first and f'data-model="{made[0].pk}"' not in first
     assert f'data-model="{made[0].pk}"' in second and "Page 2 of 2" in second and 'rel="prev"' in second
     assert 'rel="next"' in first and "3 models" in first
+
+
+def test_the_run_form_says_why_no_run_can_start_instead_of_offering_the_form(staff, toy_target, tiny_model_dir,
+                                                                             sent, scripted_llm):
+    from tests.factories import CampaignFactory
+    from tests.support.comparisons import judge, person
+    from training.services.targets import target_freeze_preference_population
+
+    url = reverse("dashboard:runs_new")
+    none = staff.get(url, {"method": "pal"}).content.decode()
+    assert 'id="no-targets"' in none and "Queue the run" not in none and 'name="config.' not in none
+    assert "none is frozen yet" in none
+    assert f'{reverse("dashboard:targets_new")}?kind=preference_population' in none
+    assert reverse("dashboard:targets_import") in none  # preference populations can also be imported
+    timeline = staff.get(url, {"method": "progress"}).content.decode()
+    assert f'{reverse("dashboard:targets_new")}?kind=timeline' in timeline
+    assert reverse("dashboard:targets_import") not in timeline
+    # The form is there when a target fits.
+    assert "Queue the run" in staff.get(url, {"method": "salmon"}).content.decode()
+
+    # A frozen target that cannot be used (PAL needs pairs from several people) is named with the reason.
+    campaign = CampaignFactory(title="Prefs")
+    judge(person(campaign, system="Be brief."), scripted_llm, prompt="P1", choice="a")
+    prefs = target_freeze_preference_population(name="prefs", campaign_id=campaign.pk, min_pairs_per_user=1)
+    unusable = staff.get(url, {"method": "pal"}).content.decode()
+    assert "Queue the run" not in unusable and f'data-target="{prefs.pk}"' in unusable
+    assert "PAL needs pairs from at least" in unusable
+
+    # Posted anyway, the page and the service refuse it with the reason, and nothing is queued.
+    for fields, words in (({}, "No target pal can train from is frozen yet"),
+                          ({"target": prefs.pk}, "PAL needs pairs from at least"),
+                          ({"target": toy_target.pk}, "This method trains from preference_population targets")):
+        refused = staff.post(url, {"method": "pal", "base_model": str(tiny_model_dir), **fields})
+        assert refused.status_code == 400 and words in refused.content.decode(), fields
+    assert not TrainingRun.objects.exists() and sent == []

@@ -140,12 +140,15 @@ def runs_new(request: HttpRequest) -> HttpResponse:
     form = {"target": data.get("target", ""),
             "base_model": data.get("base_model", base_models[0].path if base_models else ""),
             "config": {f.name: data.get(f"config.{f.name}", "") for f in fields}}
+    targets = [(t, run_target_problem(target=t, method=method)) for t in selectors.target_list().filter(kind__in=kinds)]
+    trainable = any(not problem for _, problem in targets)  # else the page says why instead of offering the form
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         config = {name: value for name, value in form["config"].items() if value != ""}
         try:
             if chosen is None:
-                raise ValidationError({"target": "Choose a target."})
+                raise ValidationError({"target": "Choose a target." if trainable else
+                                       f"No target {method} can train from is frozen yet; freeze or import one first."})
             run = run_create(target=chosen, method=method, base_model=form["base_model"], config=config,
                              user=request.user)
         except ValidationError as exc:
@@ -162,7 +165,9 @@ def runs_new(request: HttpRequest) -> HttpResponse:
         "methods": [(name, ", ".join(AlignmentTarget.Kind(k).label for k in method_module(name).TARGET_KINDS))
                     for name in method_names()],
         "fields": [(f, form["config"][f.name], errors.get(f"config.{f.name}")) for f in fields],
-        "targets": [(t, run_target_problem(target=t, method=method)) for t in selectors.target_list().filter(kind__in=kinds)],
+        "targets": targets, "trainable": trainable,
+        "freeze_links": [(AlignmentTarget.Kind(k).label, k) for k in kinds],
+        "importable": AlignmentTarget.Kind.PREFERENCE_POPULATION in kinds,
         "base_models": base_models,
     }, status=400 if errors and request.method == "POST" else 200)
 
