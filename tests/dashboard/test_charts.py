@@ -104,3 +104,26 @@ def test_both_sizes_fit_every_mark_inside_the_picture():
         ys = [y for _, y in c.lines[0].points] + [b.y for b in c.gap_bars] + [b.y + b.height for b in c.gap_bars]
         assert all(c.left <= x <= c.right for x in xs) and all(0 <= y <= c.gaps_bottom < c.height for y in ys)
         assert c.values_bottom < c.gaps_top
+
+
+def test_whiskers_of_several_trackers_at_one_step_stand_apart_around_it_and_lines_stay_on_it():
+    population = [Population(0.5, 0.4, 0.6)] * 3
+    interval = {"lows": [0.4, 0.4, 0.4], "highs": [0.6, 0.6, 0.6]}
+    c = chart(population, Series("a", [0.5] * 3, [0.0] * 3, **interval), Series("b", [0.5] * 3, [0.0] * 3),
+              Series("c", [0.5] * 3, [0.0] * 3, **interval), Series("d", [0.5] * 3, [0.0] * 3, **interval))
+    # Three trackers with intervals, slots of 80: min(80 * 0.5 / 3, 6) = 6 apart, centred on each step;
+    # caps 0.4 * 6 = 2.4 wide each side, so neighbouring caps never touch.
+    assert [[w.x for w in line.whiskers] for line in c.lines] == [
+        [74.0, 154.0, 234.0], [], [80.0, 160.0, 240.0], [86.0, 166.0, 246.0]]
+    first = c.lines[0].whiskers[0]
+    assert (first.cap_left, first.cap_right) == (71.6, 76.4) and first.path.startswith("M74,70 V50 M71.6,70 H76.4")
+    assert all(line.points[0] == (80.0, 60.0) for line in c.lines)  # the lines and dots stay on the step
+    # Narrow slots (9 steps over 240: 26.7 each) keep all the whiskers within the middle half of the slot.
+    def whiskers_x(trackers: int) -> list[float]:
+        c = chart([Population(0.5, 0.4, 0.6)] * 9, *(Series(k, [0.5] * 9, [0.0] * 9, lows=[0.4] * 9, highs=[0.6] * 9)
+                                                    for k in range(trackers)))
+        return [line.whiskers[0].x for line in c.lines]
+
+    assert whiskers_x(2) == [50.3, 56.3]  # 6 apart around 53.3, the first step
+    seven = whiskers_x(7)
+    assert seven[-1] - seven[0] <= 26.7 / 2 and seven == sorted(seven) and len(set(seven)) == 7

@@ -50,10 +50,13 @@ def test_pal_on_a_one_person_target_is_refused_in_the_form_with_the_reason(staff
     page.goto(f"{live_server.url}/dashboard/runs/new/?method=pal&target={target.pk}")
     expect(page.locator("#target-error")).to_contain_text("PAL needs pairs from at least 2 people; one person v1 "
                                                           "holds pairs from 1")
-    expect(page.locator(f'#target option[value="{target.pk}"]')).to_be_disabled()
+    # The only target cannot be used, so the page says why and where to make one, instead of the form.
+    expect(page.locator(f'#no-targets [data-target="{target.pk}"]')).to_contain_text("PAL needs pairs from at least 2")
+    expect(page.get_by_role("link", name="Freeze a preference population")).to_be_visible()
+    expect(page.get_by_role("button", name="Queue the run")).to_have_count(0)
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
     response = page.request.post(f"{live_server.url}/dashboard/runs/new/", form={
-        "method": "pal", "target": str(target.pk), "base_model": str(tiny_model_dir),
-        "csrfmiddlewaretoken": page.locator("form.card input[name=csrfmiddlewaretoken]").input_value()})
+        "method": "pal", "target": str(target.pk), "base_model": str(tiny_model_dir), "csrfmiddlewaretoken": csrf})
     assert response.status == 400 and "PAL needs pairs from at least 2 people" in response.text()
     assert not TrainingRun.objects.exists()
 

@@ -3,7 +3,7 @@
 One dimension of the value vector over a timeline's steps: the population's value per wave with
 its interval (a band where consecutive waves have one, and an error bar at each wave), each
 tracker's value per step as a line (with a whisker at each point for the model's own interval, where
-the run recorded one), and, in a second panel under it, the gap (population minus
+the run recorded one; several trackers' whiskers at one step stand a little apart), and, in a second panel under it, the gap (population minus
 tracker) per step as bars. Values lie in [0, 1] (ProgressGym's range), so the upper panel's scale is
 fixed; the gap panel is symmetric around zero and sized to the largest gap. A missing value (a wave
 nobody answered the survey in, a step a tracker has no vector for) breaks the line there.
@@ -165,11 +165,12 @@ def trend_chart(*, steps: Sequence[str], population: Sequence[Population | None]
     present = [p if p is not None and p.mean is not None else None for p in population]
     intervals = tuple(Interval(x(t), y(_or(p.low, p.mean)), y(_or(p.high, p.mean)), y(p.mean))
                       for t, p in enumerate(present) if p is not None and p.mean is not None)
-    cap = min(slot * 0.08, 4.0)  # half a whisker cap's width
+    offsets, cap = _whisker_dodge(trackers, slot)
     lines = []
     for i, series in enumerate(trackers):
         points = [None if v is None else (x(t), y(v)) for t, v in enumerate(series.values)]
-        whiskers = tuple(Whisker(x(t), y(low), y(high), round(x(t) - cap, 1), round(x(t) + cap, 1))
+        whiskers = tuple(Whisker(round(x(t) + offsets[i], 1), y(low), y(high), round(x(t) + offsets[i] - cap, 1),
+                                 round(x(t) + offsets[i] + cap, 1))
                          for t, (v, low, high) in enumerate(zip(series.values, series.lows, series.highs))
                          if v is not None and low is not None and high is not None)
         lines.append(Line(series.key, i % COLOURS, path(points), tuple(p for p in points if p is not None),
@@ -188,6 +189,22 @@ def trend_chart(*, steps: Sequence[str], population: Sequence[Population | None]
         lines=tuple(lines),
         gap_bars=_gap_bars(trackers, x=x, slot=slot, zero=gaps_zero, half=(gaps_bottom - gaps_top) / 2, limit=limit),
     )
+
+
+def _whisker_dodge(trackers: Sequence[Series], slot: float) -> tuple[list[float], float]:
+    """Each tracker's sideways offset for its whiskers, and half a cap's width. Trackers with intervals
+    share a step: their whiskers stand side by side around it, in legend order, a few pixels apart
+    (at most 6, and within half the slot), so overlapping intervals stay apart. One tracker
+    with intervals stays on the step; its line and dots always do."""
+    cap = min(slot * 0.08, 4.0)
+    with_intervals = [i for i, series in enumerate(trackers) if series.lows and series.highs]
+    offsets = [0.0] * len(trackers)
+    if len(with_intervals) < 2:
+        return offsets, cap
+    apart = min(slot * 0.5 / len(with_intervals), 6.0)
+    for place, i in enumerate(with_intervals):
+        offsets[i] = (place - (len(with_intervals) - 1) / 2) * apart
+    return offsets, min(cap, apart * 0.4)  # caps narrower than the gap between whiskers
 
 
 def gap_scale(values: Sequence[float]) -> float:
