@@ -434,7 +434,11 @@ class ModelOutput(serializers.Serializer):
         help_text="a tracker's (method progress) PG-Follow, PG-Predict, PG-Coevolve; null for other models")
 
     def _headline(self, artifact) -> selectors.ModelHeadline:
-        return selectors.model_headline(artifact=artifact)  # plain Python on the row and its run
+        """Once per model for its four fields (plain Python on the row and its run, no query)."""
+        cached = getattr(artifact, "_headline", None)
+        if cached is None:
+            cached = artifact._headline = selectors.model_headline(artifact=artifact)
+        return cached
 
     @extend_schema_field(serializers.DateTimeField())
     def get_finished_at(self, artifact) -> str:

@@ -241,12 +241,13 @@ def models_detail(request: HttpRequest, model_id: int) -> HttpResponse:
     artifact = selectors.model_get(model_id=model_id)
     if artifact is None:
         raise Http404("No such model.")
+    headline = selectors.model_headline(artifact=artifact)  # as the models list says it
     return render(request, "dashboard/models_detail.html", {
         "artifact": artifact,
         "folder": object_store.describe(artifact.path) if object_store.enabled() else Path(settings.MEDIA_ROOT) / artifact.path,
         "metrics": sorted(artifact.metrics.items()), "usage": method_module(artifact.method).USAGE,
         "redacted_after_training": selectors.model_redactions_after_training(artifact=artifact),
-        "held_out": held_out_verdict(artifact.metrics, artifact.run.summary),
+        "headline": headline, "held_out": headline.held_out,
     })
 
 
