@@ -4,7 +4,8 @@ Targets: list, freeze (from a published constitution version, a moral-graph snap
 campaign's judged comparisons), detail.
 Runs: new (method, base model, config fields with help), detail with a live fragment (progress,
 loss curve as server-drawn SVG, log) that htmx polls while the run is unfinished, cancel.
-Models: a list of every trained model with its headline result, paginated; each model's metrics, model card, files with sha256, downloads and a copy-paste loading snippet.
+Models: a paginated list of every trained model with its headline result; each model's metrics,
+model card, files with sha256, downloads and a copy-paste loading snippet.
 """
 from __future__ import annotations
 
