@@ -39,7 +39,8 @@ def arguments(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", required=True, type=Path, help="JSONL (or .jsonl.gz) of {user, prompt, chosen, rejected}")
     parser.add_argument("--users", required=True, type=Path, help="CSV of user, objective (helpful or harmless)")
-    parser.add_argument("--model", default="smollm2", help="smollm2 (the bundled model, default) or a HF folder")
+    parser.add_argument("--model", default="smollm2",
+                        help="smollm2 (the bundled model, default), minilm (reward models only) or a HF folder")
     parser.add_argument("--rows", type=int, default=800, help="training pairs per seed")
     parser.add_argument("--eval-rows", type=int, default=150, help="held-out pairs per group and seed")
     parser.add_argument("--batch", type=int, default=8, help="pairs per step")
