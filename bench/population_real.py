@@ -337,17 +337,17 @@ def select(pairs: Sequence[PrefPair], source: FeatureSource, *, seeds: Sequence[
         feats = features_for(source, seed, split)
         fit, val = inner_split(split.train)
         bt = fit_bt(feats, fit, l2=settings.bt_l2)
-        scores["bt"][f"l2 {settings.bt_l2:g}"].append(pooled(_per_person(val, lambda _, own: margin_accuracy(bt.margins(feats, own)))))
+        scores["bt"][f"l2 {settings.bt_l2:g}"].append(pooled(_per_person(val, lambda _, own, bt=bt, feats=feats: margin_accuracy(bt.margins(feats, own)))))
         for name, change in CANDIDATES["pal"].items():
             config = replace(settings.pal, **change, seed=seed)
             scorer = _scorer(pal.PalScorer, pal.fit_population(feats.matrix, feats.index, fit, config=config), feats)
             scores["pal"].setdefault(name, []).append(
-                pooled(_per_person(val, lambda u, own: scorer.pair_accuracy(scorer.weights_of(u), own))))
+                pooled(_per_person(val, lambda u, own, s=scorer: s.pair_accuracy(s.weights_of(u), own))))
         for name, change in CANDIDATES["vpl"].items():
             config = replace(settings.vpl, **change, seed=seed)
             scorer = _scorer(vpl.VplScorer, vpl.fit_population(feats.matrix, feats.index, fit, config=config), feats)
             scores["vpl"].setdefault(name, []).append(
-                pooled(_per_person(val, lambda u, own: scorer.pair_accuracy(scorer.latent_of(u), own))))
+                pooled(_per_person(val, lambda u, own, s=scorer: s.pair_accuracy(s.latent_of(u), own))))
     return scores
 
 

@@ -143,11 +143,20 @@ class SplitEncoder:
         pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)  # (B, H)
         return torch.nn.functional.normalize(pooled, dim=-1)
 
+    def length(self, text: str) -> int:
+        return len(self.states[text_key(text)])
+
     def vectors(self, texts: Sequence[str], *, batch_size: int = 64) -> Any:
+        """Batches of texts of similar length (little padding), in the order given."""
         import torch
 
+        order = sorted(range(len(texts)), key=lambda i: self.length(texts[i]))
+        out = torch.empty(len(texts), self.model.config.hidden_size)
         with torch.no_grad():
-            return torch.cat([self.embed(texts[s : s + batch_size]) for s in range(0, len(texts), batch_size)])
+            for s in range(0, len(order), batch_size):
+                rows = order[s : s + batch_size]
+                out[torch.tensor(rows)] = self.embed([texts[i] for i in rows])
+        return out
 
 
 # --- tuning ----------------------------------------------------------------------------------
@@ -158,6 +167,21 @@ class TuneLog:
     seconds_per_epoch: list[float]
     inner_accuracy: list[float]  # after each epoch (index 0: before tuning)
     kept_epoch: int
+
+
+def batches(pairs: Sequence[PrefPair], encoder: SplitEncoder, rng: random.Random, *, size: int = BATCH_PAIRS,
+            pool: int = 8) -> list[list[PrefPair]]:
+    """Random batches of pairs of similar length: shuffled, sorted by length within pools of
+    `pool` batches, cut, and the batches shuffled (a batch pads to its longest text)."""
+    order = list(pairs)
+    rng.shuffle(order)
+    out = []
+    for start in range(0, len(order), size * pool):
+        chunk = sorted(order[start : start + size * pool],
+                       key=lambda p: max(encoder.length(p.chosen), encoder.length(p.rejected)))
+        out += [chunk[s : s + size] for s in range(0, len(chunk), size)]
+    rng.shuffle(out)
+    return out
 
 
 def tune(encoder: SplitEncoder, train: Sequence[PrefPair], *, prototypes: int, seed: int, epochs: int | None = None,
@@ -201,10 +225,8 @@ def tune(encoder: SplitEncoder, train: Sequence[PrefPair], *, prototypes: int, s
     best = (history[0], 0, {k: v.clone() for k, v in top.state_dict().items()})
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
-        order = list(fit)
-        rng.shuffle(order)
-        for s in range(0, len(order), BATCH_PAIRS):
-            loss = -torch.nn.functional.logsigmoid(margins(order[s : s + BATCH_PAIRS])).mean()
+        for batch in batches(fit, encoder, rng):
+            loss = -torch.nn.functional.logsigmoid(margins(batch)).mean()
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
