@@ -348,6 +348,7 @@ def select(pairs: Sequence[PrefPair], source: FeatureSource, *, seeds: Sequence[
             scorer = _scorer(vpl.VplScorer, vpl.fit_population(feats.matrix, feats.index, fit, config=config), feats)
             scores["vpl"].setdefault(name, []).append(
                 pooled(_per_person(val, lambda u, own, s=scorer: s.pair_accuracy(s.latent_of(u), own))))
+        print(f"after seed {seed}:\n{selection_report(scores)}", file=sys.stderr, flush=True)
     return scores
 
 
