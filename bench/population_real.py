@@ -1,8 +1,8 @@
 """The personalised reward models on real people's preferences, against the rewards they must beat.
 
     .venv/bin/python bench/population_real.py --data ../shared/data/hh_hidden_context/dev.jsonl.gz \
-        --users ../shared/data/hh_hidden_context/dev_users.csv [--features minilm|smollm2|HF_FOLDER] \
-        [--seeds 3] [--json OUT]
+        --users ../shared/data/hh_hidden_context/dev_users.csv \
+        [--features minilm|minilm-tuned|minilm-tuned-bt|smollm2|HF_FOLDER] [--seeds 3] [--json OUT] [--select]
 
 Reads a JSONL file (optionally gzipped) of `{user, prompt, chosen, rejected}` rows. For each seed:
 
@@ -19,6 +19,11 @@ Reads a JSONL file (optionally gzipped) of `{user, prompt, chosen, rejected}` ro
    oracle score the same pairs.
 
 The users file is read for the oracle and the per-group rows only: PAL and VPL never see it.
+`--features minilm-tuned` fine-tunes MiniLM's top layer on each seed's training pairs alone
+(bench/tuned_features.py) and every method then trains on those features. `--select` only scores
+PAL's and VPL's candidate settings (CANDIDATES) on an inner validation slice of each seed's
+training pairs, to choose their settings without reading the held-out pairs.
+
 Figures are the mean over seeds with a 95% interval (Student t over seeds). Ties (chosen ==
 rejected) and rows with an empty field are counted and left out. Features are cached on disk
 (bench/text_features.py), so only the first run reads the texts.
