@@ -1,8 +1,8 @@
 """The personalised reward models on real people's preferences, against the rewards they must beat.
 
     .venv/bin/python bench/population_real.py --data ../shared/data/hh_hidden_context/dev.jsonl.gz \
-        --users ../shared/data/hh_hidden_context/dev_users.csv [--features minilm|smollm2|HF_FOLDER] \
-        [--seeds 3] [--json OUT]
+        --users ../shared/data/hh_hidden_context/dev_users.csv \
+        [--features minilm|minilm-tuned|minilm-tuned-bt|smollm2|HF_FOLDER] [--seeds 3] [--json OUT] [--select]
 
 Reads a JSONL file (optionally gzipped) of `{user, prompt, chosen, rejected}` rows. For each seed:
 
@@ -19,6 +19,11 @@ Reads a JSONL file (optionally gzipped) of `{user, prompt, chosen, rejected}` ro
    oracle score the same pairs.
 
 The users file is read for the oracle and the per-group rows only: PAL and VPL never see it.
+`--features minilm-tuned` fine-tunes MiniLM's top layer on each seed's training pairs alone
+(bench/tuned_features.py) and every method then trains on those features. `--select` only scores
+PAL's and VPL's candidate settings (CANDIDATES) on an inner validation slice of each seed's
+training pairs, to choose their settings without reading the held-out pairs.
+
 Figures are the mean over seeds with a 95% interval (Student t over seeds). Ties (chosen ==
 rejected) and rows with an empty field are counted and left out. Features are cached on disk
 (bench/text_features.py), so only the first run reads the texts.
@@ -182,7 +187,9 @@ class Settings:
     new_user_fraction: float = 0.2
     bt_l2: float = 10.0
     pal: pal.Config = field(default_factory=pal.Config)
-    vpl: vpl.Config = field(default_factory=vpl.Config)
+    # Chosen by `--select` on inner validation slices of the training pairs (tuned features, seeds 0
+    # and 1; docs/training.md): a narrower VPL stopped early memorises less than its defaults.
+    vpl: vpl.Config = field(default_factory=lambda: vpl.Config(hidden_dim=16, latent_dim=2, steps=300))
 
 
 @dataclass(frozen=True)
@@ -214,7 +221,15 @@ def pooled(per_person: Mapping[str, tuple[float, int]], people: Sequence[str] | 
     return sum(a * n for a, n in chosen) / total if total else math.nan
 
 
-def run_seed(pairs: Sequence[PrefPair], feats: Features, groups: Mapping[str, str] | None, *, seed: int,
+FeatureSource = Features | Callable[[int, BenchSplit], Features]  # fixed, or made from one seed's split
+
+
+def features_for(source: FeatureSource, seed: int, split: BenchSplit) -> Features:
+    """The features of one seed: frozen ones as they are, tuned ones from that seed's training split."""
+    return source if isinstance(source, Features) else source(seed, split)
+
+
+def run_seed(pairs: Sequence[PrefPair], source: FeatureSource, groups: Mapping[str, str] | None, *, seed: int,
              settings: Settings) -> dict[str, Any]:
     """Every method's per-person held-out accuracy and new-person curve for one seed:
     {"held_out": {method: {user: (accuracy, pairs)}}, "new_person": {method: {k: {user: (accuracy, pairs)}}},
@@ -222,6 +237,7 @@ def run_seed(pairs: Sequence[PrefPair], feats: Features, groups: Mapping[str, st
     import torch
 
     split = split_people(pairs, seed=seed, settings=settings)
+    feats = features_for(source, seed, split)
     torch.manual_seed(seed)
     held: dict[str, dict] = {}
     new: dict[str, dict] = {}
@@ -296,6 +312,61 @@ def _triples(pairs: Sequence[PrefPair]) -> list[tuple[str, str, str]]:
 def _curve(tests: Mapping[str, list[PrefPair]], new_people: Mapping[str, list[PrefPair]], scorer: Any,
            place: Callable[[list[PrefPair]], Any]) -> dict[int, dict[str, tuple[float, int]]]:
     return {k: {u: (scorer.pair_accuracy(place(new_people[u][:k]), t), len(t)) for u, t in tests.items()} for k in KS}
+
+
+# --- choosing PAL's and VPL's settings on the training split alone ---------------------------
+
+# Candidates against memorising, each a change to the method's own default config. Scored by `select`
+# on an inner validation slice of the training pairs; the held-out pairs are never read.
+CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
+    "pal": {"defaults": {}, "steps 300": {"steps": 300}, "weight decay 1": {"weight_decay": 1.0},
+            "dim 4": {"dim": 4}, "K 2, dim 4": {"prototypes": 2, "dim": 4},
+            "K 2, dim 4, steps 300": {"prototypes": 2, "dim": 4, "steps": 300}},
+    "vpl": {"defaults": {}, "steps 300": {"steps": 300}, "weight decay 1": {"weight_decay": 1.0},
+            "width 16, latent 2": {"hidden_dim": 16, "latent_dim": 2},
+            "width 16, latent 2, steps 300": {"hidden_dim": 16, "latent_dim": 2, "steps": 300}},
+}
+
+
+def select(pairs: Sequence[PrefPair], source: FeatureSource, *, seeds: Sequence[int],
+           settings: Settings) -> dict[str, dict[str, list[float]]]:
+    """{method: {candidate: inner-validation accuracy per seed}}: each seed's training split is cut
+    again (the last 20% of each person's training pairs, `inner_split`), every candidate trains on
+    the rest and is scored on that slice with each person's own parameters; the single reward
+    (`bt`) is scored alike for reference."""
+    from dataclasses import replace
+
+    from bench.tuned_features import inner_split
+
+    scores: dict[str, dict[str, list[float]]] = {"bt": {f"l2 {settings.bt_l2:g}": []}, "pal": {}, "vpl": {}}
+    for seed in seeds:
+        split = split_people(pairs, seed=seed, settings=settings)
+        feats = features_for(source, seed, split)
+        fit, val = inner_split(split.train)
+        bt = fit_bt(feats, fit, l2=settings.bt_l2)
+        scores["bt"][f"l2 {settings.bt_l2:g}"].append(pooled(_per_person(val, lambda _, own, bt=bt, feats=feats: margin_accuracy(bt.margins(feats, own)))))
+        for name, change in CANDIDATES["pal"].items():
+            config = replace(pal.Config(), **change, seed=seed)
+            scorer = _scorer(pal.PalScorer, pal.fit_population(feats.matrix, feats.index, fit, config=config), feats)
+            scores["pal"].setdefault(name, []).append(
+                pooled(_per_person(val, lambda u, own, s=scorer: s.pair_accuracy(s.weights_of(u), own))))
+        for name, change in CANDIDATES["vpl"].items():
+            config = replace(vpl.Config(), **change, seed=seed)
+            scorer = _scorer(vpl.VplScorer, vpl.fit_population(feats.matrix, feats.index, fit, config=config), feats)
+            scores["vpl"].setdefault(name, []).append(
+                pooled(_per_person(val, lambda u, own, s=scorer: s.pair_accuracy(s.latent_of(u), own))))
+        print(f"after seed {seed}:\n{selection_report(scores)}", file=sys.stderr, flush=True)
+    return scores
+
+
+def selection_report(scores: Mapping[str, Mapping[str, Sequence[float]]]) -> str:
+    lines = [f"{'inner validation (training split only)':<44}{'mean +- 95%':>16}  per seed"]
+    for method, candidates in scores.items():
+        for name, values in candidates.items():
+            mean, ci = interval(values)
+            lines.append(f"{method.upper() + ': ' + name:<44}{f'{mean:.3f} +- {ci:.3f}':>16}  "
+                         + " ".join(f"{v:.3f}" for v in values))
+    return "\n".join(lines)
 
 
 # --- summary over seeds -----------------------------------------------------------------------
@@ -385,12 +456,34 @@ def _cell(figure: Mapping[str, float]) -> str:
     return f"{figure['mean']:.3f} +- {figure['ci95']:.3f}"
 
 
+def feature_source(pairs: Sequence[PrefPair], name: str, embed: Callable[[list[str]], Any]) -> FeatureSource:
+    """Frozen features (computed once, through `embed`), or for a tuned name a maker of each seed's
+    features from the encoder tuned on that seed's training pairs alone."""
+    from bench.tuned_features import OBJECTIVES
+
+    if name not in OBJECTIVES:
+        return pair_features(pairs, embed, name)
+
+    def tuned(seed: int, split: BenchSplit) -> Features:
+        from bench.tuned_features import tuned_vectors
+
+        return pair_features(pairs, lambda texts: tuned_vectors(texts, name, split.train, seed=seed)[1],
+                             f"{name}, seed {seed}")
+
+    return tuned
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, type=Path, help="JSONL (or .jsonl.gz) of {user, prompt, chosen, rejected}")
     parser.add_argument("--users", type=Path, help="CSV of user, group: for the oracle and per-group rows only")
-    parser.add_argument("--features", default="minilm", help="minilm (default), smollm2 or a Hugging Face folder")
+    parser.add_argument("--features", default="minilm", help="minilm (default), minilm-tuned or minilm-tuned-bt "
+                        "(MiniLM fine-tuned on each seed's training split: bench/tuned_features.py), smollm2 or a "
+                        "Hugging Face folder")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds run from this one")
+    parser.add_argument("--select", action="store_true", help="only score PAL's and VPL's candidate settings "
+                        "(CANDIDATES) on an inner validation slice of each seed's training pairs")
     parser.add_argument("--json", type=Path, help="write the figures here as one JSON object")
     args = parser.parse_args(argv)
     import torch
@@ -405,8 +498,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return features(texts, args.features, progress=lambda done, total: print(
             f"\rfeatures: {done}/{total} texts", end="" if done < total else "\n", file=sys.stderr, flush=True))[1]
 
-    feats = pair_features(loaded.pairs, embed, args.features)
-    runs = [run_seed(loaded.pairs, feats, groups, seed=s, settings=Settings()) for s in range(args.seeds)]
+    source = feature_source(loaded.pairs, args.features, embed)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    if args.select:
+        print(selection_report(select(loaded.pairs, source, seeds=seeds, settings=Settings())))
+        return 0
+    runs = [run_seed(loaded.pairs, source, groups, seed=s, settings=Settings()) for s in seeds]
     summary = summarise(runs, groups)
     print(report(summary, loaded, len(by_user(loaded.pairs)), args.features, time.perf_counter() - start))
     if args.json:
