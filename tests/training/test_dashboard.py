@@ -317,7 +317,7 @@ def test_the_run_form_says_why_no_run_can_start_instead_of_offering_the_form(sta
     # Posted anyway, the page and the service refuse it with the reason, and nothing is queued.
     for fields, words in (({}, "No target pal can train from is frozen yet"),
                           ({"target": prefs.pk}, "PAL needs pairs from at least"),
-                          ({"target": toy_target.pk}, "This method trains from preference_population targets")):
+                          ({"target": toy_target.pk}, "This method trains from preference population targets")):
         refused = staff.post(url, {"method": "pal", "base_model": str(tiny_model_dir), **fields})
         assert refused.status_code == 400 and words in refused.content.decode(), fields
     assert not TrainingRun.objects.exists() and sent == []

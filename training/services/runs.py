@@ -84,8 +84,8 @@ def run_target_problem(*, target: AlignmentTarget, method: str) -> str:
     by the pages that offer the method, so a run never fails on a target it could not have used."""
     module = method_module(method)
     if target.kind not in module.TARGET_KINDS:
-        kinds = ", ".join(module.TARGET_KINDS)
-        return f"This method trains from {kinds} targets; {target} is a {target.get_kind_display()} target."
+        kinds = " or ".join(AlignmentTarget.Kind(kind).label.lower() for kind in module.TARGET_KINDS)
+        return f"This method trains from {kinds} targets; {target} is a {target.get_kind_display().lower()} target."
     rows = {f.name: f.rows for f in target.files.all()}
     empty = [name for name in module.REQUIRED_FILES if not rows.get(name)]
     if empty:
