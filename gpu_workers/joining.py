@@ -6,13 +6,15 @@ meet and queues one `run_join` task per other host. A GPU worker that takes one:
     fetches the run's inputs like the first host, starts torchrun with that node rank at the rendezvous
     watches the run: once it is no longer running in this attempt (cancelled, failed, done), or this
     host's processes fail, it ends them; a failure is written to the run's log, and the first host,
-    whose collectives break, fails the run
+    whose collectives break, fails the run. A failure once the run has succeeded (torchrun here losing
+    the first host's rendezvous store as that host finishes) is noted, not counted
 """
 from __future__ import annotations
 
 import logging
 import shutil
 import threading
+import time
 from dataclasses import replace
 
 from django.conf import settings
@@ -28,6 +30,9 @@ from training.services.runs import Claim
 from training.storage import run_dir
 
 log = logging.getLogger(__name__)
+
+# How long a host whose processes failed waits to see whether the run itself ended well.
+LATE_FAILURE_SECONDS = 60
 
 
 class _RunLog:
@@ -63,6 +68,16 @@ def _watch(claim: Claim, stop: threading.Event, finished: threading.Event) -> No
         connection.close()
 
 
+def _ended_well(claim: Claim) -> bool:
+    """Whether this attempt of the run succeeded, waiting up to LATE_FAILURE_SECONDS for it to end.
+    torchrun on a host without rank 0 can exit with an error once the first host has finished and
+    closed the rendezvous store under it; if the run succeeded, that host's share was done."""
+    deadline = time.monotonic() + LATE_FAILURE_SECONDS
+    while run_services.run_is_held(claim=claim) and time.monotonic() < deadline:
+        time.sleep(1)
+    return run_services.run_succeeded_in(claim=claim)
+
+
 def execute_join(run_id: int, *, worker: str) -> str:
     """'skipped' when there is no rank to take; else 'done', 'stopped' (the run ended first) or 'failed'."""
     taken = run_services.run_join_claim(run_id=run_id, worker=worker)
@@ -87,6 +102,10 @@ def execute_join(run_id: int, *, worker: str) -> str:
     except RunCancelled:
         return "stopped"
     except Exception as exc:
+        if _ended_well(seat.claim):
+            log.warning("run %s, host %s: its processes ended with an error after the run had succeeded (%s); "
+                        "nothing was lost", run.pk, seat.node_rank, exc)
+            return "done"
         hooks.log(f"failed: {_reason(exc, device, run.method)}")
         return "failed"
     finally:

@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test import override_settings
 
+from gpu_workers import joining
 from gpu_workers.executor import _Hooks, execute_run
 from gpu_workers.joining import execute_join
 from tests.gpu_workers.test_imported_population_on_worker import brevity_file
@@ -233,13 +234,43 @@ def test_two_hosts_meet_at_a_loopback_rendezvous_and_train_one_run(population, t
                      config={**PAL_RUN, "processes": 1, "nnodes": 2})
     first, outcome = _in_background(run.pk)
     wait_for(lambda: "gpu_workers.tasks.run_join" in dispatched, timeout=60, what="the join task")
-    assert execute_join(run.pk, worker="second@host") == "done"
+    joined = execute_join(run.pk, worker="second@host")
+    assert joined == "done", TrainingRun.objects.get(pk=run.pk).log
     assert execute_join(run.pk, worker="third@host") == "skipped"  # every node rank is taken
     first.join(120)
     run = TrainingRun.objects.get(pk=run.pk)
     assert outcome["result"] == "succeeded", run.log
     assert "on 2 hosts" in run.log and "second@host joined as host 1 of 2" in run.log
     assert run.rendezvous.startswith("127.0.0.1:") and run.metrics["eval_accuracy"] >= 0.75
+
+
+@pytest.mark.parametrize("first_host_ends", [TrainingRun.Status.SUCCEEDED, TrainingRun.Status.FAILED, None])
+def test_a_joined_hosts_late_error_counts_only_if_the_run_did_not_succeed(population, tiny_model_dir, monkeypatch,
+                                                                          caplog, first_host_ends):
+    """torchrun on a host without rank 0 may exit with an error as the first host finishes and closes
+    the rendezvous store: once the run has succeeded that is noted, not a failed join."""
+    run = run_create(target=population, method="pal", base_model=str(tiny_model_dir),
+                     config={**PAL_RUN, "processes": 1, "nnodes": 2})
+    TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.RUNNING, rendezvous="127.0.0.1:1")
+    monkeypatch.setattr(joining, "LATE_FAILURE_SECONDS", 3)
+    monkeypatch.setattr(joining, "inputs_fetch", lambda *a, **kw: None)
+
+    def torchrun_fails_as_the_first_host_ends(**_kw):
+        if first_host_ends:  # None: the first host is still training when this host's processes fail
+            TrainingRun.objects.filter(pk=run.pk).update(status=first_host_ends)
+        raise RuntimeError("torchrun exited with 1")
+
+    monkeypatch.setattr(joining, "ranks_train", torchrun_fails_as_the_first_host_ends)
+    started = time.monotonic()
+    outcome = execute_join(run.pk, worker="second@host")
+    noted = "after the run had succeeded" in caplog.text
+    if first_host_ends == TrainingRun.Status.SUCCEEDED:
+        assert outcome == "done" and noted
+    else:
+        assert outcome == "failed" and not noted
+    if first_host_ends is None:  # still running: the failure is in the run's log, as before
+        assert "host 1 (second@host): failed: " in TrainingRun.objects.get(pk=run.pk).log
+    assert time.monotonic() - started < 3 + 5  # waits for the run to end at most LATE_FAILURE_SECONDS
 
 
 @override_settings(CHORUS_RENDEZVOUS_TIMEOUT=5)

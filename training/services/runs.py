@@ -199,6 +199,12 @@ def run_is_held(*, claim: Claim) -> bool:
     return _held(claim).exists()
 
 
+def run_succeeded_in(*, claim: Claim) -> bool:
+    """Whether the run finished successfully in this attempt (a retry would hold a higher attempt)."""
+    return TrainingRun.objects.filter(pk=claim.run_id, status=TrainingRun.Status.SUCCEEDED,
+                                      attempt=claim.attempt).exists()
+
+
 def _held(claim: Claim):
     return TrainingRun.objects.filter(pk=claim.run_id, status=TrainingRun.Status.RUNNING, attempt=claim.attempt)
 
