@@ -319,8 +319,7 @@ def preference_import_run(*, import_id: int) -> PreferenceImport | None:
 
 def _succeed(job: PreferenceImport, target: AlignmentTarget, report: dict[str, Any]) -> None:
     """Inside the transaction recording `target`: the import's outcome, if this attempt still owns it."""
-    owner = PreferenceImport.objects.select_for_update().filter(
-        pk=job.pk, status=PreferenceImport.Status.RUNNING, attempt=job.attempt)
+    owner = _owned(job).select_for_update()
     if owner.first() is None:  # locks the row: the reaper cannot requeue it until this commits
         raise ImportSuperseded()
     job.finished_at = timezone.now()
@@ -330,9 +329,12 @@ def _succeed(job: PreferenceImport, target: AlignmentTarget, report: dict[str, A
 def _finish(job: PreferenceImport, status: str, report: dict[str, Any]) -> bool:
     """A failed attempt's outcome, written only if the attempt still owns the import; says whether it did."""
     job.status, job.report, job.finished_at = status, report, timezone.now()
-    return bool(PreferenceImport.objects.filter(
-        pk=job.pk, status=PreferenceImport.Status.RUNNING, attempt=job.attempt).update(
-        status=status, report=report, finished_at=job.finished_at))
+    return bool(_owned(job).update(status=status, report=report, finished_at=job.finished_at))
+
+
+def _owned(job: PreferenceImport):
+    """The import's row while this attempt still owns it (running, in this attempt); empty otherwise."""
+    return PreferenceImport.objects.filter(pk=job.pk, status=PreferenceImport.Status.RUNNING, attempt=job.attempt)
 
 
 def _refusal(job: PreferenceImport, *messages: str) -> dict[str, Any]:
