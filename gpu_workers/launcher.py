@@ -95,7 +95,10 @@ def ranks_train(*, method: str, config: Any, inputs: RunInputs, placement: Place
     if proc.returncode == 0 and (tail.result is not None or placement.node_rank > 0):
         return tail.result or RunResult(metrics={})
     log = (folder / "torchrun.log").read_text(errors="replace")
-    hooks.log("torchrun's last lines:\n" + "\n".join(log.splitlines()[-15:]))
+    printed, report = _split_report(log)
+    if printed:
+        hooks.log("the processes' last lines:\n" + "\n".join(printed[-10:]))
+    hooks.log("torchrun's last lines:\n" + "\n".join(report[-15:]))
     raise _failure(tail, placement, log)
 
 
@@ -191,6 +194,14 @@ def _error_of(event: dict) -> Exception:
 
         return torch.OutOfMemoryError(event["error"].split(": ", 1)[-1])
     return RankFailed(f"training process rank {event['rank']} failed: {event['error']}")
+
+
+def _split_report(log: str) -> tuple[list[str], list[str]]:
+    """torchrun's log as what the processes printed (a C++ abort's last words, a traceback) and what
+    torchrun itself reported once a process ended (its agent's lines, then the failure summary)."""
+    lines = log.splitlines()
+    agent = next((i for i, line in enumerate(lines) if "torch/distributed/elastic/" in line), len(lines))
+    return lines[:agent], lines[agent:]
 
 
 def _last_line(log: str) -> str:

@@ -174,8 +174,6 @@ def test_two_processes_train_the_same_janus_policy_as_one(population, tiny_model
     assert reported.count("SFT") == 10 and reported.count("DPO") == 20  # rank 0's steps only
 
 
-@pytest.mark.skip(reason="rank 1 was once killed by SIGABRT at a stage boundary (1 of 4 full runs, 2026-11-30); "
-                         "the trackers' data-parallel path is not reliable yet")
 def test_two_processes_track_a_timeline_like_one(scripted_llm, tiny_model_dir, dispatched, monkeypatch):
     from tests.support.timelines import drifting_campaign
 

@@ -105,6 +105,10 @@ def main(spec_path: str) -> None:
         result = module.train(inputs, spec["config"], hooks)
         if rank == 0:
             events.send(result={"metrics": dict(result.metrics), "summary": dict(result.summary)})
+        # Every process waits for the others before leaving the group: a process that tears down its
+        # gloo group while a peer is still busy (rank 0 evaluating and saving) is sometimes aborted
+        # ("terminate called without an active exception"), failing a run that had finished.
+        dist.barrier()
         dist.destroy_process_group()
     except BaseException as exc:
         out_of_memory = isinstance(exc, (torch.OutOfMemoryError, MemoryError))
