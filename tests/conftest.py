@@ -147,12 +147,30 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
+def page(browser, django_db_blocker):
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
     context.close()
+    with django_db_blocker.unblock():
+        _wait_for_requests_to_finish()
+
+
+def _wait_for_requests_to_finish(timeout: float = 10) -> None:
+    """Waits until no other connection to the test database is inside a transaction: a request the
+    browser sent last (a click, an htmx load) may still be writing when the test ends, and the
+    database flush that follows would then deadlock with it."""
+    from django.db import connection
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL")
+            if cursor.fetchone()[0] == 0:
+                return
+        time.sleep(0.05)
 
 
 @pytest.fixture
