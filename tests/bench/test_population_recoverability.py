@@ -28,7 +28,7 @@ def recovery(people: int, pairs_each: int, *, random_labels: bool) -> list[dict]
         split = bench.split_people(pairs, seed=seed, settings=settings)
         heads = bench.fit_oracle(feats, split.train, groups, l2=settings.bt_l2)
         bt = bench.fit_bt(feats, split.train, l2=settings.bt_l2)
-        out.append(bench.recover_groups(heads, bt, feats, split, groups))
+        out.append(bench.recover_groups(heads, bt, feats, split, groups, l2=settings.bt_l2))
     return out
 
 
@@ -38,7 +38,7 @@ def mean(runs: list[dict], *path: str) -> float:
 
 def test_groups_that_disagree_on_every_pair_are_recovered_from_a_few_pairs():
     runs = recovery(30, 30, random_labels=False)
-    assert mean(runs, "seen", "all", "recovered") >= 0.95
+    assert mean(runs, "seen", "all", "recovered") >= 0.95 and mean(runs, "seen_in_sample", "all", "recovered") >= 0.95
     assert mean(runs, "new_person", "8", "recovered") >= 0.95 and mean(runs, "new_person", "16", "recovered") >= 0.95
     # Scored with the head they were assigned to, people do as well as the oracle told their group.
     for part, name in (("seen", "all"), ("new_person", "16")):
@@ -53,8 +53,10 @@ def test_random_group_labels_are_recovered_only_by_chance():
     runs = recovery(120, 30, random_labels=True)  # 60 people kept
     for k in ("1", "8", "16"):
         assert abs(mean(runs, "new_person", k, "recovered") - 0.5) <= 0.15
-    # Seen people's rows are in-sample (the heads saw their training pairs), a little optimistic.
-    assert mean(runs, "seen", "all", "recovered") <= 0.75
+    # Seen people, assigned with heads that never saw them: chance too. In-sample (the heads were
+    # fitted to their training pairs too) it is a little optimistic.
+    assert abs(mean(runs, "seen", "all", "recovered") - 0.5) <= 0.15
+    assert mean(runs, "seen_in_sample", "all", "recovered") <= 0.8
     # With labels that say nothing, the recovered oracle is no better than the oracle or one reward.
     assert abs(mean(runs, "new_person", "16", "recovered_oracle") - mean(runs, "new_person_reference", "bt")) <= 0.1
 
@@ -62,9 +64,9 @@ def test_random_group_labels_are_recovered_only_by_chance():
 def test_the_table_and_the_json_key():
     runs = recovery(16, 24, random_labels=False)
     summary = bench.summarise_recovery(runs)
-    assert set(summary) == {"seen", "seen_reference", "new_person", "new_person_reference"}
+    assert set(summary) == {"seen", "seen_in_sample", "seen_reference", "new_person", "new_person_reference"}
     assert set(summary["new_person"]) == {str(k) for k in bench.KS}
     assert set(summary["seen"]) == {str(n) for n in bench.SEEN_PREFIXES} | {"all"}
     assert len(summary["seen"]["all"]["recovered"]["per_seed"]) == len(SEEDS)
     table = bench.recovery_report(summary)
-    assert "new, first k = 8 pairs" in table and "seen, all training pairs (in-sample)" in table
+    assert "new, first k = 8 pairs" in table and "seen, all, heads fitted to them too" in table
