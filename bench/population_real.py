@@ -256,7 +256,7 @@ def run_seed(pairs: Sequence[PrefPair], source: FeatureSource, groups: Mapping[s
     if groups is not None:
         heads = fit_oracle(feats, split.train, groups, l2=settings.bt_l2)
         if recoverability:
-            recovery = recover_groups(heads, bt, feats, split, groups, l2=settings.bt_l2)
+            recovery = recover_groups(heads, bt, feats, split, groups, l2=settings.bt_l2, seed=seed)
         held["oracle"] = _per_person(
             split.held_out, lambda u, own: margin_accuracy(heads[groups[u]].margins(feats, own)))
         new["oracle"] = {k: {u: (margin_accuracy(heads[groups[u]].margins(feats, t)), len(t))
@@ -314,7 +314,7 @@ SEEN_PREFIXES = (1, 2, 4, 8, 16, 32)  # first n training pairs of a seen person 
 
 
 def recover_groups(heads: Mapping[str, LinearReward], bt: LinearReward, feats: Features, split: BenchSplit,
-                   groups: Mapping[str, str], *, l2: float) -> dict[str, Any]:
+                   groups: Mapping[str, str], *, l2: float, seed: int = 0) -> dict[str, Any]:
     """The ceiling on inferring a person's group from their own pairs with the oracle's heads: each
     person is assigned to the head under which their pairs are likelier (`likeliest_group`) and then
     scored with the oracle's head of that group, the "recovered oracle". Parts:
@@ -324,7 +324,9 @@ def recover_groups(heads: Mapping[str, LinearReward], bt: LinearReward, feats: F
       that their pairs are evidence the heads never saw; scored on their held-out pairs;
     - "seen_in_sample": the same from all their training pairs with the oracle's own heads, which
       were fitted to those pairs (optimistic: what a method that fits everyone at once may reach);
-    - "new_person": new people, assigned from their first k pairs, scored on the pairs after the 16th.
+    - "new_person": new people, assigned from their first k pairs, scored on the pairs after the 16th;
+    - "unlabelled_seen" and "unlabelled_new_person": the same with two heads found without the
+      groups (`unlabelled_rows`).
 
     Each row: {"recovered": share assigned to their own group, "recovered_oracle": accuracy pooled
     over pairs, "people": n}; the "_reference" parts hold the oracle (told the group) and the single
@@ -354,7 +356,62 @@ def recover_groups(heads: Mapping[str, LinearReward], bt: LinearReward, feats: F
         "seen_reference": reference(held),
         "new_person": {str(k): row({u: split.new_people[u][:k] for u in tests}, tests) for k in KS},
         "new_person_reference": reference(tests),
+        **unlabelled_rows(feats, seen, held, split.new_people, tests, groups, l2=l2, seed=seed),
     }
+
+
+def unlabelled_rows(feats: Features, seen: Mapping[str, list[PrefPair]], held: Mapping[str, list[PrefPair]],
+                    new_people: Mapping[str, list[PrefPair]], tests: Mapping[str, list[PrefPair]],
+                    groups: Mapping[str, str], *, l2: float, seed: int) -> dict[str, Any]:
+    """The same rows with two heads found without the groups (`two_heads`), each cluster named by
+    the group most of its members belong to: "recovered" is then the share of people in a cluster
+    named after their own group (purity) and "recovered_oracle" scores each with their cluster's head."""
+    heads, cluster = two_heads(feats, seen, l2=l2, seed=seed)
+    name = {c: Counter(groups[u] for u in seen if cluster[u] == c).most_common(1)[0][0] for c in set(cluster.values())}
+
+    def row(assigned: Mapping[str, str], scored: Mapping[str, list[PrefPair]]) -> dict[str, float]:
+        return {"recovered": statistics.mean(name.get(assigned[u]) == groups[u] for u in scored) if scored else math.nan,
+                "recovered_oracle": _accuracy([(heads[assigned[u]], own) for u, own in scored.items()], feats),
+                "people": len(scored)}
+
+    return {"unlabelled_seen": {"all": row(cluster, held)},
+            "unlabelled_new_person": {str(k): row({u: likeliest_group(heads, feats, new_people[u][:k]) for u in tests},
+                                                  tests) for k in KS}}
+
+
+def two_heads(feats: Features, people: Mapping[str, list[PrefPair]], *, l2: float, seed: int, restarts: int = 5,
+              rounds: int = 10) -> tuple[dict[str, LinearReward], dict[str, str]]:
+    """Two Bradley-Terry heads and each person's cluster, found without labels by hard EM: people
+    split at random, then in turn a head fitted per cluster and everyone moved to the head under
+    which their pairs are likelier, until nobody moves; of `restarts` random starts the one whose
+    pairs are likeliest is kept. The oracle's model with the groups left to be found, as PAL (K = 2)
+    or VPL must find them."""
+    import torch
+
+    rng = random.Random(seed)
+    best: tuple[float, dict[str, LinearReward], dict[str, str]] | None = None
+    for _ in range(restarts):
+        cluster = {u: rng.choice("01") for u in people}
+        for _ in range(rounds):
+            if len(set(cluster.values())) < 2:
+                break
+            heads = {c: fit_bt(feats, [p for u, own in people.items() if cluster[u] == c for p in own], l2=l2)
+                     for c in "01"}
+            moved = {u: likeliest_group(heads, feats, own) for u, own in people.items()}
+            if moved == cluster:
+                break
+            cluster = moved
+        if len(set(cluster.values())) < 2:
+            continue
+        heads = {c: fit_bt(feats, [p for u, own in people.items() if cluster[u] == c for p in own], l2=l2) for c in "01"}
+        fit = sum(float(torch.nn.functional.logsigmoid(heads[cluster[u]].margins(feats, own)).sum())
+                  for u, own in people.items())
+        if best is None or fit > best[0]:
+            best = (fit, heads, cluster)
+    if best is None:  # every start fell into one cluster: one head for all
+        one = fit_bt(feats, [p for own in people.values() for p in own], l2=l2)
+        return {"0": one, "1": one}, {u: "0" for u in people}
+    return best[1], best[2]
 
 
 def _accuracy(scored: Sequence[tuple[LinearReward, list[PrefPair]]], feats: Features) -> float:
@@ -395,7 +452,9 @@ def recovery_report(recovery: Mapping[str, Any]) -> str:
              header]
     parts = (("seen", "seen, first {} training pairs", "seen_reference"),
              ("seen_in_sample", "seen, all, heads fitted to them too", "seen_reference"),
-             ("new_person", "new, first k = {} pairs", "new_person_reference"))
+             ("new_person", "new, first k = {} pairs", "new_person_reference"),
+             ("unlabelled_seen", "no labels (hard EM): seen, {} training pairs", "seen_reference"),
+             ("unlabelled_new_person", "no labels (hard EM): new, k = {}", "new_person_reference"))
     for part, label, ref in parts:
         reference = [_cell(recovery[ref]["oracle"]), _cell(recovery[ref]["bt"])]
         for name, figure in recovery[part].items():
@@ -407,7 +466,7 @@ def recovery_report(recovery: Mapping[str, Any]) -> str:
     people = (recovery["seen"]["all"]["people"]["mean"], recovery["new_person"][str(KS[0])]["people"]["mean"])
     lines.append(f"people per seed: {people[0]:.0f} seen, scored on their held-out pairs (assigned with heads refitted "
                  f"without them, except the in-sample row), {people[1]:.0f} new, scored on the pairs after their "
-                 f"{max(KS)}th")
+                 f"{max(KS)}th; no labels: each cluster named after the group most of its members are in")
     return "\n".join(lines)
 
 

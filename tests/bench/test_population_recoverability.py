@@ -28,7 +28,7 @@ def recovery(people: int, pairs_each: int, *, random_labels: bool) -> list[dict]
         split = bench.split_people(pairs, seed=seed, settings=settings)
         heads = bench.fit_oracle(feats, split.train, groups, l2=settings.bt_l2)
         bt = bench.fit_bt(feats, split.train, l2=settings.bt_l2)
-        out.append(bench.recover_groups(heads, bt, feats, split, groups, l2=settings.bt_l2))
+        out.append(bench.recover_groups(heads, bt, feats, split, groups, l2=settings.bt_l2, seed=seed))
     return out
 
 
@@ -47,6 +47,9 @@ def test_groups_that_disagree_on_every_pair_are_recovered_from_a_few_pairs():
         assert mean(runs, part, name, "recovered_oracle") >= mean(runs, reference, "bt") + 0.3
     # Here every pair tells the group, so even one pair recovers most people.
     assert mean(runs, "new_person", "1", "recovered") >= 0.8
+    # Without the labels, two heads found by hard EM split the people along their groups.
+    assert mean(runs, "unlabelled_seen", "all", "recovered") >= 0.95
+    assert mean(runs, "unlabelled_new_person", "8", "recovered_oracle") >= mean(runs, "new_person_reference", "oracle") - 0.05
 
 
 def test_random_group_labels_are_recovered_only_by_chance():
@@ -64,7 +67,8 @@ def test_random_group_labels_are_recovered_only_by_chance():
 def test_the_table_and_the_json_key():
     runs = recovery(16, 24, random_labels=False)
     summary = bench.summarise_recovery(runs)
-    assert set(summary) == {"seen", "seen_in_sample", "seen_reference", "new_person", "new_person_reference"}
+    assert set(summary) == {"seen", "seen_in_sample", "seen_reference", "new_person", "new_person_reference",
+                            "unlabelled_seen", "unlabelled_new_person"}
     assert set(summary["new_person"]) == {str(k) for k in bench.KS}
     assert set(summary["seen"]) == {str(n) for n in bench.SEEN_PREFIXES} | {"all"}
     assert len(summary["seen"]["all"]["recovered"]["per_seed"]) == len(SEEDS)
