@@ -20,7 +20,8 @@ Reads a JSONL file (optionally gzipped) of `{user, prompt, chosen, rejected}` ro
    oracle score the same pairs;
 5. with `--recoverability`, how much of a person's group their own pairs reveal: each person is
    assigned to the oracle head under which their pairs are likelier and scored with it (the
-   "recovered oracle", `recover_groups`), the ceiling for any method that must infer the group.
+   "recovered oracle", `recover_groups`), the ceiling for any method that must infer the group;
+   and the same with two heads found without the groups (hard EM, `two_heads`).
 
 The users file is read for the oracle and the per-group rows only: PAL and VPL never see it.
 `--features minilm-tuned` fine-tunes MiniLM's top layer on each seed's training pairs alone
