@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/population_real.py --data ../shared/data/hh_hidden_context/dev.jsonl.gz \
         --users ../shared/data/hh_hidden_context/dev_users.csv \
-        [--features minilm|minilm-tuned|minilm-tuned-bt|smollm2|HF_FOLDER] [--seeds 3] [--json OUT] [--select]
+        [--features minilm|minilm-tuned|minilm-tuned-bt|smollm2|HF_FOLDER] [--seeds 3] [--json OUT] [--select] \
+        [--recoverability]
 
 Reads a JSONL file (optionally gzipped) of `{user, prompt, chosen, rejected}` rows. For each seed:
 
@@ -16,7 +17,11 @@ Reads a JSONL file (optionally gzipped) of `{user, prompt, chosen, rejected}` ro
 3. held-out accuracy of the people seen in training, overall and per group;
 4. new people placed from their first k pairs (k = 1, 2, 4, 8, 16: PAL fits their weights, VPL's
    encoder reads the pairs) and scored on the pairs after the 16th; the single reward and the
-   oracle score the same pairs.
+   oracle score the same pairs;
+5. with `--recoverability`, how much of a person's group their own pairs reveal: each person is
+   assigned to the oracle head under which their pairs are likelier and scored with it (the
+   "recovered oracle", `recover_groups`), the ceiling for any method that must infer the group;
+   and the same with two heads found without the groups (hard EM, `two_heads`).
 
 The users file is read for the oracle and the per-group rows only: PAL and VPL never see it.
 `--features minilm-tuned` fine-tunes MiniLM's top layer on each seed's training pairs alone
@@ -230,10 +235,10 @@ def features_for(source: FeatureSource, seed: int, split: BenchSplit) -> Feature
 
 
 def run_seed(pairs: Sequence[PrefPair], source: FeatureSource, groups: Mapping[str, str] | None, *, seed: int,
-             settings: Settings) -> dict[str, Any]:
+             settings: Settings, recoverability: bool = False) -> dict[str, Any]:
     """Every method's per-person held-out accuracy and new-person curve for one seed:
     {"held_out": {method: {user: (accuracy, pairs)}}, "new_person": {method: {k: {user: (accuracy, pairs)}}},
-     "split": sizes}."""
+     "split": sizes, "group_recognised": ..., "recoverability": `recover_groups` (when asked, with groups)}."""
     import torch
 
     split = split_people(pairs, seed=seed, settings=settings)
@@ -248,9 +253,11 @@ def run_seed(pairs: Sequence[PrefPair], source: FeatureSource, groups: Mapping[s
     held["bt"] = _per_person(split.held_out, lambda _, own: margin_accuracy(bt.margins(feats, own)))
     new["bt"] = {k: {u: (margin_accuracy(bt.margins(feats, t)), len(t)) for u, t in tests.items()} for k in KS}
 
+    recovery: dict[str, Any] = {}
     if groups is not None:
-        heads = {g: fit_bt(feats, [p for p in split.train if groups.get(p.user) == g], l2=settings.bt_l2)
-                 for g in sorted({groups[p.user] for p in split.train if p.user in groups})}
+        heads = fit_oracle(feats, split.train, groups, l2=settings.bt_l2)
+        if recoverability:
+            recovery = recover_groups(heads, bt, feats, split, groups, l2=settings.bt_l2, seed=seed)
         held["oracle"] = _per_person(
             split.held_out, lambda u, own: margin_accuracy(heads[groups[u]].margins(feats, own)))
         new["oracle"] = {k: {u: (margin_accuracy(heads[groups[u]].margins(feats, t)), len(t))
@@ -274,7 +281,22 @@ def run_seed(pairs: Sequence[PrefPair], source: FeatureSource, groups: Mapping[s
 
     sizes = {"train_pairs": len(split.train), "held_out_pairs": len(split.held_out),
              "new_people": len(split.new_people), "new_people_test_pairs": sum(len(t) for t in tests.values())}
-    return {"held_out": held, "new_person": new, "split": sizes, "group_recognised": identified}
+    return {"held_out": held, "new_person": new, "split": sizes, "group_recognised": identified,
+            "recoverability": recovery}
+
+
+def fit_oracle(feats: Features, train: Sequence[PrefPair], groups: Mapping[str, str], *, l2: float) -> dict[str, LinearReward]:
+    """One Bradley-Terry reward per group, each on its members' training pairs (the oracle's heads)."""
+    return {g: fit_bt(feats, [p for p in train if groups.get(p.user) == g], l2=l2)
+            for g in sorted({groups[p.user] for p in train if p.user in groups})}
+
+
+def likeliest_group(heads: Mapping[str, LinearReward], feats: Features, own: Sequence[PrefPair]) -> str:
+    """The group whose reward gives `own` pairs the highest Bradley-Terry likelihood."""
+    import torch
+
+    fit = {g: float(torch.nn.functional.logsigmoid(h.margins(feats, own)).sum()) for g, h in heads.items()}
+    return max(fit, key=fit.get)
 
 
 def recognised(heads: Mapping[str, LinearReward], feats: Features, people: Mapping[str, list[PrefPair]],
@@ -283,13 +305,170 @@ def recognised(heads: Mapping[str, LinearReward], feats: Features, people: Mappi
     any other: how well a person's group can be told from those pairs even knowing both rewards,
     roughly the most PAL or VPL can recover about them (optimistic for people seen in training,
     whose pairs the rewards were fitted to)."""
+    right = sum(likeliest_group(heads, feats, own) == groups[user] for user, own in people.items())
+    return right / len(people) if people else math.nan
+
+
+# --- recoverability: how much of a person's group their own pairs reveal -----------------------
+
+SEEN_PREFIXES = (1, 2, 4, 8, 16, 32)  # first n training pairs of a seen person (all of them if fewer)
+
+
+def recover_groups(heads: Mapping[str, LinearReward], bt: LinearReward, feats: Features, split: BenchSplit,
+                   groups: Mapping[str, str], *, l2: float, seed: int = 0) -> dict[str, Any]:
+    """The ceiling on inferring a person's group from their own pairs with the oracle's heads: each
+    person is assigned to the head under which their pairs are likelier (`likeliest_group`) and then
+    scored with the oracle's head of that group, the "recovered oracle". Parts:
+
+    - "seen": people seen in training, assigned from their first n training pairs (and from all),
+      the heads refitted without that person (their group's head on its other members' pairs), so
+      that their pairs are evidence the heads never saw; scored on their held-out pairs;
+    - "seen_in_sample": the same from all their training pairs with the oracle's own heads, which
+      were fitted to those pairs (optimistic: what a method that fits everyone at once may reach);
+    - "new_person": new people, assigned from their first k pairs, scored on the pairs after the 16th;
+    - "unlabelled_seen" and "unlabelled_new_person": the same with two heads found without the
+      groups (`unlabelled_rows`).
+
+    Each row: {"recovered": share assigned to their own group, "recovered_oracle": accuracy pooled
+    over pairs, "people": n}; the "_reference" parts hold the oracle (told the group) and the single
+    reward on the same pairs."""
+    seen_train, seen_held = by_user(split.train), by_user(split.held_out)
+    seen = {u: own for u, own in seen_train.items() if u in seen_held and u in groups}
+    tests = {u: own[max(KS):] for u, own in split.new_people.items() if u in groups}
+    held = {u: seen_held[u] for u in seen}
+    without = {u: {**heads, groups[u]: fit_bt(feats, [p for p in split.train if groups.get(p.user) == groups[u]
+                                                      and p.user != u], l2=l2)} for u in seen}
+
+    def row(first: Mapping[str, list[PrefPair]], scored: Mapping[str, list[PrefPair]],
+            heads_of: Callable[[str], Mapping[str, LinearReward]] = lambda _: heads) -> dict[str, float]:
+        assigned = {u: likeliest_group(heads_of(u), feats, first[u]) for u in scored}
+        return {"recovered": statistics.mean(assigned[u] == groups[u] for u in scored) if scored else math.nan,
+                "recovered_oracle": _accuracy([(heads[assigned[u]], own) for u, own in scored.items()], feats),
+                "people": len(scored)}
+
+    def reference(scored: Mapping[str, list[PrefPair]]) -> dict[str, float]:
+        return {"oracle": _accuracy([(heads[groups[u]], own) for u, own in scored.items()], feats),
+                "bt": _accuracy([(bt, own) for own in scored.values()], feats)}
+
+    return {
+        "seen": {**{str(n): row({u: own[:n] for u, own in seen.items()}, held, without.get) for n in SEEN_PREFIXES},
+                 "all": row(seen, held, without.get)},
+        "seen_in_sample": {"all": row(seen, held)},
+        "seen_reference": reference(held),
+        "new_person": {str(k): row({u: split.new_people[u][:k] for u in tests}, tests) for k in KS},
+        "new_person_reference": reference(tests),
+        **unlabelled_rows(feats, seen, held, split.new_people, tests, groups, l2=l2, seed=seed),
+    }
+
+
+def unlabelled_rows(feats: Features, seen: Mapping[str, list[PrefPair]], held: Mapping[str, list[PrefPair]],
+                    new_people: Mapping[str, list[PrefPair]], tests: Mapping[str, list[PrefPair]],
+                    groups: Mapping[str, str], *, l2: float, seed: int) -> dict[str, Any]:
+    """The same rows with two heads found without the groups (`two_heads`), each cluster named by
+    the group most of its members belong to: "recovered" is then the share of people in a cluster
+    named after their own group (purity) and "recovered_oracle" scores each with their cluster's head."""
+    heads, cluster = two_heads(feats, seen, l2=l2, seed=seed)
+    name = {c: Counter(groups[u] for u in seen if cluster[u] == c).most_common(1)[0][0] for c in set(cluster.values())}
+
+    def row(assigned: Mapping[str, str], scored: Mapping[str, list[PrefPair]]) -> dict[str, float]:
+        return {"recovered": statistics.mean(name.get(assigned[u]) == groups[u] for u in scored) if scored else math.nan,
+                "recovered_oracle": _accuracy([(heads[assigned[u]], own) for u, own in scored.items()], feats),
+                "people": len(scored)}
+
+    return {"unlabelled_seen": {"all": row(cluster, held)},
+            "unlabelled_new_person": {str(k): row({u: likeliest_group(heads, feats, new_people[u][:k]) for u in tests},
+                                                  tests) for k in KS}}
+
+
+def two_heads(feats: Features, people: Mapping[str, list[PrefPair]], *, l2: float, seed: int, restarts: int = 5,
+              rounds: int = 10) -> tuple[dict[str, LinearReward], dict[str, str]]:
+    """Two Bradley-Terry heads and each person's cluster, found without labels by hard EM: people
+    split at random, then in turn a head fitted per cluster and everyone moved to the head under
+    which their pairs are likelier, until nobody moves; of `restarts` random starts the one whose
+    pairs are likeliest is kept. The oracle's model with the groups left to be found, as PAL (K = 2)
+    or VPL must find them."""
     import torch
 
-    right = 0
-    for user, own in people.items():
-        fit = {g: float(torch.nn.functional.logsigmoid(h.margins(feats, own)).sum()) for g, h in heads.items()}
-        right += max(fit, key=fit.get) == groups[user]
-    return right / len(people) if people else math.nan
+    rng = random.Random(seed)
+    best: tuple[float, dict[str, LinearReward], dict[str, str]] | None = None
+    for _ in range(restarts):
+        cluster = {u: rng.choice("01") for u in people}
+        for _ in range(rounds):
+            if len(set(cluster.values())) < 2:
+                break
+            heads = {c: fit_bt(feats, [p for u, own in people.items() if cluster[u] == c for p in own], l2=l2)
+                     for c in "01"}
+            moved = {u: likeliest_group(heads, feats, own) for u, own in people.items()}
+            if moved == cluster:
+                break
+            cluster = moved
+        if len(set(cluster.values())) < 2:
+            continue
+        heads = {c: fit_bt(feats, [p for u, own in people.items() if cluster[u] == c for p in own], l2=l2) for c in "01"}
+        fit = sum(float(torch.nn.functional.logsigmoid(heads[cluster[u]].margins(feats, own)).sum())
+                  for u, own in people.items())
+        if best is None or fit > best[0]:
+            best = (fit, heads, cluster)
+    if best is None:  # every start fell into one cluster: one head for all
+        one = fit_bt(feats, [p for own in people.values() for p in own], l2=l2)
+        return {"0": one, "1": one}, {u: "0" for u in people}
+    return best[1], best[2]
+
+
+def _accuracy(scored: Sequence[tuple[LinearReward, list[PrefPair]]], feats: Features) -> float:
+    """Accuracy pooled over every pair, each person's pairs scored by the reward paired with them."""
+    import torch
+
+    margins = [reward.margins(feats, own) for reward, own in scored if own]
+    return margin_accuracy(torch.cat(margins)) if margins else math.nan
+
+
+def summarise_recovery(per_seed: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The `recoverability` key of `--json`: every figure of `recover_groups` as {mean, ci95,
+    per_seed} over seeds (people: per seed)."""
+    def over_seeds(path: Sequence[str]) -> dict[str, Any]:
+        values = [_dig(r, path) for r in per_seed]
+        mean, ci = interval(values)
+        return {"mean": mean, "ci95": ci, "per_seed": values}
+
+    out: dict[str, Any] = {}
+    for part, rows in per_seed[0].items():
+        out[part] = {name: ({key: over_seeds([part, name, key]) for key in figure} if isinstance(figure, dict)
+                            else over_seeds([part, name])) for name, figure in rows.items()}
+    return out
+
+
+def _dig(tree: Mapping[str, Any], path: Sequence[str]) -> float:
+    for key in path:
+        tree = tree[key]
+    return tree  # type: ignore[return-value]
+
+
+def recovery_report(recovery: Mapping[str, Any]) -> str:
+    """The `--recoverability` table: group recovered and held-out accuracy of the recovered oracle,
+    beside the oracle told the group and the single reward on the same pairs."""
+    header = f"{'':<44}{'group recovered':>18}{'recovered oracle':>18}{'oracle (told)':>18}{'one reward (BT)':>18}"
+    lines = ["recoverability: each person assigned to the oracle head under which their own pairs are likelier,",
+             "then scored with it (the ceiling for any method that infers a person's group with these heads)", "",
+             header]
+    parts = (("seen", "seen, first {} training pairs", "seen_reference"),
+             ("seen_in_sample", "seen, all, heads fitted to them too", "seen_reference"),
+             ("new_person", "new, first k = {} pairs", "new_person_reference"),
+             ("unlabelled_seen", "no labels (hard EM): seen, {} training pairs", "seen_reference"),
+             ("unlabelled_new_person", "no labels (hard EM): new, k = {}", "new_person_reference"))
+    for part, label, ref in parts:
+        reference = [_cell(recovery[ref]["oracle"]), _cell(recovery[ref]["bt"])]
+        for name, figure in recovery[part].items():
+            what = label.format("all" if name == "all" else name)
+            lines.append(f"{what:<44}{_cell(figure['recovered']):>18}{_cell(figure['recovered_oracle']):>18}"
+                         + "".join(f"{c:>18}" for c in reference))
+        if part != "seen":
+            lines.append("")
+    people = (recovery["seen"]["all"]["people"]["mean"], recovery["new_person"][str(KS[0])]["people"]["mean"])
+    lines.append(f"people per seed: {people[0]:.0f} seen, scored on their held-out pairs (assigned with heads refitted "
+                 f"without them, except the in-sample row), {people[1]:.0f} new, scored on the pairs after their "
+                 f"{max(KS)}th; no labels: each cluster named after the group most of its members are in")
+    return "\n".join(lines)
 
 
 def _seeded(config: Any, seed: int) -> Any:
@@ -406,6 +585,8 @@ def summarise(runs: Sequence[dict], groups: Mapping[str, str] | None) -> dict[st
                                   for what in runs[0]["group_recognised"]}
     out["detail"] = detail
     out["split"] = runs[0]["split"]
+    if runs[0].get("recoverability"):
+        out["recoverability"] = summarise_recovery([r["recoverability"] for r in runs])
     return out
 
 
@@ -445,6 +626,8 @@ def report(summary: Mapping[str, Any], loaded: Loaded, people: int, key: str, se
         lines += ["", "people whose group the oracle's two rewards recognise from their own pairs "
                       "(roughly the most PAL and VPL can recover)"]
         lines += [f"  {what:<34}{_cell(figure):>16}" for what, figure in detail["group_recognised"].items()]
+    if "recoverability" in summary:
+        lines += ["", recovery_report(summary["recoverability"])]
     checks = goals(summary)
     if checks:
         lines += ["", "goals on this data (margin: + met by, - missed by)"]
@@ -484,6 +667,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--first-seed", type=int, default=0, help="seeds run from this one")
     parser.add_argument("--select", action="store_true", help="only score PAL's and VPL's candidate settings "
                         "(CANDIDATES) on an inner validation slice of each seed's training pairs")
+    parser.add_argument("--recoverability", action="store_true", help="also assign each person to the oracle "
+                        "head their own pairs favour and score them with it (needs --users): how much of a person's "
+                        "group their pairs reveal")
     parser.add_argument("--json", type=Path, help="write the figures here as one JSON object")
     args = parser.parse_args(argv)
     import torch
@@ -503,7 +689,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.select:
         print(selection_report(select(loaded.pairs, source, seeds=seeds, settings=Settings())))
         return 0
-    runs = [run_seed(loaded.pairs, source, groups, seed=s, settings=Settings()) for s in seeds]
+    if args.recoverability and groups is None:
+        parser.error("--recoverability needs --users (the groups the oracle's heads are fitted to)")
+    runs = [run_seed(loaded.pairs, source, groups, seed=s, settings=Settings(), recoverability=args.recoverability)
+            for s in seeds]
     summary = summarise(runs, groups)
     print(report(summary, loaded, len(by_user(loaded.pairs)), args.features, time.perf_counter() - start))
     if args.json:

@@ -80,7 +80,8 @@ def test_every_method_side_by_side_and_the_json_it_writes(tmp_path, monkeypatch,
     monkeypatch.setattr(bench, "Settings", lambda: settings)
     monkeypatch.setattr("bench.text_features.features", lambda texts, name, **_: ("synthetic", embed(texts)))
 
-    assert bench.main(["--data", str(data), "--users", str(users), "--seeds", "2", "--json", str(tmp_path / "out.json")]) == 0
+    assert bench.main(["--data", str(data), "--users", str(users), "--seeds", "2", "--json", str(tmp_path / "out.json"),
+                       "--recoverability"]) == 0
     figures = json.loads((tmp_path / "out.json").read_text())
     assert {"bt", "pal", "vpl", "oracle", "new_person"} <= set(figures)
     assert set(figures["new_person"]) == {"bt", "pal", "vpl", "oracle"}
@@ -92,6 +93,10 @@ def test_every_method_side_by_side_and_the_json_it_writes(tmp_path, monkeypatch,
     printed = capsys.readouterr().out
     assert "1 a tie (chosen == rejected)" in printed and "1 a missing or empty field" in printed
     assert "oracle >= BT + 0.05" in printed and set(figures["detail"]["held_out_by_group"]["pal"]) == {"a", "b"}
+    # --recoverability: every person's group is plain from their pairs, so the recovered oracle is the oracle.
+    assert figures["recoverability"]["new_person"]["8"]["recovered"]["mean"] >= 0.9
+    assert figures["recoverability"]["seen"]["all"]["recovered_oracle"]["mean"] >= figures["oracle"] - 0.05
+    assert "recoverability: each person assigned" in printed
 
 
 def test_without_a_users_file_there_is_no_oracle_and_no_goal_lines():
