@@ -86,8 +86,9 @@ def _mean(values: Sequence[bool]) -> float:
 
 
 def run_seed(pairs: Sequence[PrefPair], groups: Mapping[str, str], *, base: Path, seed: int, rows: int,
-             eval_rows: int, config: salmon.Config, work: Path, batch_size: int = 16) -> dict[str, dict[str, float]]:
-    parts = real_text.split(pairs, groups, seed=seed, rows=rows, eval_rows=eval_rows)
+             eval_rows: int, config: salmon.Config, work: Path, batch_size: int = 16,
+             validate: bool = False) -> dict[str, dict[str, float]]:
+    parts = real_text.split(pairs, groups, seed=seed, rows=rows, eval_rows=eval_rows, validate=validate)
     train_set = examples(parts.train, groups)
     out: dict[str, dict[str, float]] = {}
     for use_principles, conditions in ((True, ("own", "other", "none")), (False, ("trained_without",))):
@@ -117,7 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     real_text.quiet_torch()
     started = time.perf_counter()
-    pairs, groups, skipped = real_text.load(args.data, args.users)
+    pairs, groups, skipped = real_text.load(args.data, args.users, prompt_chars=args.prompt_chars,
+                                              response_chars=args.response_chars)
     base = real_text.model_folder(args.model)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -125,12 +127,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = bench_config(steps=args.steps, batch=args.batch, seed=seed, learning_rate=args.learning_rate,
                                   max_length=args.max_length)
             runs.append(run_seed(pairs, groups, base=base, seed=seed, rows=args.rows, eval_rows=args.eval_rows,
-                                 config=config, work=Path(tmp)))
+                                 config=config, work=Path(tmp), validate=args.validate))
             print(f"seed {seed}: {json.dumps(runs[-1])}", file=sys.stderr, flush=True)
     headline = (f"SALMON on real pairs: {len(pairs)} pairs ({skipped or 'none left out'}), base {base.name}; per seed "
           f"{args.rows} training pairs, {args.eval_rows} held-out pairs per group; {args.steps} steps, batch "
           f"{args.batch}, lr {args.learning_rate}; {args.seeds} seeds, "
-          f"{time.perf_counter() - started:.0f} s\nheld-out accuracy, mean over seeds +- 95% interval\n")
+          f"{time.perf_counter() - started:.0f} s\n"
+          + ("validation (each person's last quarter of their training pairs)" if args.validate else "held-out")
+          + " accuracy, mean over seeds +- 95% interval\n")
     real_text.finish(runs, CONDITIONS, headline=headline, json_path=args.json, settings=vars(args))
     return 0
 

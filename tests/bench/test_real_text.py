@@ -53,6 +53,20 @@ def test_the_split_holds_each_persons_last_pairs_out_and_scores_every_group_on_a
     assert real_text.split(pairs, groups, seed=2, rows=40, eval_rows=5).held_out != parts.held_out
 
 
+def test_validation_scores_training_pairs_only_and_never_sees_the_held_out_pairs():
+    pairs, groups = two_groups(people=8, pairs_each=12)
+    outer = real_text.split(pairs, groups, seed=3, rows=1000, eval_rows=1000)
+    inner = real_text.split(pairs, groups, seed=3, rows=1000, eval_rows=1000, validate=True)
+    assert set(inner.train) | set(inner.held_out) == set(outer.train)
+    assert not set(inner.train) & set(inner.held_out) and inner.held_out
+    assert {p.user for p in inner.held_out} == {p.user for p in pairs}  # everyone's last training pairs
+
+
+def test_trimming_takes_the_lengths_it_is_given():
+    pair = real_text.trimmed(PrefPair("u", "x" * 50 + "end", "yes" * 50, "no"), prompt_chars=10, response_chars=4)
+    assert (pair.prompt, pair.chosen, pair.rejected) == ("x" * 7 + "end", "yesy", "no")
+
+
 def test_long_prompts_keep_their_end_and_long_responses_their_start():
     pair = real_text.trimmed(PrefPair("u", "old turn " * 200 + "last question", "yes " * 200, "no"))
     assert pair.prompt.endswith("last question") and len(pair.prompt) == real_text.PROMPT_CHARS
