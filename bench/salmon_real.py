@@ -94,10 +94,28 @@ def run_seed(pairs: Sequence[PrefPair], groups: Mapping[str, str], *, base: Path
     for use_principles, conditions in ((True, ("own", "other", "none")), (False, ("trained_without",))):
         model, tokenizer = salmon.train_reward_model(
             train_set, base_model=str(base), config=replace(config, use_principles=use_principles),
-            checkpoint_dir=work / f"{seed}-{use_principles}")
+            checkpoint_dir=work / f"{seed}-{use_principles}", callbacks=[_progress(f"seed {seed}, principles "
+                                                                                   f"{use_principles}")])
         scorer = _Batched(salmon.RewardScorer(model, tokenizer), batch_size)
         out |= evaluate(scorer, parts.held_out, groups, conditions)
     return out
+
+
+def _progress(what: str) -> Any:
+    """A trainer callback that prints the step, the loss and the time so far to stderr, for sizing runs."""
+    from transformers import TrainerCallback
+
+    started = time.perf_counter()
+
+    class Progress(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: Mapping[str, float] | None = None,
+                   **kwargs: Any) -> None:
+            loss = (logs or {}).get("loss")
+            print(f"{what}: step {state.global_step}/{state.max_steps}"
+                  + (f", loss {loss:.3f}" if loss is not None else "")
+                  + f", {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+
+    return Progress()
 
 
 class _Batched:
