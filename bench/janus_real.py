@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     base = real_text.model_folder(args.model)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             config = replace(janus.Config(), sft_steps=args.sft_steps, dpo_steps=args.dpo_steps,
                              per_device_batch_size=args.batch, sft_learning_rate=args.sft_learning_rate,
                              dpo_learning_rate=args.dpo_learning_rate, max_length=args.max_length,

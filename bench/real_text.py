@@ -52,6 +52,7 @@ def arguments(description: str) -> argparse.ArgumentParser:
                         help="score on each person's last quarter of their training pairs instead of the held-out "
                              "pairs (choosing settings without looking at the held-out pairs)")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds run from this one (to add seeds later)")
     parser.add_argument("--json", type=Path, help="write the figures here as one JSON object")
     return parser
 

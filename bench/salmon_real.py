@@ -141,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     base = real_text.model_folder(args.model)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             config = bench_config(steps=args.steps, batch=args.batch, seed=seed, learning_rate=args.learning_rate,
                                   max_length=args.max_length)
             runs.append(run_seed(pairs, groups, base=base, seed=seed, rows=args.rows, eval_rows=args.eval_rows,

@@ -129,10 +129,13 @@ def test_the_salmon_bench_runs_end_to_end_at_a_tiny_size(tiny_model_dir, tmp_pat
     data, users = write_files(tmp_path, *two_groups())
     out = tmp_path / "salmon.json"
     assert salmon_real.main(["--data", str(data), "--users", str(users), "--model", str(tiny_model_dir), "--rows", "24",
-                             "--eval-rows", "4", "--steps", "2", "--batch", "4", "--seeds", "2", "--json", str(out)]) == 0
-    printed = capsys.readouterr().out
+                             "--eval-rows", "4", "--steps", "2", "--batch", "4", "--seeds", "2", "--first-seed", "5",
+                             "--json", str(out)]) == 0
+    captured = capsys.readouterr()
+    printed = captured.out
     _check_figures(json.loads(out.read_text()), printed, seeds=2)
     assert "trained with principles, other group's" in printed
+    assert "seed 5:" in captured.err and "seed 6:" in captured.err and "seed 0:" not in captured.err
 
 
 @pytest.mark.slow
