@@ -70,10 +70,10 @@ def evaluate(accuracy: Accuracy, held_out: Sequence[PrefPair], groups: Mapping[s
 
 
 def run_seed(pairs: Sequence[PrefPair], groups: Mapping[str, str], *, base: Path, seed: int, rows: int,
-             eval_rows: int, config: janus.Config, work: Path) -> dict[str, dict[str, float]]:
+             eval_rows: int, config: janus.Config, work: Path, validate: bool = False) -> dict[str, dict[str, float]]:
     from transformers import AutoModelForCausalLM
 
-    parts = real_text.split(pairs, groups, seed=seed, rows=rows, eval_rows=eval_rows)
+    parts = real_text.split(pairs, groups, seed=seed, rows=rows, eval_rows=eval_rows, validate=validate)
     train_set = janus_pairs(parts.train, groups)
     reference = AutoModelForCausalLM.from_pretrained(base).eval()
     out: dict[str, dict[str, float]] = {}
@@ -106,23 +106,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     real_text.quiet_torch()
     started = time.perf_counter()
-    pairs, groups, skipped = real_text.load(args.data, args.users)
+    pairs, groups, skipped = real_text.load(args.data, args.users, prompt_chars=args.prompt_chars,
+                                              response_chars=args.response_chars)
     base = real_text.model_folder(args.model)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             config = replace(janus.Config(), sft_steps=args.sft_steps, dpo_steps=args.dpo_steps,
                              per_device_batch_size=args.batch, sft_learning_rate=args.sft_learning_rate,
                              dpo_learning_rate=args.dpo_learning_rate, max_length=args.max_length,
                              other_system_rejections=0, seed=seed, save_steps=max(args.sft_steps, args.dpo_steps, 1))
             runs.append(run_seed(pairs, groups, base=base, seed=seed, rows=args.rows, eval_rows=args.eval_rows,
-                                 config=config, work=Path(tmp)))
+                                 config=config, work=Path(tmp), validate=args.validate))
             print(f"seed {seed}: {json.dumps(runs[-1])}", file=sys.stderr, flush=True)
     headline = (f"Janus on real pairs: {len(pairs)} pairs ({skipped or 'none left out'}), base {base.name}; per seed "
           f"{args.rows} training pairs, {args.eval_rows} held-out pairs per group; SFT {args.sft_steps} steps "
           f"(lr {args.sft_learning_rate}), DPO {args.dpo_steps} steps (lr {args.dpo_learning_rate}), batch {args.batch}; "
           f"{args.seeds} seeds, {time.perf_counter() - started:.0f} s\n"
-          "held-out implicit-reward accuracy, mean over seeds +- 95% interval\n")
+          + ("validation (each person's last quarter of their training pairs)" if args.validate else "held-out")
+          + " implicit-reward accuracy, mean over seeds +- 95% interval\n")
     real_text.finish(runs, CONDITIONS, headline=headline, json_path=args.json, settings=vars(args))
     return 0
 

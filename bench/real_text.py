@@ -45,7 +45,14 @@ def arguments(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--eval-rows", type=int, default=150, help="held-out pairs per group and seed")
     parser.add_argument("--batch", type=int, default=8, help="pairs per step")
     parser.add_argument("--max-length", type=int, default=320, help="most tokens per text")
+    parser.add_argument("--prompt-chars", type=int, default=PROMPT_CHARS, help="each prompt's last characters kept")
+    parser.add_argument("--response-chars", type=int, default=RESPONSE_CHARS,
+                        help="each response's first characters kept")
+    parser.add_argument("--validate", action="store_true",
+                        help="score on each person's last quarter of their training pairs instead of the held-out "
+                             "pairs (choosing settings without looking at the held-out pairs)")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds run from this one (to add seeds later)")
     parser.add_argument("--json", type=Path, help="write the figures here as one JSON object")
     return parser
 
@@ -61,34 +68,41 @@ def quiet_torch() -> None:
     datasets.disable_progress_bars()
 
 
-def load(data: Path, users: Path) -> tuple[list[PrefPair], dict[str, str], dict[str, int]]:
-    """(pairs of people the users file names, user -> objective, rows left out by reason)."""
+def load(data: Path, users: Path, *, prompt_chars: int = PROMPT_CHARS, response_chars: int = RESPONSE_CHARS,
+         ) -> tuple[list[PrefPair], dict[str, str], dict[str, int]]:
+    """(pairs of people the users file names, trimmed, user -> objective, rows left out by reason)."""
     loaded = read_pairs(data)
     groups = read_groups(users)
     unknown = [p for p in loaded.pairs if p.user not in groups]
     if unknown:
         loaded.skipped["a user the users file does not name"] += len(unknown)
-    pairs = [trimmed(p) for p in loaded.pairs if p.user in groups]
+    pairs = [trimmed(p, prompt_chars, response_chars) for p in loaded.pairs if p.user in groups]
     return pairs, groups, dict(loaded.skipped)
 
 
-def trimmed(pair: PrefPair) -> PrefPair:
-    """The prompt's last PROMPT_CHARS characters and each response's first RESPONSE_CHARS: long
+def trimmed(pair: PrefPair, prompt_chars: int = PROMPT_CHARS, response_chars: int = RESPONSE_CHARS) -> PrefPair:
+    """The prompt's last `prompt_chars` characters and each response's first `response_chars`: long
     pairs would otherwise be dropped by the trainers' max_length, and CPU time grows with length."""
-    return PrefPair(pair.user, pair.prompt[-PROMPT_CHARS:], pair.chosen[:RESPONSE_CHARS], pair.rejected[:RESPONSE_CHARS])
+    return PrefPair(pair.user, pair.prompt[-prompt_chars:], pair.chosen[:response_chars],
+                    pair.rejected[:response_chars])
 
 
 def split(pairs: Sequence[PrefPair], groups: Mapping[str, str], *, seed: int, rows: int, eval_rows: int,
-          eval_fraction: float = 0.25) -> GroupSplit:
+          eval_fraction: float = 0.25, validate: bool = False) -> GroupSplit:
     """Each person's last `eval_fraction` of pairs (after a shuffle by the seed) held out, the rest
     trainable (bench/population_real.py's split, with nobody aside as new); then `rows` training
     pairs drawn at random and, per group, `eval_rows` held-out pairs, so that every group is scored
-    on as many pairs. Truncated (a pair whose responses agree once trimmed) pairs are left out."""
+    on as many pairs. Truncated (a pair whose responses agree once trimmed) pairs are left out.
+    `validate`: the held-out pairs are set aside unseen and the training pairs split again the same
+    way (each person's last `eval_fraction` of them scored), for choosing settings."""
     shuffled = [p for p in pairs if p.chosen != p.rejected]
     rng = random.Random(seed)
     rng.shuffle(shuffled)
     parts = split_population(shuffled, seed=seed, new_user_fraction=0.0, eval_fraction=eval_fraction,
                              adaptation_pairs=0)
+    if validate:
+        parts = split_population(parts.train, seed=seed, new_user_fraction=0.0, eval_fraction=eval_fraction,
+                                 adaptation_pairs=0)
     train = rng.sample(parts.train, min(rows, len(parts.train)))
     held_out = []
     for group in sorted(set(groups.values())):

@@ -86,17 +86,36 @@ def _mean(values: Sequence[bool]) -> float:
 
 
 def run_seed(pairs: Sequence[PrefPair], groups: Mapping[str, str], *, base: Path, seed: int, rows: int,
-             eval_rows: int, config: salmon.Config, work: Path, batch_size: int = 16) -> dict[str, dict[str, float]]:
-    parts = real_text.split(pairs, groups, seed=seed, rows=rows, eval_rows=eval_rows)
+             eval_rows: int, config: salmon.Config, work: Path, batch_size: int = 16,
+             validate: bool = False) -> dict[str, dict[str, float]]:
+    parts = real_text.split(pairs, groups, seed=seed, rows=rows, eval_rows=eval_rows, validate=validate)
     train_set = examples(parts.train, groups)
     out: dict[str, dict[str, float]] = {}
     for use_principles, conditions in ((True, ("own", "other", "none")), (False, ("trained_without",))):
         model, tokenizer = salmon.train_reward_model(
             train_set, base_model=str(base), config=replace(config, use_principles=use_principles),
-            checkpoint_dir=work / f"{seed}-{use_principles}")
+            checkpoint_dir=work / f"{seed}-{use_principles}", callbacks=[_progress(f"seed {seed}, principles "
+                                                                                   f"{use_principles}")])
         scorer = _Batched(salmon.RewardScorer(model, tokenizer), batch_size)
         out |= evaluate(scorer, parts.held_out, groups, conditions)
     return out
+
+
+def _progress(what: str) -> Any:
+    """A trainer callback that prints the step, the loss and the time so far to stderr, for sizing runs."""
+    from transformers import TrainerCallback
+
+    started = time.perf_counter()
+
+    class Progress(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: Mapping[str, float] | None = None,
+                   **kwargs: Any) -> None:
+            loss = (logs or {}).get("loss")
+            print(f"{what}: step {state.global_step}/{state.max_steps}"
+                  + (f", loss {loss:.3f}" if loss is not None else "")
+                  + f", {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+
+    return Progress()
 
 
 class _Batched:
@@ -117,20 +136,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     real_text.quiet_torch()
     started = time.perf_counter()
-    pairs, groups, skipped = real_text.load(args.data, args.users)
+    pairs, groups, skipped = real_text.load(args.data, args.users, prompt_chars=args.prompt_chars,
+                                              response_chars=args.response_chars)
     base = real_text.model_folder(args.model)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             config = bench_config(steps=args.steps, batch=args.batch, seed=seed, learning_rate=args.learning_rate,
                                   max_length=args.max_length)
             runs.append(run_seed(pairs, groups, base=base, seed=seed, rows=args.rows, eval_rows=args.eval_rows,
-                                 config=config, work=Path(tmp)))
+                                 config=config, work=Path(tmp), validate=args.validate))
             print(f"seed {seed}: {json.dumps(runs[-1])}", file=sys.stderr, flush=True)
     headline = (f"SALMON on real pairs: {len(pairs)} pairs ({skipped or 'none left out'}), base {base.name}; per seed "
           f"{args.rows} training pairs, {args.eval_rows} held-out pairs per group; {args.steps} steps, batch "
           f"{args.batch}, lr {args.learning_rate}; {args.seeds} seeds, "
-          f"{time.perf_counter() - started:.0f} s\nheld-out accuracy, mean over seeds +- 95% interval\n")
+          f"{time.perf_counter() - started:.0f} s\n"
+          + ("validation (each person's last quarter of their training pairs)" if args.validate else "held-out")
+          + " accuracy, mean over seeds +- 95% interval\n")
     real_text.finish(runs, CONDITIONS, headline=headline, json_path=args.json, settings=vars(args))
     return 0
 

@@ -53,6 +53,20 @@ def test_the_split_holds_each_persons_last_pairs_out_and_scores_every_group_on_a
     assert real_text.split(pairs, groups, seed=2, rows=40, eval_rows=5).held_out != parts.held_out
 
 
+def test_validation_scores_training_pairs_only_and_never_sees_the_held_out_pairs():
+    pairs, groups = two_groups(people=8, pairs_each=12)
+    outer = real_text.split(pairs, groups, seed=3, rows=1000, eval_rows=1000)
+    inner = real_text.split(pairs, groups, seed=3, rows=1000, eval_rows=1000, validate=True)
+    assert set(inner.train) | set(inner.held_out) == set(outer.train)
+    assert not set(inner.train) & set(inner.held_out) and inner.held_out
+    assert {p.user for p in inner.held_out} == {p.user for p in pairs}  # everyone's last training pairs
+
+
+def test_trimming_takes_the_lengths_it_is_given():
+    pair = real_text.trimmed(PrefPair("u", "x" * 50 + "end", "yes" * 50, "no"), prompt_chars=10, response_chars=4)
+    assert (pair.prompt, pair.chosen, pair.rejected) == ("x" * 7 + "end", "yesy", "no")
+
+
 def test_long_prompts_keep_their_end_and_long_responses_their_start():
     pair = real_text.trimmed(PrefPair("u", "old turn " * 200 + "last question", "yes " * 200, "no"))
     assert pair.prompt.endswith("last question") and len(pair.prompt) == real_text.PROMPT_CHARS
@@ -115,10 +129,13 @@ def test_the_salmon_bench_runs_end_to_end_at_a_tiny_size(tiny_model_dir, tmp_pat
     data, users = write_files(tmp_path, *two_groups())
     out = tmp_path / "salmon.json"
     assert salmon_real.main(["--data", str(data), "--users", str(users), "--model", str(tiny_model_dir), "--rows", "24",
-                             "--eval-rows", "4", "--steps", "2", "--batch", "4", "--seeds", "2", "--json", str(out)]) == 0
-    printed = capsys.readouterr().out
+                             "--eval-rows", "4", "--steps", "2", "--batch", "4", "--seeds", "2", "--first-seed", "5",
+                             "--json", str(out)]) == 0
+    captured = capsys.readouterr()
+    printed = captured.out
     _check_figures(json.loads(out.read_text()), printed, seeds=2)
     assert "trained with principles, other group's" in printed
+    assert "seed 5:" in captured.err and "seed 6:" in captured.err and "seed 0:" not in captured.err
 
 
 @pytest.mark.slow
