@@ -293,10 +293,14 @@ def fit_oracle(feats: Features, train: Sequence[PrefPair], groups: Mapping[str, 
 
 def likeliest_group(heads: Mapping[str, LinearReward], feats: Features, own: Sequence[PrefPair]) -> str:
     """The group whose reward gives `own` pairs the highest Bradley-Terry likelihood."""
+    fit = {g: _log_likelihood(h, feats, own) for g, h in heads.items()}
+    return max(fit, key=fit.get)
+
+
+def _log_likelihood(reward: LinearReward, feats: Features, own: Sequence[PrefPair]) -> float:
     import torch
 
-    fit = {g: float(torch.nn.functional.logsigmoid(h.margins(feats, own)).sum()) for g, h in heads.items()}
-    return max(fit, key=fit.get)
+    return float(torch.nn.functional.logsigmoid(reward.margins(feats, own)).sum())
 
 
 def recognised(heads: Mapping[str, LinearReward], feats: Features, people: Mapping[str, list[PrefPair]],
@@ -342,9 +346,7 @@ def recover_groups(heads: Mapping[str, LinearReward], bt: LinearReward, feats: F
     def row(first: Mapping[str, list[PrefPair]], scored: Mapping[str, list[PrefPair]],
             heads_of: Callable[[str], Mapping[str, LinearReward]] = lambda _: heads) -> dict[str, float]:
         assigned = {u: likeliest_group(heads_of(u), feats, first[u]) for u in scored}
-        return {"recovered": statistics.mean(assigned[u] == groups[u] for u in scored) if scored else math.nan,
-                "recovered_oracle": _accuracy([(heads[assigned[u]], own) for u, own in scored.items()], feats),
-                "people": len(scored)}
+        return _recovery_row(heads, assigned, scored, feats, right=lambda u: assigned[u] == groups[u])
 
     def reference(scored: Mapping[str, list[PrefPair]]) -> dict[str, float]:
         return {"oracle": _accuracy([(heads[groups[u]], own) for u, own in scored.items()], feats),
@@ -371,13 +373,21 @@ def unlabelled_rows(feats: Features, seen: Mapping[str, list[PrefPair]], held: M
     name = {c: Counter(groups[u] for u in seen if cluster[u] == c).most_common(1)[0][0] for c in set(cluster.values())}
 
     def row(assigned: Mapping[str, str], scored: Mapping[str, list[PrefPair]]) -> dict[str, float]:
-        return {"recovered": statistics.mean(name.get(assigned[u]) == groups[u] for u in scored) if scored else math.nan,
-                "recovered_oracle": _accuracy([(heads[assigned[u]], own) for u, own in scored.items()], feats),
-                "people": len(scored)}
+        return _recovery_row(heads, assigned, scored, feats, right=lambda u: name.get(assigned[u]) == groups[u])
 
     return {"unlabelled_seen": {"all": row(cluster, held)},
             "unlabelled_new_person": {str(k): row({u: likeliest_group(heads, feats, new_people[u][:k]) for u in tests},
                                                   tests) for k in KS}}
+
+
+def _recovery_row(heads: Mapping[str, LinearReward], assigned: Mapping[str, str],
+                  scored: Mapping[str, list[PrefPair]], feats: Features, *,
+                  right: Callable[[str], bool]) -> dict[str, float]:
+    """One row of the recoverability table: the share of people placed `right`, and the held-out
+    accuracy of scoring each person's pairs with the head they were assigned to."""
+    return {"recovered": statistics.mean(right(u) for u in scored) if scored else math.nan,
+            "recovered_oracle": _accuracy([(heads[assigned[u]], own) for u, own in scored.items()], feats),
+            "people": len(scored)}
 
 
 def two_heads(feats: Features, people: Mapping[str, list[PrefPair]], *, l2: float, seed: int, restarts: int = 5,
@@ -387,8 +397,6 @@ def two_heads(feats: Features, people: Mapping[str, list[PrefPair]], *, l2: floa
     which their pairs are likelier, until nobody moves; of `restarts` random starts the one whose
     pairs are likeliest is kept. The oracle's model with the groups left to be found, as PAL (K = 2)
     or VPL must find them."""
-    import torch
-
     rng = random.Random(seed)
     best: tuple[float, dict[str, LinearReward], dict[str, str]] | None = None
     for _ in range(restarts):
@@ -396,23 +404,27 @@ def two_heads(feats: Features, people: Mapping[str, list[PrefPair]], *, l2: floa
         for _ in range(rounds):
             if len(set(cluster.values())) < 2:
                 break
-            heads = {c: fit_bt(feats, [p for u, own in people.items() if cluster[u] == c for p in own], l2=l2)
-                     for c in "01"}
+            heads = _fit_clusters(feats, people, cluster, l2=l2)
             moved = {u: likeliest_group(heads, feats, own) for u, own in people.items()}
             if moved == cluster:
                 break
             cluster = moved
         if len(set(cluster.values())) < 2:
             continue
-        heads = {c: fit_bt(feats, [p for u, own in people.items() if cluster[u] == c for p in own], l2=l2) for c in "01"}
-        fit = sum(float(torch.nn.functional.logsigmoid(heads[cluster[u]].margins(feats, own)).sum())
-                  for u, own in people.items())
+        heads = _fit_clusters(feats, people, cluster, l2=l2)
+        fit = sum(_log_likelihood(heads[cluster[u]], feats, own) for u, own in people.items())
         if best is None or fit > best[0]:
             best = (fit, heads, cluster)
     if best is None:  # every start fell into one cluster: one head for all
         one = fit_bt(feats, [p for own in people.values() for p in own], l2=l2)
         return {"0": one, "1": one}, {u: "0" for u in people}
     return best[1], best[2]
+
+
+def _fit_clusters(feats: Features, people: Mapping[str, list[PrefPair]], cluster: Mapping[str, str], *,
+                  l2: float) -> dict[str, LinearReward]:
+    """A Bradley-Terry head per cluster ("0" and "1"), each on its members' pairs."""
+    return {c: fit_bt(feats, [p for u, own in people.items() if cluster[u] == c for p in own], l2=l2) for c in "01"}
 
 
 def _accuracy(scored: Sequence[tuple[LinearReward, list[PrefPair]]], feats: Features) -> float:
