@@ -34,6 +34,9 @@ fi
 [ -x .venv/bin/python ] || { say "creating .venv"; "$PY" -m venv .venv; }
 PIP=(.venv/bin/pip --disable-pip-version-check -q)
 FIND=(); [ -d /opt/wheels ] && FIND=(--find-links /opt/wheels)  # the CPU torch wheel lies here
+# Elsewhere PyPI's torch is the CUDA build (gigabytes of NVIDIA libraries): a machine without an
+# NVIDIA driver takes PyTorch's CPU build from its own index instead.
+[ -d /opt/wheels ] || command -v nvidia-smi >/dev/null || FIND=(--extra-index-url https://download.pytorch.org/whl/cpu)
 say "installing Python packages"
 "${PIP[@]}" install "${FIND[@]}" --upgrade pip wheel setuptools >/dev/null
 if [ $DEV = 1 ] && ! ls "$WHEEL_CACHE"/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1; then
