@@ -57,9 +57,10 @@ def load_policy(path: str, *, device: str, bf16: bool, backend: str = "worker",
 class TransformersPolicy:
     """A causal LM on one device: left-padded batches for sampling and for next-token logprobs.
 
-    Conversations go through in chunks: 16 on a CPU, 64 on a GPU, where a 135M model wrote 3.7 times
-    as many responses per second as at 16 (bench/policy_batch.py, docs/training.md). A chunk that
-    runs out of GPU memory is halved and tried again, so a large policy model still gets through."""
+    Conversations go through in chunks: 16 on a CPU, 64 on a GPU, where a 135M model wrote several
+    times as many responses per second as at 16 (bench/policy_batch.py; docs/training.md says how
+    far that one run can be read). A chunk that runs out of GPU memory is halved and tried again, so
+    a large policy model still gets through."""
 
     name = "transformers"
 
@@ -87,13 +88,14 @@ class TransformersPolicy:
             part = conversations[start : start + self.chunk]
             try:
                 out += run(self._padded(part))
+                start += len(part)
+                continue
             except torch.cuda.OutOfMemoryError:
                 if self.chunk == 1:
                     raise
-                torch.cuda.empty_cache()
-                self.chunk //= 2
-                continue
-            start += len(part)
+            # Outside the handler: the error's traceback, which holds the failed pass's tensors, is gone.
+            self.chunk //= 2
+            torch.cuda.empty_cache()
         return out
 
     def _ids(self, messages: Conversation) -> list[int]:
