@@ -54,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "platform"))
 
 from training.methods import pal, vpl
+from training.methods.common.mixture import fit_linear, hard_em
 from training.methods.common.population import (
     PopulationScorer,
     PrefPair,
@@ -158,22 +159,9 @@ def _rows(feats: Features, pairs: Sequence[PrefPair]) -> tuple[Any, Any]:
 def fit_bt(feats: Features, pairs: Sequence[PrefPair], *, l2: float) -> LinearReward:
     """r(x) = w . x on standardised features, minimising the Bradley-Terry loss plus l2 ||w||^2
     (full batch, L-BFGS): the reward a researcher would train on everyone's pairs pooled."""
-    import torch
-
     mean, std = feats.matrix.mean(0), feats.matrix.std(0).clamp_min(1e-6)
     chosen, rejected = _rows(feats, pairs)
-    diff = (chosen - rejected) / std  # (P, D)
-    weight = torch.zeros(diff.shape[1], requires_grad=True)
-    optimiser = torch.optim.LBFGS([weight], max_iter=200, line_search_fn="strong_wolfe")
-
-    def closure() -> Any:
-        optimiser.zero_grad()
-        loss = -torch.nn.functional.logsigmoid(diff @ weight).mean() + l2 * (weight**2).sum()
-        loss.backward()
-        return loss
-
-    optimiser.step(closure)
-    return LinearReward(weight.detach(), mean, std)
+    return LinearReward(fit_linear((chosen - rejected) / std, l2=l2), mean, std)
 
 
 def margin_accuracy(margins: Any) -> float:
@@ -390,41 +378,21 @@ def _recovery_row(heads: Mapping[str, LinearReward], assigned: Mapping[str, str]
             "people": len(scored)}
 
 
-def two_heads(feats: Features, people: Mapping[str, list[PrefPair]], *, l2: float, seed: int, restarts: int = 5,
-              rounds: int = 10) -> tuple[dict[str, LinearReward], dict[str, str]]:
-    """Two Bradley-Terry heads and each person's cluster, found without labels by hard EM: people
-    split at random, then in turn a head fitted per cluster and everyone moved to the head under
-    which their pairs are likelier, until nobody moves; of `restarts` random starts the one whose
-    pairs are likeliest is kept. The oracle's model with the groups left to be found, as PAL (K = 2)
-    or VPL must find them."""
-    rng = random.Random(seed)
-    best: tuple[float, dict[str, LinearReward], dict[str, str]] | None = None
-    for _ in range(restarts):
-        cluster = {u: rng.choice("01") for u in people}
-        for _ in range(rounds):
-            if len(set(cluster.values())) < 2:
-                break
-            heads = _fit_clusters(feats, people, cluster, l2=l2)
-            moved = {u: likeliest_group(heads, feats, own) for u, own in people.items()}
-            if moved == cluster:
-                break
-            cluster = moved
-        if len(set(cluster.values())) < 2:
-            continue
-        heads = _fit_clusters(feats, people, cluster, l2=l2)
-        fit = sum(_log_likelihood(heads[cluster[u]], feats, own) for u, own in people.items())
-        if best is None or fit > best[0]:
-            best = (fit, heads, cluster)
-    if best is None:  # every start fell into one cluster: one head for all
-        one = fit_bt(feats, [p for own in people.values() for p in own], l2=l2)
-        return {"0": one, "1": one}, {u: "0" for u in people}
-    return best[1], best[2]
+def two_heads(feats: Features, people: Mapping[str, list[PrefPair]], *, l2: float, seed: int,
+              restarts: int = 5) -> tuple[dict[str, LinearReward], dict[str, str]]:
+    """Two Bradley-Terry heads and each person's cluster ("0" or "1"), found without labels by hard
+    EM (training/methods/common/mixture.py, the likeliest of `restarts` random starts): the oracle's
+    model with the groups left to be found, as PAL or VPL must find them."""
+    import torch
 
-
-def _fit_clusters(feats: Features, people: Mapping[str, list[PrefPair]], cluster: Mapping[str, str], *,
-                  l2: float) -> dict[str, LinearReward]:
-    """A Bradley-Terry head per cluster ("0" and "1"), each on its members' pairs."""
-    return {c: fit_bt(feats, [p for u, own in people.items() if cluster[u] == c for p in own], l2=l2) for c in "01"}
+    users = list(people)
+    pairs = [p for u in users for p in people[u]]
+    who = torch.tensor([i for i, u in enumerate(users) for _ in people[u]])
+    mean, std = feats.matrix.mean(0), feats.matrix.std(0).clamp_min(1e-6)
+    chosen, rejected = _rows(feats, pairs)
+    found = hard_em((chosen - rejected) / std, who, len(users), heads=2, l2=l2, seed=seed, restarts=restarts)
+    heads = {str(k): LinearReward(found.heads[k], mean, std) for k in range(2)}
+    return heads, {u: str(int(found.cluster[i])) for i, u in enumerate(users)}
 
 
 def _accuracy(scored: Sequence[tuple[LinearReward, list[PrefPair]]], feats: Features) -> float:

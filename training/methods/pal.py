@@ -67,6 +67,11 @@ class Config:
                                                          "min": 1, "max": 100000})
     save_steps: int = field(default=500, metadata={"help": "Checkpoint every this many steps.", "min": 1})
     logging_steps: int = field(default=50, metadata={"help": "Report loss every this many steps.", "min": 1})
+    em_restarts: int = field(default=5, metadata={
+        "help": "Random starts of the hard-EM fit of K linear rewards that training starts from (0: random weights).",
+        "min": 0, "max": 100})
+    em_l2: float = field(default=10.0, metadata={
+        "help": "L2 penalty on each linear reward of the hard-EM start (on the mean loss).", "min": 0.0, "max": 1000.0})
     seed: int = field(default=0, metadata={"help": "Seeds the splits, initial weights and batches.", "min": 0})
 
     @classmethod
@@ -173,9 +178,13 @@ def fit_population(features: Any, index: Mapping[str, int], pairs: Sequence[Pref
     who = torch.tensor([row[p.user] for p in pairs])
     torch.manual_seed(config.seed)
     head = _new_head(x.shape[1], config, len(users))
+    state = load_checkpoint(checkpoints, hooks) if checkpoints else None
+    if not state and config.em_restarts and config.dim >= config.prototypes:
+        if hooks:
+            hooks.progress(0.3, stage="fitting the mixture to start from")
+        _start_from_mixture(head, x, x[chosen] - x[rejected], who, config)
     optimiser = torch.optim.AdamW(head.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     step = 0
-    state = load_checkpoint(checkpoints, hooks) if checkpoints else None
     if state:
         head.load_state_dict(state["head"])
         optimiser.load_state_dict(state["optimiser"])
@@ -201,6 +210,29 @@ def fit_population(features: Any, index: Mapping[str, int], pairs: Sequence[Pref
             if hooks:
                 hooks.log(f"checkpoint saved at step {step}")
     return Trained(head.eval(), users, mean, std)
+
+
+def _start_from_mixture(head: Any, x: Any, diff: Any, who: Any, config: Config) -> None:
+    """Sets the head to the hard-EM mixture of K linear rewards w_k (training/methods/common/mixture.py):
+    the map's first K rows become eps * w_k (the rest 0) and prototype k becomes e_k / (2 eps), so that
+    -||map(x) - p_k||^2 = w_k . x - eps^2 ||W x||^2 + a constant; with eps = 0.1 / sqrt(s), s the largest
+    ||W x|| of any text, the second term stays under 1% of s. Each person's weights start at their posterior over the K rewards, the
+    clusters' sizes as the prior."""
+    import torch
+
+    from training.methods.common.mixture import hard_em, log_likelihoods
+
+    people, k = head.user_logits.shape
+    mixture = hard_em(diff, who, people, heads=k, l2=config.em_l2, seed=config.seed, restarts=config.em_restarts)
+    largest = float((x @ mixture.heads.T).norm(dim=1).max())
+    eps = 0.1 / max(largest, 1e-6) ** 0.5
+    prior = (torch.bincount(mixture.cluster, minlength=k) + 1) / (people + k)  # (K,)
+    with torch.no_grad():
+        head.map.weight.zero_()
+        head.map.bias.zero_()
+        head.map.weight[:k] = eps * mixture.heads
+        head.prototypes.copy_(torch.eye(k, head.prototypes.shape[1]) / (2 * eps))
+        head.user_logits.copy_(prior.log() + log_likelihoods(mixture.heads, diff, who, people))
 
 
 # --- scoring and fitting someone new ----------------------------------------------------------
