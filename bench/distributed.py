@@ -124,7 +124,7 @@ def main() -> None:
     args.steps = args.steps or 300
     pairs = toys.population(args.people, 12, seed=0)
     config = replace(pal.Config.tiny(), steps=args.steps, batch_size=1024, dim=256, prototypes=8,
-                     logging_steps=args.steps, save_steps=args.steps, adaptation_steps=10, new_user_fraction=0.05)
+                     logging_steps=args.steps, save_steps=args.steps, em_restarts=0, new_user_fraction=0.05)
     with tempfile.TemporaryDirectory() as tmp:
         base = args.model or build_tiny_llama(Path(tmp) / "tiny-llama")
         print(f"PAL on {args.device}: {len(pairs)} pairs of {args.people} people, {config.steps} steps of "

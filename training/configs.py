@@ -129,10 +129,13 @@ def launch_problem(launch: Launch, *, gpus: int | None, config: Any) -> LaunchPr
 
 def config_validate(method: str, data: Mapping[str, Any]) -> Any:
     """The method's Config from `data` (missing fields take their defaults), or ValidationError. The
-    launch settings in `data` are checked too, but are not the method's: read them with launch_of."""
+    launch settings in `data` are checked too, but are not the method's: read them with launch_of.
+    Settings the method has retired (its RETIRED_SETTINGS) are ignored, so that runs stored with them
+    still start."""
     specs = {s.name: s for s in config_fields(method)}
+    retired = set(getattr(method_module(method), "RETIRED_SETTINGS", ()))
     errors: dict[str, list[str]] = {}
-    for name in sorted(set(data) - set(specs)):
+    for name in sorted(set(data) - set(specs) - retired):
         errors[name] = [f"Unknown setting for {method}; known settings: {', '.join(specs)}."]
     values = {}
     for name, value in data.items():

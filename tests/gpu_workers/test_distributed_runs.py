@@ -38,7 +38,7 @@ from training.storage import run_dir
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PAL_RUN = {**asdict(pal.Config.tiny()), "steps": 60, "batch_size": 64, "logging_steps": 10, "save_steps": 20,
-           "adaptation_steps": 50, "new_user_fraction": 0.25, "eval_fraction": 0.25}
+           "new_user_fraction": 0.25, "eval_fraction": 0.25}
 VPL_RUN = {**asdict(vpl.Config.tiny()), "steps": 60, "logging_steps": 10, "save_steps": 20,
            "new_user_fraction": 0.25, "eval_fraction": 0.25}
 

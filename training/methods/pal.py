@@ -6,11 +6,15 @@ Every (prompt, response) becomes a point z = f(h) in a d-dimensional space: h is
 last hidden state averaged over the tokens (the base stays frozen, so h is computed once), f a
 learned linear map. K prototype ideal points p_1..p_K live in the same space, and each person u
 has mixture weights w_u = softmax(theta_u) over them: their ideal point is a_u = sum_k w_uk p_k.
-Their reward is closeness to it, r_u(x, y) = -||z(x, y) - a_u||^2, trained with the Bradley-Terry
-loss -log sigmoid(r_u(x, chosen) - r_u(x, rejected)) over everyone's pairs.
+Their reward is closeness to it, r_u(x, y) = -||z(x, y) - a_u||^2, under the Bradley-Terry loss
+-log sigmoid(r_u(x, chosen) - r_u(x, rejected)) over everyone's pairs.
 
-Someone new is fitted from a few of their pairs by learning only their K weights (`fit_user`);
-the map and the prototypes stay as trained. `PalScorer.score(user, prompt, response)` scores for
+The fit starts from K linear rewards found by hard EM over people (training/methods/common/mixture.py),
+written into the map and the prototypes so that prototype k scores as reward k, each person's
+weights their posterior over the K; `steps` of joint AdamW training may follow (by default none: on
+real preferences they overfit the start, docs/training.md). Someone new is placed from a few of
+their pairs by their posterior over the prototypes (`fit_user`); the map and the prototypes stay
+as trained. `PalScorer.score(user, prompt, response)` scores for
 a known person; `score_weights` for any mixture.
 """
 from __future__ import annotations
@@ -40,6 +44,7 @@ TARGET_KINDS = ("preference_population",)
 REQUIRED_FILES = ("preferences.jsonl", "users.jsonl")
 DATA_PARALLEL = True  # trains in several processes under torchrun (training/methods/common/distributed.py)
 MIN_PEOPLE = 2  # a prototype mixture is learnt across people
+RETIRED_SETTINGS = ("adaptation_steps",)  # no longer read; runs queued with them still start
 
 
 @dataclass
@@ -47,7 +52,10 @@ class Config:
     prototypes: int = field(default=4, metadata={"help": "K: prototype ideal points people mix.", "min": 1, "max": 64})
     dim: int = field(default=32, metadata={"help": "Dimensions of the space where responses and ideals meet.",
                                            "min": 1, "max": 4096})
-    steps: int = field(default=2000, metadata={"help": "Optimizer steps over everyone's pairs.", "min": 1})
+    steps: int = field(default=0, metadata={
+        "help": "Optimizer steps over everyone's pairs after the start. 0 keeps the hard-EM start as it is (on real "
+                "preferences more steps overfit it: docs/training.md); a random start (em_restarts 0) needs some.",
+        "min": 0})
     batch_size: int = field(default=256, metadata={"help": "Preference pairs per step.", "min": 1, "max": 65536})
     learning_rate: float = field(default=5e-3, metadata={"help": "AdamW learning rate.", "min": 1e-6, "max": 1.0})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay: keeps the map from memorising.",
@@ -63,8 +71,6 @@ class Config:
         "min": 0.0, "max": 0.5})
     adaptation_pairs: int = field(default=4, metadata={"help": "Pairs a new person's weights are fitted from.",
                                                        "min": 1, "max": 1000})
-    adaptation_steps: int = field(default=200, metadata={"help": "Optimizer steps when fitting a new person.",
-                                                         "min": 1, "max": 100000})
     save_steps: int = field(default=500, metadata={"help": "Checkpoint every this many steps.", "min": 1})
     logging_steps: int = field(default=50, metadata={"help": "Report loss every this many steps.", "min": 1})
     em_restarts: int = field(default=5, metadata={
@@ -78,7 +84,7 @@ class Config:
     def tiny(cls) -> Config:
         """Trains on the 2-layer test Llama's features on CPU in seconds (see training/methods/toys.py)."""
         return cls(prototypes=2, dim=8, steps=400, batch_size=64, learning_rate=0.05, max_length=64,
-                   adaptation_steps=100, save_steps=100, logging_steps=25)
+                   save_steps=100, logging_steps=25)
 
 
 MODEL_CARD = """\
@@ -94,8 +100,8 @@ and its last hidden state, averaged over the tokens, is mapped to a point in a s
 A person's reward for a response is minus its squared distance to their ideal point, a mixture of
 the prototypes with their weights. Load it with the `PalScorer` class of Chorus'
 `training/methods/pal.py`; `pal.json` lists the (pseudonymous) people it knows, in the order of
-`user_logits`. Someone new is fitted from a few of their labelled pairs by learning only their
-mixture weights.
+`user_logits`. Someone new is placed from a few of their labelled pairs: their weights are the
+posterior over the prototypes, with the population's average weights as the prior.
 
 **Intended use**: ranking responses for a person or group whose preferences it has seen or can be
 fitted to; studying how a population's preferences cluster (the prototypes). **Limits**: it only
@@ -143,8 +149,10 @@ def _new_head(hidden: int, config: Config, users: int) -> Any:
     return PalHead()
 
 
-def _bt_loss(head: Any, chosen: Any, rejected: Any, weights: Any) -> tuple[Any, Any]:
-    return _bt(head.reward(chosen, weights) - head.reward(rejected, weights))  # (N,)
+def _bt_margins(head: Any, chosen: Any, rejected: Any, weights: Any) -> Any:
+    """(N,) reward margins of chosen over rejected (N, H) for one person's weights (K,)."""
+    weights = weights.expand(len(chosen), -1)
+    return head.reward(chosen, weights) - head.reward(rejected, weights)
 
 
 def _bt(margin: Any) -> tuple[Any, Any]:
@@ -179,7 +187,12 @@ def fit_population(features: Any, index: Mapping[str, int], pairs: Sequence[Pref
     torch.manual_seed(config.seed)
     head = _new_head(x.shape[1], config, len(users))
     state = load_checkpoint(checkpoints, hooks) if checkpoints else None
-    if not state and config.em_restarts and config.dim >= config.prototypes:
+    from_mixture = config.em_restarts > 0 and config.dim >= config.prototypes
+    if not from_mixture and not config.steps:
+        raise ValueError(f"PAL starts from random weights here (em_restarts {config.em_restarts}, dim {config.dim}, "
+                         f"prototypes {config.prototypes}) and steps is 0, so nothing would train: set steps, or "
+                         "em_restarts >= 1 with dim >= prototypes to start from the hard-EM mixture")
+    if not state and from_mixture:
         if hooks:
             hooks.progress(0.3, stage="fitting the mixture to start from")
         _start_from_mixture(head, x, x[chosen] - x[rejected], who, config)
@@ -287,20 +300,22 @@ class PalScorer(PopulationScorer):
         with torch.no_grad():
             return self.trained.head.reward(x, w).tolist()
 
-    def fit_user(self, pairs: Sequence[tuple[str, str, str]], *, steps: int = 200, learning_rate: float = 0.1) -> list[float]:
-        """Mixture weights for someone new from their (prompt, chosen, rejected) pairs; only K
-        numbers are learned, so a handful of pairs is enough to place them."""
+    def fit_user(self, pairs: Sequence[tuple[str, str, str]]) -> list[float]:
+        """Mixture weights for someone new from their (prompt, chosen, rejected) pairs: the posterior
+        over the K prototypes, the population's average weights as the prior. A pair's margin is
+        linear in the weights (the ideal point's own square cancels), so these weights score a
+        response as the posterior's average of the prototypes' rewards. With no pairs someone new
+        gets the population's mix; each pair moves them towards the prototypes that explain it."""
         import torch
 
+        head = self.trained.head
         chosen, rejected = self.cache.pairs(pairs)
-        logits = torch.zeros(1, self.trained.head.prototypes.shape[0], requires_grad=True)
-        optimiser = torch.optim.Adam([logits], lr=learning_rate)
-        for _ in range(steps):
-            loss, _ = _bt_loss(self.trained.head, chosen, rejected, torch.softmax(logits, -1).expand(len(pairs), -1))
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-        return torch.softmax(logits.detach(), -1)[0].tolist()
+        with torch.no_grad():
+            prior = torch.softmax(head.user_logits, -1).mean(0)  # (K,)
+            log_likelihood = torch.stack([
+                torch.nn.functional.logsigmoid(_bt_margins(head, chosen, rejected, one_hot)).sum()
+                for one_hot in torch.eye(len(prior))])  # (K,)
+            return torch.softmax(prior.log() + log_likelihood, -1).tolist()
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -324,8 +339,7 @@ def train(inputs: RunInputs, config: Config, hooks: Hooks) -> RunResult:
         scorer, prepared, own=scorer.weights_of,
         average=torch.tensor([scorer.weights_of(u) for u in prepared.seen]).mean(0).tolist(),
         average_key="eval_accuracy_population_weights", adaptation_pairs=config.adaptation_pairs,
-        place=lambda first: scorer.fit_user([(p.prompt, p.chosen, p.rejected) for p in first],
-                                            steps=config.adaptation_steps))
+        place=lambda first: scorer.fit_user([(p.prompt, p.chosen, p.rejected) for p in first]))
     scorer.save(inputs.output_dir, max_length=config.max_length)
     dominant = torch.softmax(trained.head.user_logits.detach(), -1).argmax(-1)  # (U,)
     summary = {**population_summary(prepared),
