@@ -193,9 +193,7 @@ def fit_population(features: Any, index: Mapping[str, int], pairs: Sequence[Pref
                          f"prototypes {config.prototypes}) and steps is 0, so nothing would train: set steps, or "
                          "em_restarts >= 1 with dim >= prototypes to start from the hard-EM mixture")
     if not state and from_mixture:
-        if hooks:
-            hooks.progress(0.3, stage="fitting the mixture to start from")
-        _start_from_mixture(head, x, x[chosen] - x[rejected], who, config)
+        _start_from_mixture(head, x, chosen, rejected, who, config, hooks)
     optimiser = torch.optim.AdamW(head.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     step = 0
     if state:
@@ -225,27 +223,37 @@ def fit_population(features: Any, index: Mapping[str, int], pairs: Sequence[Pref
     return Trained(head.eval(), users, mean, std)
 
 
-def _start_from_mixture(head: Any, x: Any, diff: Any, who: Any, config: Config) -> None:
+def _start_from_mixture(head: Any, x: Any, chosen: Any, rejected: Any, who: Any, config: Config,
+                        hooks: Hooks | None) -> None:
     """Sets the head to the hard-EM mixture of K linear rewards w_k (training/methods/common/mixture.py):
     the map's first K rows become eps * w_k (the rest 0) and prototype k becomes e_k / (2 eps), so that
-    -||map(x) - p_k||^2 = w_k . x - eps^2 ||W x||^2 + a constant; with eps = 0.1 / sqrt(s), s the largest
-    ||W x|| of any text, the second term stays under 1% of s. Each person's weights start at their posterior over the K rewards, the
-    clusters' sizes as the prior."""
+    -||map(x) - p_k||^2 = w_k . x - eps^2 ||W x||^2 + a constant; with eps = 0.1 / sqrt(s), s the
+    largest ||W x|| of any text, the second term stays under 1% of s. Each person's weights start at
+    their posterior over the K rewards, the clusters' sizes as the prior. The start's loss and
+    accuracy on the training pairs are reported as step 0."""
     import torch
 
     from training.methods.common.mixture import hard_em, log_likelihoods
 
+    if hooks:
+        hooks.progress(0.3, stage="fitting the mixture to start from")
     people, k = head.user_logits.shape
+    diff = x[chosen] - x[rejected]  # (P, H)
     mixture = hard_em(diff, who, people, heads=k, l2=config.em_l2, seed=config.seed, restarts=config.em_restarts)
     largest = float((x @ mixture.heads.T).norm(dim=1).max())
     eps = 0.1 / max(largest, 1e-6) ** 0.5
-    prior = (torch.bincount(mixture.cluster, minlength=k) + 1) / (people + k)  # (K,)
+    sizes = torch.bincount(mixture.cluster, minlength=k)  # (K,)
     with torch.no_grad():
         head.map.weight.zero_()
         head.map.bias.zero_()
         head.map.weight[:k] = eps * mixture.heads
         head.prototypes.copy_(torch.eye(k, head.prototypes.shape[1]) / (2 * eps))
-        head.user_logits.copy_(prior.log() + log_likelihoods(mixture.heads, diff, who, people))
+        head.user_logits.copy_(((sizes + 1) / (people + k)).log() + log_likelihoods(mixture.heads, diff, who, people))
+        loss, accuracy = _bt(head(x[chosen], x[rejected], who))
+    if hooks:
+        hooks.metrics(0, {"loss": float(loss), "accuracy": float(accuracy)})
+        hooks.log(f"started from {k} linear rewards found by hard EM; people per reward {sizes.tolist()}, "
+                  f"training accuracy {float(accuracy):.3f}")
 
 
 # --- scoring and fitting someone new ----------------------------------------------------------
