@@ -88,3 +88,20 @@ def test_pal_started_from_the_mixture_scores_like_its_linear_rewards_before_any_
     for change in ({"em_restarts": 0}, {"dim": 1}):
         with pytest.raises(ValueError, match="nothing would train"):
             pal.fit_population(features, index, pairs, config=replace(config, **change))
+
+
+def test_someone_new_is_placed_by_their_posterior_starting_from_the_populations_mix():
+    features, index, pairs, groups = population()
+    trained = pal.fit_population(features, index, [p for p in pairs if p.user != "u00"],
+                                 config=pal.Config(prototypes=2, dim=4, em_l2=0.01))
+    scorer = pal.PalScorer(trained, featuriser=None)
+    scorer.remember(list(index), features)
+    population_mix = torch.softmax(trained.head.user_logits.detach(), -1).mean(0)
+    assert torch.allclose(torch.tensor(scorer.fit_user([])), population_mix, atol=1e-6)
+    newcomer = [(p.prompt, p.chosen, p.rejected) for p in pairs if p.user == "u00"]  # group "a"
+    a = int(torch.softmax(trained.head.user_logits.detach(), -1)[0].argmax())  # u01 is trained row 0, group "b"
+    weights = [scorer.fit_user(newcomer[:n]) for n in (1, 8)]
+    assert weights[1][1 - a] >= 0.95  # eight pairs place them firmly with their group
+    assert population_mix[1 - a] < weights[0][1 - a] < weights[1][1 - a]  # and each pair moves them further
+    held_out = [PrefPair("u00", *t) for t in newcomer[8:]]
+    assert scorer.pair_accuracy(weights[1], held_out) >= 0.8

@@ -317,9 +317,11 @@ class PalScorer(PopulationScorer):
         import torch
 
         head = self.trained.head
-        chosen, rejected = self.cache.pairs(pairs)
         with torch.no_grad():
             prior = torch.softmax(head.user_logits, -1).mean(0)  # (K,)
+            if not pairs:
+                return prior.tolist()
+            chosen, rejected = self.cache.pairs(pairs)
             log_likelihood = torch.stack([
                 torch.nn.functional.logsigmoid(_bt_margins(head, chosen, rejected, one_hot)).sum()
                 for one_hot in torch.eye(len(prior))])  # (K,)
