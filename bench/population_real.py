@@ -15,8 +15,8 @@ Reads a JSONL file (optionally gzipped) of `{user, prompt, chosen, rejected}` ro
    training/methods/pal.py and vpl.py, their default configs), and, when `--users` names each
    person's group, one Bradley-Terry reward per group (the oracle, the ceiling);
 3. held-out accuracy of the people seen in training, overall and per group;
-4. new people placed from their first k pairs (k = 1, 2, 4, 8, 16: PAL fits their weights, VPL's
-   encoder reads the pairs) and scored on the pairs after the 16th; the single reward and the
+4. new people placed from their first k pairs (k = 1, 2, 4, 8, 16: PAL by their posterior over
+   its prototypes, VPL's encoder reading the pairs) and scored on the pairs after the 16th; the single reward and the
    oracle score the same pairs;
 5. with `--recoverability`, how much of a person's group their own pairs reveal: each person is
    assigned to the oracle head under which their pairs are likelier and scored with it (the
