@@ -478,9 +478,9 @@ def _curve(tests: Mapping[str, list[PrefPair]], new_people: Mapping[str, list[Pr
 # Candidates against memorising, each a change to the method's own default config. Scored by `select`
 # on an inner validation slice of the training pairs; the held-out pairs are never read.
 CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
-    "pal": {"defaults (hard-EM start, no steps)": {}, "K 2": {"prototypes": 2}, "steps 300": {"steps": 300},
-            "steps 2000": {"steps": 2000}, "K 2, steps 2000": {"prototypes": 2, "steps": 2000},
-            "random start, steps 2000 (before)": {"em_restarts": 0, "steps": 2000}},
+    "pal": {"defaults (K 2, hard-EM start, no steps)": {}, "K 4": {"prototypes": 4}, "steps 300": {"steps": 300},
+            "steps 2000": {"steps": 2000}, "K 4, random start, steps 2000 (before)":
+                {"prototypes": 4, "em_restarts": 0, "steps": 2000}},
     "vpl": {"defaults": {}, "steps 300": {"steps": 300}, "weight decay 1": {"weight_decay": 1.0},
             "width 16, latent 2": {"hidden_dim": 16, "latent_dim": 2},
             "width 16, latent 2, steps 300": {"hidden_dim": 16, "latent_dim": 2, "steps": 300}},

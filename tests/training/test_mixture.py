@@ -59,7 +59,7 @@ def test_hard_em_finds_the_two_groups_without_their_labels():
     assert found.log_likelihood > float(log_likelihoods(one[None], diff, who, len(users)).sum()) + 50
 
 
-def test_a_head_nobody_needs_stays_empty_rather_than_splitting_a_group_badly():
+def test_a_head_more_than_there_are_groups_still_gives_everyone_a_head_of_their_own_group():
     features, index, pairs, groups = population()
     diff, who, users = diffs(features, index, pairs)
     found = hard_em(diff, who, len(users), heads=3, l2=0.01, seed=1)
@@ -72,7 +72,7 @@ def test_pal_started_from_the_mixture_scores_like_its_linear_rewards_before_any_
     config = pal.Config(prototypes=2, dim=4, steps=0, em_l2=0.01)
     trained = pal.fit_population(features, index, pairs, config=config)
     x = (features - trained.mean) / trained.std
-    diff, who, users = diffs(x, {t: i for t, i in index.items()}, pairs)
+    diff, who, users = diffs(x, index, pairs)
     found = hard_em(diff, who, len(users), heads=2, l2=0.01, seed=0)
     weights = torch.softmax(trained.head.user_logits.detach(), -1)  # (U, K)
     assert ((weights.max(1).values > 0.99).float().mean()) == 1.0  # 30 pairs each: everyone placed firmly

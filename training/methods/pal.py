@@ -49,7 +49,9 @@ RETIRED_SETTINGS = ("adaptation_steps",)  # no longer read; runs queued with the
 
 @dataclass
 class Config:
-    prototypes: int = field(default=4, metadata={"help": "K: prototype ideal points people mix.", "min": 1, "max": 64})
+    prototypes: int = field(default=2, metadata={
+        "help": "K: prototype ideal points people mix. On real preferences more than the population's groups fit "
+                "people's noise (docs/training.md); raise it where more groups are expected.", "min": 1, "max": 64})
     dim: int = field(default=32, metadata={"help": "Dimensions of the space where responses and ideals meet.",
                                            "min": 1, "max": 4096})
     steps: int = field(default=0, metadata={
