@@ -50,7 +50,7 @@ RETIRED_SETTINGS = ("adaptation_steps",)  # no longer read; runs queued with the
 @dataclass
 class Config:
     prototypes: int = field(default=2, metadata={
-        "help": "K: prototype ideal points people mix. On real preferences more than the population's groups fit "
+        "help": "K: prototype ideal points people mix. Prototypes beyond the groups a population holds fit "
                 "people's noise (docs/training.md); raise it where more groups are expected.", "min": 1, "max": 64})
     dim: int = field(default=32, metadata={"help": "Dimensions of the space where responses and ideals meet.",
                                            "min": 1, "max": 4096})
