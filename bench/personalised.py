@@ -6,8 +6,9 @@ test Llama's features:
    mixture weights; VPL: their latent), for everyone's average (one reward for all, same model),
    and by a model that cannot personalise (PAL with one ideal point, K = 1; VPL with its latent
    squeezed to the prior, beta = 100);
-2. new people, never seen in training, from their first n pairs (PAL learns their K weights; VPL's
-   encoder reads the pairs, no training), scored on 8 more; and the time to place one person.
+2. new people, never seen in training, from their first n pairs (PAL: their posterior over its
+   prototypes; VPL's encoder reads the pairs, no training), scored on 8 more; and the time to place
+   one person.
 
     .venv/bin/python bench/personalised.py [--seeds 3] [--model FOLDER]
 

@@ -30,7 +30,7 @@ from gpu_workers.launcher import Placement, RankFailed, free_port, ranks_train
 from training import object_store
 from training.base_models import base_model_fetch
 from training.configs import Launch, config_validate, launch_of, launch_problem, method_module
-from training.methods.common.contract import RunCancelled, RunInputs
+from training.methods.common.contract import RunCancelled, RunInputs, TrainingDiverged
 from training.model_cards import model_card_render
 from training.models import TrainingRun
 from training.policy_server import policy_server
@@ -250,7 +250,7 @@ def _reason(exc: BaseException, device: str, method: str) -> str:
         writing = f" while writing {exc.filename}" if exc.filename else ""
         return (f"The disk is full (no space left on device{writing}), so nothing was published. Free space on "
                 f"the volume that holds {settings.MEDIA_ROOT} and start the run again.")
-    if isinstance(exc, RankFailed):
+    if isinstance(exc, (RankFailed, TrainingDiverged)):
         return str(exc)
     if isinstance(exc, SoftTimeLimitExceeded):
         return f"The run went past the worker's time limit ({settings.CELERY_TASK_SOFT_TIME_LIMIT} s)."

@@ -117,3 +117,23 @@ def test_out_of_memory_names_the_settings_of_the_method_that_ran(method):
     assert reason.startswith("Out of memory on cuda: CUDA out of memory.")
     named = set(re.findall(r"\b[a-z]+(?:_[a-z]+)+\b", reason))  # setting names look like per_device_batch_size
     assert named and named <= {spec.name for spec in config_fields(method)}, (method, reason)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_loss_diverges_fails_with_the_reason_and_publishes_no_model(tmp_path, tiny_model_dir, dispatched):
+    from dataclasses import asdict
+
+    from tests.gpu_workers.test_imported_population_on_worker import brevity_file
+    from training.methods import vpl
+    from training.preference_files import Columns
+    from training.services.imports import preferences_import
+
+    target, _ = preferences_import(name="brevity", path=brevity_file(tmp_path / "brevity.jsonl"),
+                                   columns=Columns.parse("user=annotator,prompt=question", metadata="batch"))
+    config = {**asdict(vpl.Config.tiny()), "learning_rate": 1.0, "steps": 200, "logging_steps": 10}
+    run = run_create(target=target, method="vpl", base_model=str(tiny_model_dir), config=config)
+    assert execute_run(run.pk, worker="test@here") == "failed"
+    run = TrainingRun.objects.get(pk=run.pk)
+    assert re.fullmatch(r"The training loss became nan at step \d+: training diverged and nothing was published\. "
+                        r"Lower learning_rate \(it was 1\) and start the run again\.", run.error), run.error
+    assert not ModelArtifact.objects.filter(run=run).exists() and not model_dir(run.uuid).exists()

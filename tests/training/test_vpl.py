@@ -8,6 +8,7 @@ import pytest
 
 from tests.support.population_runs import run_method
 from training.methods import toys, vpl
+from training.methods.common.contract import TrainingDiverged
 from training.methods.vpl import Config
 
 
@@ -71,3 +72,12 @@ def test_a_restarted_run_resumes_from_its_checkpoint_and_reuses_its_features(tin
 def test_a_population_of_one_is_refused(tiny_model_dir, tmp_path):
     with pytest.raises(ValueError, match="at least 2 people"):
         run_method(vpl, tmp_path / "run", tiny_model_dir, toys.population(1, 8, seed=0), Config.tiny())
+
+
+def test_a_run_whose_loss_diverges_fails_naming_the_learning_rate_and_publishes_nothing(tiny_model_dir, tmp_path):
+    """At a learning rate of 1.0 VPL's loss turns NaN on the toy population. Such a run used to
+    finish and publish a model that got every pair wrong; now it stops with the reason."""
+    config = Config(**{**asdict(Config.tiny()), "learning_rate": 1.0, "steps": 200, "logging_steps": 10})
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at step \d+.*Lower learning_rate \(it was 1\)"):
+        run_method(vpl, tmp_path / "run", tiny_model_dir, toys.population(16, 8, seed=0), config)
+    assert not any((tmp_path / "run" / "out").iterdir())

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from training.methods.common import distributed
-from training.methods.common.contract import Hooks, RunInputs, RunResult
+from training.methods.common.contract import Hooks, RunInputs, RunResult, check_finite
 from training.methods.common.population import (
     Featuriser,
     PopulationScorer,
@@ -212,6 +212,8 @@ def fit_population(features: Any, index: Mapping[str, int], pairs: Sequence[Pref
         loss.backward()
         optimiser.step()
         step += 1
+        if step % config.logging_steps == 0 or step % config.save_steps == 0 or step == config.steps:
+            check_finite(loss.detach(), step=step, learning_rate=config.learning_rate)
         if hooks:
             hooks.progress(0.3 + 0.6 * step / config.steps, stage="training")
             if step % config.logging_steps == 0 or step == config.steps:

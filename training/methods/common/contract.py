@@ -21,6 +21,7 @@ that defines:
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,19 @@ from typing import Any, Protocol
 
 class RunCancelled(Exception):
     """Raised by `Hooks.check_cancelled()` once a curator has cancelled the run."""
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss stopped being a number: the weights are lost, so the run fails with this
+    reason rather than publish a model that scores nothing."""
+
+
+def check_finite(loss: Any, *, step: int, learning_rate: float) -> None:
+    """Raises TrainingDiverged when `loss` (a number or a one-element tensor) is NaN or infinite."""
+    value = float(loss)
+    if not math.isfinite(value):
+        raise TrainingDiverged(f"The training loss became {value} at step {step}: training diverged and nothing was "
+                               f"published. Lower learning_rate (it was {learning_rate:g}) and start the run again.")
 
 
 @dataclass(frozen=True)
