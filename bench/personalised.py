@@ -23,7 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -88,11 +88,11 @@ def main() -> int:
                 # The tiny configs suit the test Llama's features; a real model's features get the
                 # method's own defaults (its tiny learning rate sends VPL astray on SmolLM2's).
                 start = method.Config(max_length=64) if args.model else method.Config.tiny()
-                config = method.Config(**{**asdict(start), "seed": seed})
+                config = replace(start, seed=seed)
                 folder = Path(tmp) / f"{name}-{seed}"
                 result, _ = run_method(method, folder, base, pairs, config)
                 plain, _ = run_method(method, Path(tmp) / f"{name}-plain-{seed}", base, pairs,
-                                      method.Config(**{**asdict(config), **crippled}))
+                                      replace(config, **crippled))
                 for row, value in zip(ROWS, (result.metrics["eval_accuracy"], result.metrics[average_key],
                                              plain.metrics["eval_accuracy"])):
                     table.setdefault((name, row), []).append(value)

@@ -25,12 +25,11 @@ from django.test import override_settings
 from gpu_workers import joining
 from gpu_workers.executor import _Hooks, execute_run
 from gpu_workers.joining import execute_join
-from tests.gpu_workers.test_imported_population_on_worker import brevity_file
+from tests.gpu_workers.test_imported_population_on_worker import import_brevity
 from tests.support.private_services import wait_for
 from training.methods import janus, pal, progress, salmon, vpl
 from training.methods.common.contract import last_complete_checkpoint
 from training.models import RunMetric, TrainingRun
-from training.services.imports import preferences_import
 from training.services.runs import run_cancel, run_create
 from training.services.targets import target_freeze
 from training.storage import run_dir
@@ -53,11 +52,7 @@ def dispatched(monkeypatch):
 
 @pytest.fixture
 def population(tmp_path, dispatched):
-    from training.preference_files import Columns
-
-    target, _ = preferences_import(name="brevity", path=brevity_file(tmp_path / "brevity.jsonl"),
-                                   columns=Columns.parse("user=annotator,prompt=question", metadata="batch"))
-    return target
+    return import_brevity(tmp_path)[0]
 
 
 def _rank_processes(run: TrainingRun) -> dict[int, int]:

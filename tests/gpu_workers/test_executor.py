@@ -123,13 +123,10 @@ def test_out_of_memory_names_the_settings_of_the_method_that_ran(method):
 def test_a_run_whose_loss_diverges_fails_with_the_reason_and_publishes_no_model(tmp_path, tiny_model_dir, dispatched):
     from dataclasses import asdict
 
-    from tests.gpu_workers.test_imported_population_on_worker import brevity_file
+    from tests.gpu_workers.test_imported_population_on_worker import import_brevity
     from training.methods import vpl
-    from training.preference_files import Columns
-    from training.services.imports import preferences_import
 
-    target, _ = preferences_import(name="brevity", path=brevity_file(tmp_path / "brevity.jsonl"),
-                                   columns=Columns.parse("user=annotator,prompt=question", metadata="batch"))
+    target, _ = import_brevity(tmp_path)
     config = {**asdict(vpl.Config.tiny()), "learning_rate": 1.0, "steps": 200, "logging_steps": 10}
     run = run_create(target=target, method="vpl", base_model=str(tiny_model_dir), config=config)
     assert execute_run(run.pk, worker="test@here") == "failed"

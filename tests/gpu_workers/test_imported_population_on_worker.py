@@ -43,6 +43,14 @@ def brevity_file(path):
     return path
 
 
+def import_brevity(folder: Path) -> tuple[AlignmentTarget, dict]:
+    """The brevity file imported as a preference-population target -> (target, import report)."""
+    from training.preference_files import Columns
+
+    return preferences_import(name="brevity", path=brevity_file(folder / "brevity.jsonl"),
+                              columns=Columns.parse("user=annotator,prompt=question", metadata="batch"))
+
+
 def finished(run: TrainingRun, timeout: float = 180) -> TrainingRun:
     deadline = time.monotonic() + timeout
     while not (run := TrainingRun.objects.get(pk=run.pk)).is_finished and time.monotonic() < deadline:
@@ -53,10 +61,7 @@ def finished(run: TrainingRun, timeout: float = 180) -> TrainingRun:
 
 @pytest.mark.parametrize("method", [pal, vpl], ids=["pal", "vpl"])
 def test_an_imported_population_trains_on_the_gpu_worker(celery_workers, tiny_model_dir, tmp_path, method):
-    from training.preference_files import Columns
-
-    target, report = preferences_import(name="brevity", path=brevity_file(tmp_path / "brevity.jsonl"),
-                                        columns=Columns.parse("user=annotator,prompt=question", metadata="batch"))
+    target, report = import_brevity(tmp_path)
     assert (report["pairs"], report["users"]) == (192, 16)
     name = method.__name__.rsplit(".", 1)[1]
     config = {**asdict(method.Config.tiny()), "new_user_fraction": 0.25, "eval_fraction": 0.25}
