@@ -70,24 +70,26 @@ def evaluate(accuracy: Accuracy, held_out: Sequence[PrefPair], groups: Mapping[s
 
 
 def run_seed(pairs: Sequence[PrefPair], groups: Mapping[str, str], *, base: Path, seed: int, rows: int,
-             eval_rows: int, config: janus.Config, work: Path, validate: bool = False) -> dict[str, dict[str, float]]:
+             eval_rows: int, config: janus.Config, work: Path, validate: bool = False, device: str = "cpu",
+             bf16: bool = False) -> dict[str, dict[str, float]]:
     from transformers import AutoModelForCausalLM
 
     parts = real_text.split(pairs, groups, seed=seed, rows=rows, eval_rows=eval_rows, validate=validate)
     train_set = janus_pairs(parts.train, groups)
-    reference = AutoModelForCausalLM.from_pretrained(base).eval()
+    reference = AutoModelForCausalLM.from_pretrained(base).to(device).eval()
     out: dict[str, dict[str, float]] = {}
     for use_system, conditions in ((True, ("own", "other", "none")), (False, ("trained_without",))):
         run_config = replace(config, use_system_message=use_system)
         folder = work / f"{seed}-{use_system}"
         start = str(base)
         if run_config.sft_steps:
-            model, tokenizer = janus.sft(train_set, base_model=start, config=run_config, checkpoint_dir=folder / "sft")
+            model, tokenizer = janus.sft(train_set, base_model=start, config=run_config, checkpoint_dir=folder / "sft",
+                                         device=device, bf16=bf16)
             model.save_pretrained(folder / "sft-model")
             tokenizer.save_pretrained(folder / "sft-model")
             start = str(folder / "sft-model")
         policy, tokenizer = janus.dpo(train_set, policy=start, base_model=str(base), config=run_config,
-                                      checkpoint_dir=folder / "dpo")
+                                      checkpoint_dir=folder / "dpo", device=device, bf16=bf16)
 
         out |= evaluate(partial(_accuracy, policy, reference, tokenizer), parts.held_out, groups, conditions)
     return out
@@ -109,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pairs, groups, skipped = real_text.load(args.data, args.users, prompt_chars=args.prompt_chars,
                                               response_chars=args.response_chars)
     base = real_text.model_folder(args.model)
+    device, bf16 = real_text.device(args.device)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -117,12 +120,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                              dpo_learning_rate=args.dpo_learning_rate, max_length=args.max_length,
                              other_system_rejections=0, seed=seed, save_steps=max(args.sft_steps, args.dpo_steps, 1))
             runs.append(run_seed(pairs, groups, base=base, seed=seed, rows=args.rows, eval_rows=args.eval_rows,
-                                 config=config, work=Path(tmp), validate=args.validate))
+                                 config=config, work=Path(tmp), validate=args.validate, device=device, bf16=bf16))
             print(f"seed {seed}: {json.dumps(runs[-1])}", file=sys.stderr, flush=True)
     headline = (f"Janus on real pairs: {len(pairs)} pairs ({skipped or 'none left out'}), base {base.name}; per seed "
           f"{args.rows} training pairs, {args.eval_rows} held-out pairs per group; SFT {args.sft_steps} steps "
           f"(lr {args.sft_learning_rate}), DPO {args.dpo_steps} steps (lr {args.dpo_learning_rate}), batch {args.batch}; "
-          f"{args.seeds} seeds, {time.perf_counter() - started:.0f} s\n"
+          f"{args.seeds} seeds on {device}, {time.perf_counter() - started:.0f} s\n"
           + ("validation (each person's last quarter of their training pairs)" if args.validate else "held-out")
           + " implicit-reward accuracy, mean over seeds +- 95% interval\n")
     real_text.finish(runs, CONDITIONS, headline=headline, json_path=args.json, settings=vars(args))

@@ -54,7 +54,17 @@ def arguments(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--first-seed", type=int, default=0, help="seeds run from this one (to add seeds later)")
     parser.add_argument("--json", type=Path, help="write the figures here as one JSON object")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="where to train and score (auto: cuda when there is a GPU, in bf16)")
     return parser
+
+
+def device(flag: str) -> tuple[str, bool]:
+    """(device, bf16) for `--device`: on a GPU the trainers run in bf16, as a gpu worker runs them."""
+    import torch
+
+    chosen = ("cuda" if torch.cuda.is_available() else "cpu") if flag == "auto" else flag
+    return chosen, chosen == "cuda"
 
 
 def quiet_torch() -> None:

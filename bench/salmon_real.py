@@ -35,6 +35,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "platform"))
 from bench import real_text
 from training.methods import salmon
 from training.methods.common.population import PrefPair
+from training.methods.common.splits import pair_wins
 
 CONDITIONS = {
     "own": "trained with principles, own principle",
@@ -75,28 +76,28 @@ def evaluate(scorer: Any, held_out: Sequence[PrefPair], groups: Mapping[str, str
     for condition in conditions:
         items = [(shown(condition, p.user), p.prompt, r) for p in held_out for r in (p.chosen, p.rejected)]
         rewards = scorer.score_batch(items)
-        right = [c > r for c, r in zip(rewards[0::2], rewards[1::2])]
+        right = pair_wins(rewards[0::2], rewards[1::2])
         out[condition] = {g: _mean([ok for ok, p in zip(right, held_out) if groups[p.user] == g]) for g in names}
         out[condition]["all"] = _mean(right)
     return out
 
 
-def _mean(values: Sequence[bool]) -> float:
+def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
 def run_seed(pairs: Sequence[PrefPair], groups: Mapping[str, str], *, base: Path, seed: int, rows: int,
              eval_rows: int, config: salmon.Config, work: Path, batch_size: int = 16,
-             validate: bool = False) -> dict[str, dict[str, float]]:
+             validate: bool = False, device: str = "cpu", bf16: bool = False) -> dict[str, dict[str, float]]:
     parts = real_text.split(pairs, groups, seed=seed, rows=rows, eval_rows=eval_rows, validate=validate)
     train_set = examples(parts.train, groups)
     out: dict[str, dict[str, float]] = {}
     for use_principles, conditions in ((True, ("own", "other", "none")), (False, ("trained_without",))):
         model, tokenizer = salmon.train_reward_model(
             train_set, base_model=str(base), config=replace(config, use_principles=use_principles),
-            checkpoint_dir=work / f"{seed}-{use_principles}", callbacks=[_progress(f"seed {seed}, principles "
-                                                                                   f"{use_principles}")])
-        scorer = _Batched(salmon.RewardScorer(model, tokenizer), batch_size)
+            checkpoint_dir=work / f"{seed}-{use_principles}", device=device, bf16=bf16,
+            callbacks=[_progress(f"seed {seed}, principles {use_principles}")])
+        scorer = _Batched(salmon.RewardScorer(model, tokenizer, device=device), batch_size)
         out |= evaluate(scorer, parts.held_out, groups, conditions)
     return out
 
@@ -139,17 +140,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     pairs, groups, skipped = real_text.load(args.data, args.users, prompt_chars=args.prompt_chars,
                                               response_chars=args.response_chars)
     base = real_text.model_folder(args.model)
+    device, bf16 = real_text.device(args.device)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             config = bench_config(steps=args.steps, batch=args.batch, seed=seed, learning_rate=args.learning_rate,
                                   max_length=args.max_length)
             runs.append(run_seed(pairs, groups, base=base, seed=seed, rows=args.rows, eval_rows=args.eval_rows,
-                                 config=config, work=Path(tmp), validate=args.validate))
+                                 config=config, work=Path(tmp), validate=args.validate, device=device, bf16=bf16))
             print(f"seed {seed}: {json.dumps(runs[-1])}", file=sys.stderr, flush=True)
     headline = (f"SALMON on real pairs: {len(pairs)} pairs ({skipped or 'none left out'}), base {base.name}; per seed "
           f"{args.rows} training pairs, {args.eval_rows} held-out pairs per group; {args.steps} steps, batch "
-          f"{args.batch}, lr {args.learning_rate}; {args.seeds} seeds, "
+          f"{args.batch}, lr {args.learning_rate}; {args.seeds} seeds on {device}, "
           f"{time.perf_counter() - started:.0f} s\n"
           + ("validation (each person's last quarter of their training pairs)" if args.validate else "held-out")
           + " accuracy, mean over seeds +- 95% interval\n")

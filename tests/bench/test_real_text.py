@@ -90,7 +90,7 @@ def test_salmon_conditions_show_the_own_the_other_or_no_principle():
     figures = salmon_real.evaluate(PrincipleReader(), pairs, groups, ("own", "other", "none"))
     assert figures["own"] == {"helpful": 1.0, "harmless": 1.0, "all": 1.0}
     assert figures["other"] == {"helpful": 0.0, "harmless": 0.0, "all": 0.0}
-    assert figures["none"]["all"] == 0.0  # ties are not wins
+    assert figures["none"]["all"] == 0.5  # a tie is a coin flip, half right (as in every method's accuracy)
 
 
 def test_salmon_examples_carry_each_persons_group_principle_and_label():

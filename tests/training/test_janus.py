@@ -43,6 +43,16 @@ def test_the_policy_follows_the_system_message_it_is_given(tiny_model_dir, tmp_p
     assert steps == sorted(steps) and any("dpo_accuracy" in v for _, v in hooks.points)  # SFT, then DPO
 
 
+def test_a_policy_that_has_not_moved_from_its_reference_scores_one_half(tiny_model_dir):
+    """Every implicit reward is exactly 0 for the reference itself: each pair is a tie, a coin flip,
+    not an error (it used to score 0.0, which read as a policy that prefers every rejected response)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    pairs = toys.system_message_pairs(4, 2, seed=0)
+    assert janus.implicit_reward_accuracy(model, model, AutoTokenizer.from_pretrained(tiny_model_dir), pairs) == 0.5
+
+
 def test_other_system_messages_favourites_become_rejected_responses():
     pairs = [janus.Pair("Brief.", "Tea?", "Boil.", "Boil water and steep it."),
              janus.Pair("Detail.", "Tea?", "Boil water and steep it.", "Boil."),

@@ -105,3 +105,9 @@ def test_someone_new_is_placed_by_their_posterior_starting_from_the_populations_
     assert population_mix[1 - a] < weights[0][1 - a] < weights[1][1 - a]  # and each pair moves them further
     held_out = [PrefPair("u00", *t) for t in newcomer[8:]]
     assert scorer.pair_accuracy(weights[1], held_out) >= 0.8
+
+
+def test_a_tie_between_two_rewards_counts_as_half_a_pair():
+    from training.methods.common.splits import pair_wins
+
+    assert pair_wins([1.0, 0.0, 0.5], [0.0, 1.0, 0.5]) == [1, 0, 0.5]

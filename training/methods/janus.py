@@ -29,7 +29,7 @@ from typing import Any
 
 from training.methods.common import distributed, sharding
 from training.methods.common.contract import Hooks, RunInputs, RunResult, last_complete_checkpoint
-from training.methods.common.splits import split_by_prompt
+from training.methods.common.splits import pair_wins, split_by_prompt
 from training.methods.common.trainer_hooks import reporting_callback
 
 TARGET_KINDS = ("preference_population",)
@@ -283,7 +283,7 @@ def implicit_reward_accuracy(policy: Any, reference: Any, tokenizer: Any, pairs:
     mine = response_logprobs(policy, tokenizer, items)
     base = response_logprobs(reference, tokenizer, items)
     rewards = [m - b for m, b in zip(mine, base)]
-    return sum(c > r for c, r in zip(rewards[0::2], rewards[1::2])) / len(pairs)
+    return sum(pair_wins(rewards[0::2], rewards[1::2])) / len(pairs)
 
 
 # --- the run ----------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from typing import Any, Self
 from training.methods.common import distributed, sharding
 from training.methods.common.contract import Hooks, RunInputs, RunResult, last_complete_checkpoint
 from training.methods.common.policies import Policy, load_policy
-from training.methods.common.splits import split_by_prompt
+from training.methods.common.splits import pair_wins, split_by_prompt
 from training.methods.common.trainer_hooks import reporting_callback
 
 TARGET_KINDS = ("constitution",)
@@ -417,7 +417,7 @@ def pair_accuracy(scorer: RewardScorer, examples: Sequence[Example], *, use_prin
         shown = [s.text for s in e.shown] if use_principles else []
         items += [(shown, e.prompt, e.chosen), (shown, e.prompt, e.rejected)]
     rewards = scorer.score_batch(items)
-    return sum(c > r for c, r in zip(rewards[0::2], rewards[1::2])) / len(examples)
+    return sum(pair_wins(rewards[0::2], rewards[1::2])) / len(examples)
 
 
 def flip_accuracy(scorer: RewardScorer, examples: Sequence[Example], *, use_principles: bool = True) -> float:

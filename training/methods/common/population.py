@@ -17,6 +17,7 @@ from typing import Any
 
 from training.methods.common import distributed
 from training.methods.common.contract import Hooks, RunInputs, last_complete_checkpoint
+from training.methods.common.splits import pair_wins
 
 
 @dataclass(frozen=True)
@@ -206,8 +207,7 @@ class PopulationScorer:
             return math.nan
         items = [(p.prompt, p.chosen) for p in pairs] + [(p.prompt, p.rejected) for p in pairs]
         rewards = self.rewards(params, items)
-        # An exact tie (e.g. two responses that read the same to the base model) is a coin flip.
-        return sum((c > r) + 0.5 * (c == r) for c, r in zip(rewards[: len(pairs)], rewards[len(pairs) :])) / len(pairs)
+        return sum(pair_wins(rewards[: len(pairs)], rewards[len(pairs) :])) / len(pairs)
 
 
 @dataclass(frozen=True)
