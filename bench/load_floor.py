@@ -71,7 +71,7 @@ def one_run(app: str, *, rate: float, args, env: dict, workdir: Path) -> dict:
     with open(workdir / "floor_stats.csv") as f:
         row = next(r for r in csv.DictReader(f) if r["Name"] == "POST write")
     rows = count_rows()
-    # Locust's own rate: requests over the time from the first to the last (spawning included).
+    # Locust's own rate: requests over the time since every user had started (--reset-stats).
     return {"rows": rows, "errors": int(row["Failure Count"]), "rate": float(row["Requests/s"]),
             "p50": row["50%"], "p95": row["95%"], "p99": float(row["99%"] or 0),
             "cpu": {"web": web_cpu, "PostgreSQL": db_cpu, "Locust": client_cpu}}
